@@ -1,0 +1,230 @@
+"""Forward-pass kernels of a hashtron network over a whole sample matrix.
+
+A network arrives as flat arrays (built by `model.network.Network.pack`):
+
+- per layer `l`: `widths[l]`, `first[l]` (global index of its neuron 0),
+  `lpremod[l]` (layer premodulo, 0 = none), `ckind[l]` / `cparams[l]` (the
+  combiner that follows it; kind 0 = none, which only the last layer may have);
+- per neuron `k`: its program `prog_salt/prog_mod[prog_off[k]:prog_off[k+1]]`
+  and its filter `filt[filt_off[k]:filt_off[k+1]]`.
+
+`cparams[l, 8]` is the combiner's cell count; the other slots are per kind
+(see `model.architecture.Combiner.param_row`). Samples are processed in
+parallel chunks, each chunk with its own scratch buffers.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .filter import filter_lookup
+from .hashing import hash32
+
+K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY = 0, 1, 2, 3, 4
+CHUNK = 256
+NCELLS = 8
+
+
+@njit(cache=True, inline="always")
+def neuron_eval(k, x, prog_off, prog_salt, prog_mod, filt_off, filt):
+    """Bit 0 of neuron k on its (already layer-prehashed) input x."""
+    x = np.uint32(x)
+    for c in range(prog_off[k], prog_off[k + 1]):
+        x = hash32(x, prog_salt[c], prog_mod[c])
+    return filter_lookup(filt, filt_off[k], filt_off[k + 1] - filt_off[k], x)
+
+
+@njit(cache=True, inline="always")
+def prehash(x, i, premod):
+    if premod == 0:
+        return np.uint32(x)
+    return hash32(np.uint32(x), np.uint32(i), premod)
+
+
+@njit(cache=True)
+def combiner_feature(kind, cparams, l, cells, m):
+    """Feature m of combiner l over its cell vector (uint8 0/1, length >= its cell count)."""
+    p = cparams
+    n_cells = p[l, NCELLS]
+    o = np.uint32(0)
+    if kind == K_MAJPOOL2D:
+        w, h, sw, sh, cw, ch, bias = p[l, 0], p[l, 1], p[l, 2], p[l, 3], p[l, 4], p[l, 5], p[l, 7]
+        sub = sw * sh
+        matrix = w * h * sub
+        base = (m // matrix) * matrix
+        q = (m % matrix) // sub
+        startx = (q % w) * cw
+        starty = (q // w) * ch
+        for y in range(ch):
+            yy = (starty + y) % h
+            for x in range(cw):
+                xx = (startx + x) % w
+                vote = 0
+                cell0 = base + sub * (w * yy + xx)
+                for my in range(sh):
+                    for mx in range(sw):
+                        idx = cell0 + sw * my + mx
+                        if idx >= n_cells:
+                            return np.uint32(0)
+                        vote += 1 if cells[idx] else -1
+                o = np.uint32((o << np.uint32(1)) | np.uint32(1 if vote > bias else 0))
+        return o
+    if kind == K_FULL:
+        size, bits, maxbits = p[l, 0], p[l, 1], p[l, 2]
+        start = m * bits
+        if start + maxbits > size:
+            return np.uint32(0)
+        for pos in range(start, start + maxbits):
+            o = np.uint32((o << np.uint32(1)) | np.uint32(cells[pos]))
+        return o
+    if kind == K_SUM:
+        d, step = p[l, 0], p[l, 1]
+        cnt = 0
+        for j in range(d):
+            cnt += cells[(m * d + j * step) % n_cells]
+        return np.uint32(cnt)
+    if kind == K_PARITY:
+        par = 0
+        for j in range(n_cells):
+            par ^= cells[j]
+        return np.uint32(par)
+    return o
+
+
+@njit(cache=True)
+def combiner_disregards(kind, cparams, l, cells, n):
+    """True when cell n's value cannot change any feature (only majpool2d ever says so)."""
+    if kind != K_MAJPOOL2D:
+        return False
+    p = cparams
+    sub = p[l, 2] * p[l, 3]
+    matrix = p[l, 0] * p[l, 1] * sub
+    n_cells = p[l, NCELLS]
+    base = (n // matrix) * matrix
+    block = base + ((n % matrix) // sub) * sub
+    others = 0
+    for j in range(block, block + sub):
+        if j != n and j < n_cells:
+            others += 1 if cells[j] else -1
+    bias = p[l, 7]
+    return ((others + 1) > bias) == ((others - 1) > bias)
+
+
+@njit(cache=True, inline="always")
+def _output_from(l, cells, widths, ckind, cparams):
+    """Network output from the cells of the last layer l."""
+    c = widths[l]
+    nbits = c if c < 16 else 16
+    out = np.uint32(0)
+    if ckind[l] == K_NONE:
+        for j in range(nbits):
+            out = np.uint32(out | (np.uint32(cells[j]) << np.uint32(j)))
+        return out
+    for j in range(nbits):
+        f = combiner_feature(ckind[l], cparams, l, cells, j)
+        out = np.uint32((np.uint64(out) + (np.uint64(f) << np.uint64(j))) & np.uint64(0xFFFFFFFF))
+    return out
+
+
+@njit(cache=True)
+def run_tail(l, cells_a, cells_b, widths, first, lpremod, ckind, cparams,
+             prog_off, prog_salt, prog_mod, filt_off, filt):
+    """Output of the network given the cells of layer l in cells_a (both buffers are clobbered)."""
+    L = widths.shape[0]
+    cur = cells_a
+    nxt_buf = cells_b
+    while l < L - 1:
+        nxt = l + 1
+        wn = widths[nxt]
+        direct = ckind[nxt] == K_NONE and nxt == L - 1
+        f0 = np.uint32(0)
+        if direct:
+            f0 = combiner_feature(ckind[l], cparams, l, cur, 0)
+        for j in range(wn):
+            f = f0 if direct else combiner_feature(ckind[l], cparams, l, cur, j)
+            key = prehash(f, j, lpremod[nxt])
+            nxt_buf[j] = neuron_eval(first[nxt] + j, key, prog_off, prog_salt, prog_mod, filt_off, filt)
+        if ckind[nxt] != K_NONE:
+            for j in range(wn, cparams[nxt, NCELLS]):
+                nxt_buf[j] = 0
+        tmp = cur
+        cur = nxt_buf
+        nxt_buf = tmp
+        l = nxt
+    return _output_from(l, cur, widths, ckind, cparams)
+
+
+@njit(cache=True)
+def scratch_size(widths, ckind, cparams):
+    n = 1
+    for l in range(widths.shape[0]):
+        if widths[l] > n:
+            n = widths[l]
+        if ckind[l] != K_NONE and cparams[l, NCELLS] > n:
+            n = cparams[l, NCELLS]
+    return n
+
+
+@njit(cache=True, parallel=True)
+def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, cparams,
+                 prog_off, prog_salt, prog_mod, filt_off, filt):
+    """Recompute the recorded keys/cells of layers >= l0 and the outputs, in place.
+
+    keys[s, first[l] + i] is neuron i's input after the layer premodulo; cells[s, k]
+    is neuron k's bit. With l0 == 0 layer-0 keys come from X; otherwise keys of
+    layer l0 are taken as recorded. `only` >= 0 recomputes just that neuron of l0
+    (the others' cells are unchanged), which is all a single-neuron update needs.
+    """
+    n = X.shape[0]
+    L = widths.shape[0]
+    size = scratch_size(widths, ckind, cparams)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        buf = np.zeros(size, dtype=np.uint8)
+        for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+            if l0 == 0 and only < 0:
+                direct0 = L == 1 and ckind[0] == K_NONE
+                for i in range(widths[0]):
+                    x = X[s, 0] if direct0 else X[s, i]
+                    keys[s, first[0] + i] = prehash(x, i, lpremod[0])
+            for l in range(l0, L):
+                f0 = first[l]
+                w = widths[l]
+                if l > l0:
+                    pf = first[l - 1]
+                    for j in range(widths[l - 1]):
+                        buf[j] = cells[s, pf + j]
+                    for j in range(widths[l - 1], cparams[l - 1, NCELLS]):
+                        buf[j] = 0
+                    direct = l == L - 1 and ckind[l] == K_NONE
+                    if direct:
+                        g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0)
+                        for i in range(w):
+                            keys[s, f0 + i] = prehash(g0, i, lpremod[l])
+                    else:
+                        for i in range(w):
+                            keys[s, f0 + i] = prehash(combiner_feature(ckind[l - 1], cparams, l - 1, buf, i), i, lpremod[l])
+                if l == l0 and only >= 0:
+                    cells[s, f0 + only] = neuron_eval(f0 + only, keys[s, f0 + only], prog_off, prog_salt, prog_mod, filt_off, filt)
+                else:
+                    for i in range(w):
+                        cells[s, f0 + i] = neuron_eval(f0 + i, keys[s, f0 + i], prog_off, prog_salt, prog_mod, filt_off, filt)
+            lf = first[L - 1]
+            for j in range(widths[L - 1]):
+                buf[j] = cells[s, lf + j]
+            if ckind[L - 1] != K_NONE:
+                for j in range(widths[L - 1], cparams[L - 1, NCELLS]):
+                    buf[j] = 0
+            out[s] = _output_from(L - 1, buf, widths, ckind, cparams)
+
+
+@njit(cache=True, parallel=True)
+def hashtron_forward_batch(xs, salts, mods, filt, bits, out):
+    """A standalone (possibly multi-bit) hashtron over a uint32 array: bit j reads x | (j << 16)."""
+    length = filt.shape[0]
+    for s in prange(xs.shape[0]):
+        acc = np.uint32(0)
+        for j in range(bits):
+            x = np.uint32(xs[s] | np.uint32(j << 16))
+            for c in range(salts.shape[0]):
+                x = hash32(x, salts[c], mods[c])
+            acc = np.uint32(acc | (np.uint32(filter_lookup(filt, 0, length, x)) << np.uint32(j)))
+        out[s] = acc

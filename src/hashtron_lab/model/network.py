@@ -1,0 +1,141 @@
+"""A hashtron network: an architecture plus one Hashtron per neuron, evaluated by numba kernels."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels import network as K
+from .architecture import Architecture
+from .hashtron import Hashtron
+
+
+@dataclass
+class Packed:
+    """Flat arrays the kernels read (see kernels/network.py)."""
+
+    widths: np.ndarray
+    first: np.ndarray
+    lpremod: np.ndarray
+    ckind: np.ndarray
+    cparams: np.ndarray
+    prog_off: np.ndarray
+    prog_salt: np.ndarray
+    prog_mod: np.ndarray
+    filt_off: np.ndarray
+    filt: np.ndarray
+
+    def args(self) -> tuple:
+        return (self.widths, self.first, self.lpremod, self.ckind, self.cparams,
+                self.prog_off, self.prog_salt, self.prog_mod, self.filt_off, self.filt)
+
+
+@dataclass
+class Trace:
+    """Everything a forward pass computed for a sample matrix: inputs (`keys`) and bits (`cells`) of
+    every neuron, and the network outputs. Kept between updates so only changed layers are recomputed."""
+
+    keys: np.ndarray   # uint32 (n, n_neurons)
+    cells: np.ndarray  # uint8  (n, n_neurons)
+    out: np.ndarray    # uint32 (n,)
+
+    def copy(self) -> "Trace":
+        return Trace(self.keys.copy(), self.cells.copy(), self.out.copy())
+
+
+class Network:
+    def __init__(self, architecture: Architecture, neurons: list[list[Hashtron]]):
+        if [len(layer) for layer in neurons] != architecture.widths:
+            raise ValueError(
+                f"neuron counts {[len(l) for l in neurons]} do not match the architecture {architecture.widths}"
+            )
+        self.architecture = architecture
+        self.neurons = neurons
+        self._packed: Packed | None = None
+        a = architecture
+        self.first = np.concatenate([[0], np.cumsum(a.widths)[:-1]]).astype(np.int64)
+
+    @classmethod
+    def untrained(cls, architecture: Architecture, rng: np.random.Generator) -> "Network":
+        salts = rng.integers(0, 2**32, size=architecture.n_neurons, dtype=np.uint64)
+        it = iter(int(s) for s in salts)
+        return cls(architecture, [[Hashtron.untrained(next(it)) for _ in range(w)] for w in architecture.widths])
+
+    # -- neurons -------------------------------------------------------------------
+    def neuron(self, layer: int, pos: int) -> Hashtron:
+        return self.neurons[layer][pos]
+
+    def set_neuron(self, layer: int, pos: int, h: Hashtron) -> None:
+        self.neurons[layer][pos] = h
+        self._packed = None
+
+    def copy(self) -> "Network":
+        return Network(self.architecture, [[h.copy() for h in layer] for layer in self.neurons])
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, Network) and self.architecture == other.architecture
+                and self.neurons == other.neurons)
+
+    # -- packing -------------------------------------------------------------------
+    def pack(self) -> Packed:
+        if self._packed is None:
+            a = self.architecture
+            flat = [h for layer in self.neurons for h in layer]
+            prog_len = np.array([len(h.program) for h in flat], dtype=np.int64)
+            filt_len = np.array([h.filter.shape[0] for h in flat], dtype=np.int64)
+            progs = [p for h in flat for p in h.program]
+            cparams = np.zeros((a.n_layers, 9), dtype=np.int64)
+            ckind = np.zeros(a.n_layers, dtype=np.int64)
+            for l, comb in enumerate(a.combiners):
+                if comb is not None:
+                    ckind[l] = comb.code
+                    cparams[l] = comb.param_row(a.layers[l].neurons)
+            self._packed = Packed(
+                widths=np.array(a.widths, dtype=np.int64),
+                first=self.first,
+                lpremod=np.array([layer.premodulo for layer in a.layers], dtype=np.uint32),
+                ckind=ckind,
+                cparams=cparams,
+                prog_off=np.concatenate([[0], np.cumsum(prog_len)]).astype(np.int64),
+                prog_salt=np.array([p[0] for p in progs], dtype=np.uint32),
+                prog_mod=np.array([p[1] for p in progs], dtype=np.uint32),
+                filt_off=np.concatenate([[0], np.cumsum(filt_len)]).astype(np.int64),
+                filt=(np.concatenate([h.filter for h in flat]) if flat else np.zeros(0)).astype(np.uint8),
+            )
+        return self._packed
+
+    # -- evaluation ----------------------------------------------------------------
+    def check_input(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"expected a 2-D feature matrix (n_samples, n_features), got shape {X.shape}")
+        need = self.architecture.n_input_features
+        if X.shape[1] < need:
+            raise ValueError(
+                f"the first layer reads {need} input features but X has {X.shape[1]} columns; "
+                "encode the data with that many features or change the architecture"
+            )
+        if X.dtype != np.uint32:
+            if not np.issubdtype(X.dtype, np.integer):
+                raise TypeError(f"features must be integers (uint32), got dtype {X.dtype}")
+            if X.size and (X.min() < 0 or X.max() > 0xFFFFFFFF):
+                raise ValueError("features must fit in uint32 (0 .. 2^32-1)")
+        return np.ascontiguousarray(X, dtype=np.uint32)
+
+    def trace(self, X) -> Trace:
+        X = self.check_input(X)
+        n, m = X.shape[0], self.architecture.n_neurons
+        t = Trace(np.zeros((n, m), np.uint32), np.zeros((n, m), np.uint8), np.zeros(n, np.uint32))
+        K.forward_from(0, -1, X, t.keys, t.cells, t.out, *self.pack().args())
+        return t
+
+    def refresh(self, trace: Trace, layer: int, only: int = -1) -> None:
+        """Recompute `trace` after neuron `only` of `layer` (or the whole layer) changed."""
+        if layer == 0 and only < 0:
+            raise ValueError("refreshing all of layer 0 needs the inputs: call trace(X) instead")
+        dummy = np.zeros((trace.out.shape[0], 1), np.uint32)
+        K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.out, *self.pack().args())
+
+    def forward(self, X) -> np.ndarray:
+        """Raw network output integers (before parity and class modulo)."""
+        return self.trace(X).out

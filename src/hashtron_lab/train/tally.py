@@ -1,0 +1,56 @@
+"""Tally one neuron over a traced sample set: the votes, their key sums, and S / N."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels import tally as KT
+from ..model.network import Network, Trace
+
+
+@dataclass
+class Tally:
+    """Per-sample votes for one neuron; key sums are computed per premodulo on demand."""
+
+    layer: int
+    pos: int
+    x_in: np.ndarray       # uint32: the neuron's input for every sample (after the layer premodulo)
+    votes: np.ndarray      # int32: signed vote weight per sample (0 = no vote)
+    improving: np.ndarray  # bool: flipping this sample's bit would make its output better
+
+    @property
+    def N(self) -> int:
+        return int(self.votes.shape[0])
+
+    @property
+    def S(self) -> int:
+        """Sum of vote signs: in [-N, N]; |S| ~ N collapsed, ~ 0 noise."""
+        return int(np.sign(self.votes).sum())
+
+    @property
+    def votes_cast(self) -> int:
+        return int(np.count_nonzero(self.votes))
+
+    @property
+    def n_improving(self) -> int:
+        return int(self.improving.sum())
+
+    @property
+    def margin(self) -> float:
+        return abs(self.S) / self.N if self.N else 0.0
+
+    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, vote sums, voting samples) per key under the step `hash(x, salt, premodulo)`."""
+        return KT.key_sums(self.x_in, self.votes, np.uint32(salt), np.uint32(premodulo))
+
+
+def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int) -> Tally:
+    """Flip-test every sample for neuron `pos` of `layer` (DESIGN §3). `targets` = label xor parity."""
+    n = trace.out.shape[0]
+    votes = np.zeros(n, dtype=np.int32)
+    improving = np.zeros(n, dtype=np.bool_)
+    KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.cells, trace.out,
+                    votes, improving, *net.pack().args())
+    k = int(net.first[layer]) + pos
+    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving)
