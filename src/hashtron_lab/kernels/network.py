@@ -39,7 +39,7 @@ def prehash(x, i, premod):
     return hash32(np.uint32(x), np.uint32(i), premod)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def combiner_feature(kind, cparams, l, cells, m):
     """Feature m of combiner l over its cell vector (uint8 0/1, length >= its cell count)."""
     p = cparams
@@ -89,7 +89,7 @@ def combiner_feature(kind, cparams, l, cells, m):
     return o
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def combiner_disregards(kind, cparams, l, cells, n):
     """True when cell n's value cannot change any feature (only majpool2d ever says so)."""
     if kind != K_MAJPOOL2D:
@@ -124,24 +124,38 @@ def _output_from(l, cells, widths, ckind, cparams):
     return out
 
 
-@njit(cache=True)
-def run_tail(l, cells_a, cells_b, widths, first, lpremod, ckind, cparams,
+@njit(cache=True, inline="always")
+def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, ckind, cparams,
              prog_off, prog_salt, prog_mod, filt_off, filt):
-    """Output of the network given the cells of layer l in cells_a (both buffers are clobbered)."""
+    """Output of sample s when layer l's cells are those in cells_a (both buffers are clobbered).
+
+    Memoised against the recorded trace (keys/cells/out of sample s): a neuron whose input key
+    is unchanged keeps its recorded bit without a filter lookup, and once a whole layer is
+    unchanged the recorded output is returned. Exact, and most flips touch few neurons.
+    """
     L = widths.shape[0]
     cur = cells_a
     nxt_buf = cells_b
     while l < L - 1:
         nxt = l + 1
         wn = widths[nxt]
+        fn = first[nxt]
         direct = ckind[nxt] == K_NONE and nxt == L - 1
         f0 = np.uint32(0)
         if direct:
             f0 = combiner_feature(ckind[l], cparams, l, cur, 0)
+        changed = False
         for j in range(wn):
             f = f0 if direct else combiner_feature(ckind[l], cparams, l, cur, j)
             key = prehash(f, j, lpremod[nxt])
-            nxt_buf[j] = neuron_eval(first[nxt] + j, key, prog_off, prog_salt, prog_mod, filt_off, filt)
+            if key == keys[s, fn + j]:
+                nxt_buf[j] = cells[s, fn + j]
+            else:
+                nxt_buf[j] = neuron_eval(fn + j, key, prog_off, prog_salt, prog_mod, filt_off, filt)
+                if nxt_buf[j] != cells[s, fn + j]:
+                    changed = True
+        if not changed:
+            return out[s]
         if ckind[nxt] != K_NONE:
             for j in range(wn, cparams[nxt, NCELLS]):
                 nxt_buf[j] = 0
@@ -161,6 +175,18 @@ def scratch_size(widths, ckind, cparams):
         if ckind[l] != K_NONE and cparams[l, NCELLS] > n:
             n = cparams[l, NCELLS]
     return n
+
+
+@njit(cache=True, inline="always")
+def _finish_output(s, buf, cells, out, widths, first, ckind, cparams):
+    L = widths.shape[0]
+    lf = first[L - 1]
+    for j in range(widths[L - 1]):
+        buf[j] = cells[s, lf + j]
+    if ckind[L - 1] != K_NONE:
+        for j in range(widths[L - 1], cparams[L - 1, NCELLS]):
+            buf[j] = 0
+    out[s] = _output_from(L - 1, buf, widths, ckind, cparams)
 
 
 @njit(cache=True, parallel=True)
@@ -203,17 +229,15 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                         for i in range(w):
                             keys[s, f0 + i] = prehash(combiner_feature(ckind[l - 1], cparams, l - 1, buf, i), i, lpremod[l])
                 if l == l0 and only >= 0:
-                    cells[s, f0 + only] = neuron_eval(f0 + only, keys[s, f0 + only], prog_off, prog_salt, prog_mod, filt_off, filt)
+                    c = neuron_eval(f0 + only, keys[s, f0 + only], prog_off, prog_salt, prog_mod, filt_off, filt)
+                    if c == cells[s, f0 + only]:
+                        break  # nothing downstream can change for this sample
+                    cells[s, f0 + only] = c
                 else:
                     for i in range(w):
                         cells[s, f0 + i] = neuron_eval(f0 + i, keys[s, f0 + i], prog_off, prog_salt, prog_mod, filt_off, filt)
-            lf = first[L - 1]
-            for j in range(widths[L - 1]):
-                buf[j] = cells[s, lf + j]
-            if ckind[L - 1] != K_NONE:
-                for j in range(widths[L - 1], cparams[L - 1, NCELLS]):
-                    buf[j] = 0
-            out[s] = _output_from(L - 1, buf, widths, ckind, cparams)
+            else:
+                _finish_output(s, buf, cells, out, widths, first, ckind, cparams)
 
 
 @njit(cache=True, parallel=True)

@@ -50,7 +50,7 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int)
     n = trace.out.shape[0]
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
-    KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.cells, trace.out,
+    KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
                     votes, improving, *net.pack().args())
     k = int(net.first[layer]) + pos
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving)

@@ -1,0 +1,71 @@
+"""The forward pipeline (the baseline users have today, DESIGN §4 "Forward").
+
+Neurons are visited input → output: while training accuracy is below `threshold`, a random
+*branch* (one random neuron per layer, layer 1 to the final layer); above it, a random layer's
+neurons in shuffled order. Premodulo is one global value per step: fixed, or scheduled from the
+success rate as P = (100 - succ)² · (min - max) / 2500 + max, at least 2. No sum cache.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..settings import from_mapping
+from .run import Run
+
+
+@dataclass
+class ForwardConfig:
+    premodulo: int = 0                 # fixed premodulo; 0 = no premodulo step
+    schedule: bool = False             # schedule premodulo from the success rate instead
+    premodulo_min: int = 2
+    premodulo_max: int = 65536
+    threshold: float = 0.9             # below: random branches; above: a random layer, shuffled
+    pairs: bool = False                # two neurons at a time (not implemented; rejected)
+
+
+def scheduled_premodulo(success_percent: float, pmin: int, pmax: int) -> int:
+    """P = (100 - succ)² (min - max) / 2500 + max, at least 2 (the reference's schedule)."""
+    p = (100.0 - success_percent) ** 2 * (pmin - pmax) / 2500.0 + pmax
+    return int(max(2, round(p)))
+
+
+class ForwardPipeline:
+    name = "forward"
+
+    def __init__(self, config: dict | ForwardConfig | None = None):
+        self.cfg = config if isinstance(config, ForwardConfig) else from_mapping(ForwardConfig, config, "pipeline")
+        if self.cfg.pairs:
+            raise NotImplementedError("pipeline.pairs (two neurons at a time) is not built yet; set it to false")
+        self.plan: list[tuple[int, int]] = []
+        self.idx = 0
+
+    def premodulo(self, run: Run) -> int:
+        if self.cfg.schedule:
+            return scheduled_premodulo(100.0 * run.train_accuracy(), self.cfg.premodulo_min, self.cfg.premodulo_max)
+        return self.cfg.premodulo
+
+    def _new_plan(self, run: Run) -> list[tuple[int, int]]:
+        widths = run.net.architecture.widths
+        if run.train_accuracy() < self.cfg.threshold:
+            return [(l, int(run.rng.integers(0, w))) for l, w in enumerate(widths)]
+        layer = int(run.rng.integers(0, len(widths)))
+        order = run.rng.permutation(widths[layer])
+        return [(layer, int(p)) for p in order]
+
+    def finished(self, run: Run) -> str | None:
+        return None
+
+    def step(self, run: Run) -> bool:
+        """Train one neuron; True when the current plan (an epoch) is done."""
+        if self.idx >= len(self.plan):
+            self.plan, self.idx = self._new_plan(run), 0
+        layer, pos = self.plan[self.idx]
+        self.idx += 1
+        run.train_neuron(layer, pos, self.premodulo(run), phase="forward")
+        return self.idx >= len(self.plan)
+
+    def state(self) -> dict:
+        return {"plan": list(self.plan), "idx": self.idx}
+
+    def load_state(self, st: dict) -> None:
+        self.plan, self.idx = [tuple(p) for p in st["plan"]], st["idx"]

@@ -1,0 +1,323 @@
+"""The training run shared by both pipelines: budget, acceptance, validation, early stopping,
+checkpoints, history and events. A pipeline only decides *which* neuron to train next and
+with *which* premodulo; everything else lives here so the two differ in nothing else."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..model.network import Network
+from ..settings import from_mapping
+from .checkpoint import load_checkpoint, save_checkpoint
+from .events import Hooks
+from .tally import Tally, tally
+from .update import apply_update
+
+
+@dataclass
+class Split:
+    """One data split: uint32 features, integer labels, optional parity words."""
+
+    X: np.ndarray
+    y: np.ndarray
+    parity: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.X = np.ascontiguousarray(self.X, dtype=np.uint32)
+        self.y = np.asarray(self.y, dtype=np.int64)
+        if self.X.shape[0] != self.y.shape[0]:
+            raise ValueError(f"X has {self.X.shape[0]} rows but y has {self.y.shape[0]} labels")
+        par = np.zeros(self.y.shape[0], np.uint32) if self.parity is None else np.asarray(self.parity, np.uint32)
+        self.targets = (self.y.astype(np.uint32) ^ par).astype(np.uint32)
+        self._par = par
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def predict_from_outputs(self, out: np.ndarray, n_classes: int | None) -> np.ndarray:
+        """Undo parity, then map the output integer to a class by modulo (as the reference does)."""
+        pred = (out ^ self._par).astype(np.int64)
+        return pred % n_classes if n_classes else pred
+
+
+@dataclass
+class Budget:
+    max_updates: int | None = 2000
+    max_epochs: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass
+class Acceptance:
+    rule: str = "not_worse"          # not_worse | improve | always
+    objective: str = "accuracy"      # accuracy | hamming (bits of output distance)
+    require_improving_vote: bool = True
+    reject_revisits: bool = True     # local-minimum detection by hash of the prediction vector
+
+
+@dataclass
+class Validation:
+    every_epochs: int = 1
+    patience: int | None = 20
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    budget: dict = field(default_factory=dict)
+    acceptance: dict = field(default_factory=dict)
+    validation: dict = field(default_factory=dict)
+    checkpoint_every: int = 0        # neuron updates between checkpoints; 0 = only when asked
+    checkpoint_path: str | None = None
+    progress: bool | None = None     # None: only when stderr is a terminal
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "RunConfig":
+        return from_mapping(cls, d, "run config")
+
+
+class StopRun(Exception):
+    """Raised inside a pipeline step to end the run early (budget or early stopping)."""
+
+
+class Run:
+    """Owns network, data, RNG, counters, history and the best model on validation."""
+
+    def __init__(self, net: Network, train: Split, val: Split | None, n_classes: int | None,
+                 config: RunConfig | dict | None = None, hooks: Hooks | None = None):
+        self.cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
+        self.budget = from_mapping(Budget, self.cfg.budget, "budget")
+        self.accept = from_mapping(Acceptance, self.cfg.acceptance, "acceptance")
+        self.valcfg = from_mapping(Validation, self.cfg.validation, "validation")
+        if self.accept.rule not in ("not_worse", "improve", "always"):
+            raise ValueError(f"acceptance.rule must be not_worse, improve or always, got {self.accept.rule!r}")
+        if self.accept.objective not in ("accuracy", "hamming"):
+            raise ValueError(f"acceptance.objective must be accuracy or hamming, got {self.accept.objective!r}")
+        self.net = net
+        self.train = train
+        self.val = val
+        self.n_classes = n_classes
+        self.hooks = hooks or Hooks()
+        self.rng = np.random.Generator(np.random.PCG64(self.cfg.seed))
+        self.n_updates = 0
+        self.n_accepted = 0
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.epochs: list[dict] = []
+        self.seen: set[bytes] = set()
+        self.best_val: float = -1.0
+        self.best_net: Network | None = None
+        self.best_epoch = -1
+        self.since_best = 0
+        self.stopped: str | None = None
+        self.elapsed = 0.0
+        self._t0 = time.perf_counter()
+        self.trace = net.trace(train.X)
+        self.objective = self._objective()
+        self.seen.add(self._pred_hash())
+
+    # -- measures ------------------------------------------------------------------
+    def _objective(self) -> float:
+        out = self.trace.out
+        if self.accept.objective == "hamming":
+            diff = (out ^ self.train.targets).astype(np.uint32)
+            bits = np.unpackbits(diff.view(np.uint8)).sum()
+            return -float(bits)
+        return float(np.count_nonzero(self.train.predict_from_outputs(out, self.n_classes) == self.train.y))
+
+    def train_accuracy(self) -> float:
+        pred = self.train.predict_from_outputs(self.trace.out, self.n_classes)
+        return float(np.mean(pred == self.train.y)) if len(self.train) else 0.0
+
+    def accuracy(self, split: Split, net: Network | None = None) -> float:
+        out = (net or self.net).forward(split.X)
+        return float(np.mean(split.predict_from_outputs(out, self.n_classes) == split.y)) if len(split) else 0.0
+
+    def _pred_hash(self) -> bytes:
+        return hashlib.blake2b(self.trace.out.tobytes(), digest_size=16).digest()
+
+    def wall(self) -> float:
+        return self.elapsed + (time.perf_counter() - self._t0)
+
+    # -- budget --------------------------------------------------------------------
+    def exhausted(self) -> str | None:
+        b = self.budget
+        if b.max_updates is not None and self.n_updates >= b.max_updates:
+            return "max_updates"
+        if b.max_epochs is not None and self.epoch >= b.max_epochs:
+            return "max_epochs"
+        if b.max_seconds is not None and self.wall() >= b.max_seconds:
+            return "max_seconds"
+        return None
+
+    # -- one neuron update ---------------------------------------------------------
+    def tally(self, layer: int, pos: int) -> Tally:
+        return tally(self.net, self.trace, self.train.targets, layer, pos)
+
+    def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
+                     **info: Any) -> dict:
+        """Tally (unless given), rebuild the neuron under `premodulo`, keep it or undo it; one history record."""
+        start = time.perf_counter()
+        t = t if t is not None else self.tally(layer, pos)
+        before = self.objective
+        record = {
+            "update": self.n_updates, "epoch": self.epoch, "layer": layer, "neuron": pos,
+            "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": t.S, "N": t.N,
+            "margin": t.margin, "votes": t.votes_cast, "improving_votes": t.n_improving,
+        }
+        if self.accept.require_improving_vote and t.n_improving == 0:
+            accepted, reason, keys = False, "no_improving_vote", 0
+        else:
+            salt = int(self.rng.integers(0, 2**32))
+            up = apply_update(self.net, self.trace, t, salt, premodulo)
+            after = self._objective()
+            h = self._pred_hash()
+            if self.accept.rule == "always":
+                accepted, reason = True, "always"
+            elif self.accept.rule == "improve":
+                accepted, reason = after > before, ("improved" if after > before else "not_improved")
+            else:
+                accepted, reason = after >= before, ("not_worse" if after >= before else "worse")
+            if accepted and self.accept.reject_revisits and after <= before and h in self.seen:
+                accepted, reason = False, "local_minimum"
+            if accepted:
+                self.objective = after
+                self.seen.add(h)
+                self.n_accepted += 1
+            else:
+                up.undo(self.net, self.trace)
+            keys = up.n_keys
+        k = int(self.net.first[layer]) + pos
+        record.update({
+            "accepted": bool(accepted), "reason": reason, "keys": int(keys),
+            "filter_bytes": int(self.net.neuron(layer, pos).filter.shape[0]),
+            "S_out": int(2 * int(self.trace.cells[:, k].sum()) - self.trace.cells.shape[0]),
+            "train_accuracy": self.train_accuracy(),
+            "duration": time.perf_counter() - start,
+            **info,
+        })
+        self.history.append(record)
+        self.n_updates += 1
+        self.hooks.emit("update", record)
+        return record
+
+    def checkpoint_due(self) -> bool:
+        every = self.cfg.checkpoint_every
+        return bool(every and self.cfg.checkpoint_path and self.n_updates % every == 0)
+
+    # -- epochs, validation, early stopping ----------------------------------------
+    def end_epoch(self) -> None:
+        self.epoch += 1
+        rec = {"epoch": self.epoch, "updates": self.n_updates, "accepted": self.n_accepted,
+               "train_accuracy": self.train_accuracy(), "wall": self.wall()}
+        if self.val is not None and self.valcfg.every_epochs and self.epoch % self.valcfg.every_epochs == 0:
+            va = self.accuracy(self.val)
+            rec["val_accuracy"] = va
+            if va > self.best_val + self.valcfg.min_delta or self.best_net is None:
+                self.best_val, self.best_epoch, self.since_best = va, self.epoch, 0
+                self.best_net = self.net.copy()
+            else:
+                self.since_best += 1
+                if self.valcfg.patience is not None and self.since_best >= self.valcfg.patience:
+                    self.stopped = "early_stopping"
+                    self.hooks.emit("early_stop", {"epoch": self.epoch, "best_epoch": self.best_epoch,
+                                                   "best_val_accuracy": self.best_val})
+        self.epochs.append(rec)
+        self.hooks.emit("epoch", rec)
+
+    def finish(self) -> None:
+        """Keep the best model on validation (if asked) and recompute the trace for it."""
+        if self.valcfg.restore_best and self.best_net is not None and self.val is not None:
+            if self.accuracy(self.val) < self.best_val:
+                self.net = self.best_net.copy()
+                self.trace = self.net.trace(self.train.X)
+                self.objective = self._objective()
+
+    # -- checkpoints ---------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "net": self.net.copy(), "best_net": self.best_net.copy() if self.best_net else None,
+            "rng": self.rng.bit_generator.state, "n_updates": self.n_updates, "n_accepted": self.n_accepted,
+            "epoch": self.epoch, "history": self.history, "epochs": self.epochs, "seen": sorted(self.seen),
+            "best_val": self.best_val, "best_epoch": self.best_epoch, "since_best": self.since_best,
+            "elapsed": self.wall(), "stopped": self.stopped, "config": asdict(self.cfg),
+        }
+
+    def load_state(self, st: dict) -> None:
+        self.net = st["net"].copy()
+        self.best_net = st["best_net"].copy() if st["best_net"] else None
+        self.rng.bit_generator.state = st["rng"]
+        for key in ("n_updates", "n_accepted", "epoch", "history", "epochs", "best_val", "best_epoch",
+                    "since_best", "elapsed", "stopped"):
+            setattr(self, key, st[key])
+        self.seen = set(st["seen"])
+        self._t0 = time.perf_counter()
+        self.trace = self.net.trace(self.train.X)
+        self.objective = self._objective()
+
+    def save_checkpoint(self, extra: dict, path: str | Path | None = None) -> None:
+        path = path or self.cfg.checkpoint_path
+        if not path:
+            return
+        save_checkpoint(path, {"run": self.state(), **extra})
+        self.hooks.emit("checkpoint", {"path": str(path), "updates": self.n_updates, "epoch": self.epoch})
+
+
+
+def drive(run: Run, pipeline, resume: bool = False) -> Run:
+    """Run `pipeline` steps until the budget, early stopping or the pipeline itself ends the run.
+
+    With `resume`, state is read from the run's checkpoint path first; the result is the
+    same as an uninterrupted run with the same seed (the wall-clock budget aside).
+    """
+    path = run.cfg.checkpoint_path
+    if resume and path and Path(path).exists():
+        st = load_checkpoint(path)
+        run.load_state(st["run"])
+        pipeline.load_state(st["pipeline"])
+        run.hooks.emit("resume", {"path": str(path), "updates": run.n_updates, "epoch": run.epoch})
+    else:
+        run.hooks.emit("run_start", {"pipeline": pipeline.name, "seed": run.cfg.seed,
+                                     "n_train": len(run.train), "architecture": run.net.architecture.to_spec()})
+    bar = _progress(run)
+    try:
+        while True:
+            reason = run.stopped or run.exhausted() or pipeline.finished(run)
+            if reason:
+                run.stopped = reason
+                break
+            before = run.n_updates
+            if pipeline.step(run):
+                run.end_epoch()
+            if bar is not None:
+                bar.update(run.n_updates - before)
+                bar.set_postfix(epoch=run.epoch, train=f"{run.train_accuracy():.3f}")
+            if run.n_updates != before and run.checkpoint_due():
+                run.save_checkpoint({"pipeline": pipeline.state()})
+    finally:
+        if bar is not None:
+            bar.close()
+    run.save_checkpoint({"pipeline": pipeline.state()})
+    run.finish()
+    run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
+                               "wall": run.wall(), "train_accuracy": run.train_accuracy(),
+                               "best_val_accuracy": run.best_val})
+    return run
+
+
+def _progress(run: Run):
+    import sys
+
+    show = run.cfg.progress if run.cfg.progress is not None else sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=run.budget.max_updates, initial=run.n_updates, unit="upd", leave=False)
