@@ -1,0 +1,293 @@
+"""Capacity control (DESIGN §5): a neuron's next premodulo from its recent sums.
+
+The law ("square")::
+
+    target_capacity = N / (|S_used| + 1), clamped to [1, N]       ("capacity_low" / "capacity_high")
+    raw             = round(target_capacity²), clamped to [1, 2³²−1]              ("uint32")
+
+``S_used`` is the magnitude the law works on: |last S|, or with ``"moving_average"``
+the weighted mean of the last ``ma_k`` |S| (a stale sum weighs ``stale_weight``), and
+with ``"exp_smoothing"`` an EMA of those values kept per neuron in the controller (a
+stale value enters with ``ema_alpha · stale_weight``; with both options the EMA runs over
+the moving averages). Magnitudes, not signed sums, are averaged: the law only uses |S|,
+and a sum whose sign flips between trainings is not noise.
+
+Dampening relative to the neuron's current premodulo ``previous`` (when > 0), in this
+order, each optional: ``"clamp"`` keeps the value within [previous / clamp_factor,
+previous · clamp_factor]; ``"percent_limit"`` within previous · (1 ± percent_limit); then
+the throttle (if given) scales the remaining change by α in log space. The result is
+rounded (half up) and kept an integer in [min_premodulo, 2³²−1] and inside the bounds of
+the options that fired. Every bound that changed the value is named in
+``Decision.clamps``.
+
+Regime of ``S_used`` (with the current N): collapsed if ≥ tau_factor·N, noisy if
+≤ eps_factor·√N, else gold. With no sum yet (``recent`` empty) the decision is
+premodulo N, as for the final neuron in phase 0, and the regime is "unknown".
+
+A sum is *stale* when it is more than ``stale_epochs`` epochs older than the decision;
+``Decision.stale`` says whether a stale sum entered ``S_used``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, regime_of
+from .throttle import Throttle
+
+UINT32_MAX = 2**32 - 1
+LAWS = ("square",)
+DAMPENING = ("clamp", "moving_average", "exp_smoothing", "percent_limit")
+
+
+def _from_dict(cls, d: Mapping[str, Any] | None):
+    d = dict(d or {})
+    valid = [f.name for f in dataclasses.fields(cls)]
+    for key in d:
+        if key not in valid:
+            raise ValueError(f"unknown key {key!r} in {cls.__name__}; valid keys: {valid}")
+    return cls(**d)
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+@dataclass
+class CapacityConfig:
+    law: str = "square"
+    dampening: list[str] = field(default_factory=lambda: ["clamp"])
+    clamp_factor: float = 10.0     # "clamp": at most ×/÷ this per step
+    ma_k: int = 3                  # "moving_average": sums averaged
+    ema_alpha: float = 0.5         # "exp_smoothing": weight of the newest value
+    percent_limit: float = 0.5     # "percent_limit": max relative change per step
+    stale_epochs: int = 5          # a sum older than this many epochs is stale
+    stale_weight: float = 0.5      # weight of a stale sum in the averages
+    eps_factor: float = DEFAULT_EPS_FACTOR   # noise floor ε = eps_factor·√N
+    tau_factor: float = DEFAULT_TAU_FACTOR   # collapse threshold τ = tau_factor·N
+    min_premodulo: int = 1
+
+    def __post_init__(self):
+        if self.law not in LAWS:
+            raise ValueError(f"unknown capacity law {self.law!r}; valid: {list(LAWS)}")
+        if isinstance(self.dampening, str):
+            self.dampening = [self.dampening]
+        self.dampening = list(self.dampening)
+        for name in self.dampening:
+            if name not in DAMPENING:
+                raise ValueError(f"unknown dampening {name!r}; valid: {list(DAMPENING)}")
+        if len(set(self.dampening)) != len(self.dampening):
+            raise ValueError(f"dampening lists an option twice: {self.dampening}")
+        if not self.clamp_factor > 1.0:
+            raise ValueError(f"clamp_factor must be > 1, got {self.clamp_factor}")
+        if self.ma_k < 1:
+            raise ValueError(f"ma_k must be >= 1, got {self.ma_k}")
+        if not 0.0 < self.ema_alpha <= 1.0:
+            raise ValueError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
+        if not self.percent_limit > 0.0:
+            raise ValueError(f"percent_limit must be > 0, got {self.percent_limit}")
+        if self.stale_epochs < 0:
+            raise ValueError(f"stale_epochs must be >= 0, got {self.stale_epochs}")
+        if not 0.0 < self.stale_weight <= 1.0:
+            raise ValueError(f"stale_weight must be in (0, 1], got {self.stale_weight}")
+        if not 1 <= self.min_premodulo <= UINT32_MAX:
+            raise ValueError(f"min_premodulo must be in [1, {UINT32_MAX}], got {self.min_premodulo}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "CapacityConfig":
+        return _from_dict(cls, d)
+
+
+@dataclass
+class Decision:
+    """One premodulo decision, as logged (JSON-serialisable through `dataclasses.asdict`)."""
+
+    layer: int
+    pos: int
+    epoch: int
+    S: int | None               # newest sum (signed); None without a sum
+    S_used: float | None        # the |S| the law used (after averaging/smoothing)
+    N: int
+    margin: float | None        # S_used / N
+    regime: str                 # unknown | noisy | gold | collapsed
+    target_capacity: float
+    previous: int               # premodulo before (0 = none)
+    raw: int                    # the law's premodulo before dampening
+    final: int                  # premodulo to train with
+    clamps: list[str]
+    alpha: float                # throttle factor used (1.0 = none)
+    stale: bool
+    oscillating: bool = False   # the throttle sees this neuron's premodulo oscillate
+
+
+def capacity_law(S: float, N: int) -> tuple[float, int, list[str]]:
+    """The square law: (target_capacity, raw_premodulo, clamps fired) for sum magnitude |S| and N samples."""
+    if N < 1:
+        raise ValueError(f"N must be >= 1, got {N}")
+    clamps: list[str] = []
+    target = N / (abs(float(S)) + 1.0)
+    if target < 1.0:
+        target = 1.0
+        clamps.append("capacity_low")
+    elif target > N:
+        target = float(N)
+        clamps.append("capacity_high")
+    raw = _round_half_up(target * target)
+    if raw > UINT32_MAX:
+        raw = UINT32_MAX
+        clamps.append("uint32")
+    return target, max(raw, 1), clamps
+
+
+class CapacityController:
+    """Decides each neuron's premodulo (see module docstring); keeps per-neuron EMA state.
+
+    `throttle` is an optional :class:`~hashtron_lab.train.throttle.Throttle` shared by
+    all neurons (its state is saved with the controller's).
+    """
+
+    def __init__(self, cfg: CapacityConfig | Mapping[str, Any] | None = None, throttle: Throttle | None = None):
+        self.cfg = cfg if isinstance(cfg, CapacityConfig) else CapacityConfig.from_dict(cfg)
+        self.throttle = throttle
+        # (layer, pos) -> [ema value, S of newest entry folded in, epoch of it]
+        self._ema: dict[tuple[int, int], list] = {}
+
+    @property
+    def history_needed(self) -> int:
+        """How many recent sums `decide` looks at (pass at least this many)."""
+        return self.cfg.ma_k if "moving_average" in self.cfg.dampening else 1
+
+    def _is_stale(self, entry_epoch: int, epoch: int) -> bool:
+        return epoch - entry_epoch > self.cfg.stale_epochs
+
+    def _s_used(self, key: tuple[int, int], recent: Sequence[tuple[int, int]], epoch: int) -> tuple[float, bool]:
+        cfg = self.cfg
+        damp = cfg.dampening
+
+        def value_at(i: int) -> tuple[float, bool]:
+            """|S| (or its moving average) ending at recent[i], and whether a stale sum entered it."""
+            if "moving_average" not in damp:
+                s, e = recent[i]
+                return abs(float(s)), self._is_stale(e, epoch)
+            lo = max(0, i - cfg.ma_k + 1)
+            num = den = 0.0
+            stale = False
+            for s, e in recent[lo:i + 1]:
+                st = self._is_stale(e, epoch)
+                w = cfg.stale_weight if st else 1.0
+                stale |= st
+                num += w * abs(float(s))
+                den += w
+            return num / den, stale
+
+        if "exp_smoothing" not in damp:
+            return value_at(len(recent) - 1)
+        st = self._ema.get(key)
+        start, value = 0, None
+        if st is not None:
+            value = st[0]
+            sig = (st[1], st[2])
+            for i in range(len(recent) - 1, -1, -1):
+                if (recent[i][0], recent[i][1]) == sig:
+                    start = i + 1
+                    break
+        stale_any = False
+        if value is None:
+            value, stale_any = value_at(0)
+            start = 1
+        for i in range(start, len(recent)):
+            x, stale = value_at(i)
+            a = cfg.ema_alpha * (cfg.stale_weight if stale else 1.0)
+            value = a * x + (1.0 - a) * value
+            stale_any |= stale
+        if start >= len(recent):  # nothing new: the newest value's staleness is what matters
+            stale_any = self._is_stale(recent[-1][1], epoch)
+        self._ema[key] = [value, recent[-1][0], recent[-1][1]]
+        return value, stale_any
+
+    def decide(self, layer: int, pos: int, N: int, recent: Sequence[tuple[int, int]], epoch: int,
+               previous: int) -> Decision:
+        """Premodulo for neuron (layer, pos) about to be trained on N samples.
+
+        `recent`: [(S, epoch), ...] of its last sums, newest last (may be empty);
+        `previous`: its current premodulo (0 = none: no dampening).
+        """
+        cfg = self.cfg
+        N, previous, epoch = int(N), int(previous), int(epoch)
+        if N < 1:
+            raise ValueError(f"N must be >= 1, got {N}")
+        if previous < 0:
+            raise ValueError(f"previous premodulo must be >= 0, got {previous}")
+        recent = [(int(s), int(e)) for s, e in recent]
+        key = (int(layer), int(pos))
+        if not recent:
+            final, clamps = self._bounds(N, [], [])
+            return Decision(key[0], key[1], epoch, None, None, N, None, "unknown", math.sqrt(N), previous,
+                            N, final, clamps, 1.0, False)
+        s_used, stale = self._s_used(key, recent, epoch)
+        target, raw, clamps = capacity_law(s_used, N)
+        value = float(raw)
+        lows: list[float] = []
+        highs: list[float] = []
+        alpha, osc = 1.0, False
+        if previous > 0:
+            if "clamp" in cfg.dampening:
+                lo, hi = previous / cfg.clamp_factor, previous * cfg.clamp_factor
+                lows.append(lo)
+                highs.append(hi)
+                if value < lo or value > hi:
+                    value = min(max(value, lo), hi)
+                    clamps.append("clamp")
+            if "percent_limit" in cfg.dampening:
+                lo, hi = previous * (1.0 - cfg.percent_limit), previous * (1.0 + cfg.percent_limit)
+                lows.append(lo)
+                highs.append(hi)
+                if value < lo or value > hi:
+                    value = min(max(value, lo), hi)
+                    clamps.append("percent_limit")
+            if self.throttle is not None:
+                scaled, alpha, osc = self.throttle.scale(key[0], key[1], previous, value)
+                if alpha < 1.0 and scaled != value:
+                    clamps.append("throttle")
+                value = scaled
+        final, clamps = self._bounds(value, clamps, list(zip(lows, highs)))
+        return Decision(key[0], key[1], epoch, recent[-1][0], s_used, N, s_used / N,
+                        regime_of(s_used, N, cfg.eps_factor, cfg.tau_factor), target, previous, raw, final,
+                        clamps, alpha, stale, osc)
+
+    def _bounds(self, value: float, clamps: list[str], bounds: list[tuple[float, float]]) -> tuple[int, list[str]]:
+        """Round half up, stay inside the integer hull of the dampening bounds, then [min_premodulo, 2³²−1]."""
+        final = _round_half_up(value)
+        for lo, hi in bounds:  # rounding must not step outside a bound that held the value
+            ilo, ihi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+            if ilo <= ihi:
+                final = min(max(final, ilo), ihi)
+        if final > UINT32_MAX:
+            final = UINT32_MAX
+            if "uint32" not in clamps:
+                clamps.append("uint32")
+        if final < self.cfg.min_premodulo:
+            final = self.cfg.min_premodulo
+            clamps.append("min_premodulo")
+        return final, clamps
+
+    def state_dict(self) -> dict:
+        """JSON-friendly: {"ema": {"layer.pos": [value, S, epoch]}, "throttle": throttle state or None}."""
+        return {
+            "ema": {f"{l}.{p}": list(v) for (l, p), v in sorted(self._ema.items())},
+            "throttle": None if self.throttle is None else self.throttle.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        ema = {}
+        for key, (value, s, e) in state.get("ema", {}).items():
+            l, _, p = str(key).partition(".")
+            ema[(int(l), int(p))] = [float(value), int(s), int(e)]
+        self._ema = ema
+        th = state.get("throttle")
+        if th is not None:
+            if self.throttle is None:
+                raise ValueError("the saved controller state has a throttle state but this controller has no throttle")
+            self.throttle.load_state_dict(th)

@@ -1,0 +1,170 @@
+"""Which neuron of a layer to train next (DESIGN §6).
+
+Rule ``"gold"``, in order of priority:
+
+1. ``untallied`` — a neuron with no record in the sum cache: the lowest such position
+   (deterministic; that is what fills the cache).
+2. ``random`` with probability ``explore`` (a draw is taken from `rng` only when
+   ``explore > 0``, so the default leaves the RNG stream untouched).
+3. ``gold`` — among neurons whose newest sum is in the gold zone ε < |S| < τ
+   (ε = eps_factor·√N, τ = tau_factor·N), the one whose |S| is closest to the middle
+   (ε + τ) / 2; ties → lowest position.
+4. ``moderate`` — otherwise the neuron with |S| closest to that middle among those whose
+   margin is strictly between 0 and 1; ties → lowest position.
+5. ``random`` — otherwise a uniform pick.
+
+Sums are compared at the current dataset size `N`: a record made with N' samples counts
+as |S|·N/N' (its margin times N), which is its own |S| when N' = N.
+
+Rule ``"random"``: a uniform pick. Rule ``"round_robin"``: positions 0, 1, …, width−1,
+0, … per layer, from a counter kept in a :class:`RoundRobinState` (independent of the
+cache; :class:`Selector` holds one and saves it with ``state_dict``). Calling
+:func:`select_neuron` with ``round_robin`` and no state is an error, not a hidden global.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
+
+RULES = ("gold", "random", "round_robin")
+REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
+
+
+def _from_dict(cls, d: Mapping[str, Any] | None):
+    d = dict(d or {})
+    valid = [f.name for f in dataclasses.fields(cls)]
+    for key in d:
+        if key not in valid:
+            raise ValueError(f"unknown key {key!r} in {cls.__name__}; valid keys: {valid}")
+    return cls(**d)
+
+
+@dataclass
+class SelectionConfig:
+    rule: str = "gold"
+    eps_factor: float = DEFAULT_EPS_FACTOR
+    tau_factor: float = DEFAULT_TAU_FACTOR
+    explore: float = 0.0          # probability of a random pick (rule "gold", after untallied neurons)
+
+    def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"unknown selection rule {self.rule!r}; valid: {list(RULES)}")
+        if not 0.0 <= self.explore <= 1.0:
+            raise ValueError(f"explore must be in [0, 1], got {self.explore}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "SelectionConfig":
+        return _from_dict(cls, d)
+
+
+class RoundRobinState:
+    """Next position per layer for rule "round_robin"."""
+
+    def __init__(self):
+        self.next: dict[int, int] = {}
+
+    def take(self, layer: int, width: int) -> int:
+        p = self.next.get(layer, 0) % width
+        self.next[layer] = (p + 1) % width
+        return p
+
+    def state_dict(self) -> dict:
+        return {str(l): p for l, p in sorted(self.next.items())}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.next = {int(l): int(p) for l, p in state.items()}
+
+
+def _random(width: int, exclude: set[int], rng: np.random.Generator) -> int:
+    if not exclude:
+        return int(rng.integers(width))
+    free = [p for p in range(width) if p not in exclude]
+    return free[int(rng.integers(len(free)))]
+
+
+def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator, cfg: SelectionConfig,
+          state: RoundRobinState | None, exclude: set[int]) -> tuple[int, str]:
+    if cfg.rule == "random":
+        return _random(width, exclude, rng), "random"
+    if cfg.rule == "round_robin":
+        if state is None:
+            raise ValueError("rule 'round_robin' keeps a counter: pass state=RoundRobinState() "
+                             "(or use Selector, which holds one)")
+        for _ in range(width):
+            p = state.take(layer, width)
+            if p not in exclude:
+                return p, "round_robin"
+        raise ValueError(f"no position left in layer {layer} of width {width}")
+    ps, S, Ns = cache.layer_latest(layer)
+    inside = (ps < width) & ~np.isin(ps, list(exclude))
+    ps, S, Ns = ps[inside], S[inside], Ns[inside]
+    tallied = set(ps.tolist())
+    for p in range(width):
+        if p not in tallied and p not in exclude:
+            return p, "untallied"
+    if cfg.explore > 0.0 and rng.random() < cfg.explore:
+        return _random(width, exclude, rng), "random"
+    a = np.abs(S).astype(np.float64) * (N / Ns.astype(np.float64))  # |S| at the current N
+    eps, tau = cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N
+    dist = np.abs(a - (eps + tau) / 2.0)
+    for mask, reason in (((a > eps) & (a < tau), "gold"), ((a > 0) & (a < N), "moderate")):
+        if mask.any():
+            cand = np.flatnonzero(mask)  # positions ascending: argmin picks the lowest on ties
+            return int(ps[cand[np.argmin(dist[cand])]]), reason
+    return _random(width, exclude, rng), "random"
+
+
+def select_neuron(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
+                  cfg: SelectionConfig | None = None, state: RoundRobinState | None = None) -> tuple[int, str]:
+    """(position, reason) of the neuron of `layer` (of `width` neurons) to train next; see module docstring."""
+    cfg = cfg or SelectionConfig()
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    if N < 1:
+        raise ValueError(f"N must be >= 1, got {N}")
+    return _pick(cache, layer, width, N, rng, cfg, state, set())
+
+
+def select_neurons(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
+                   cfg: SelectionConfig | None = None, k: int = 1,
+                   state: RoundRobinState | None = None) -> list[tuple[int, str]]:
+    """k distinct (position, reason) picks for one sweep of `layer`, best first by the same rule."""
+    cfg = cfg or SelectionConfig()
+    if not 1 <= k <= width:
+        raise ValueError(f"k must be in [1, width={width}], got {k}")
+    if N < 1:
+        raise ValueError(f"N must be >= 1, got {N}")
+    chosen: list[tuple[int, str]] = []
+    taken: set[int] = set()
+    for _ in range(k):
+        p, reason = _pick(cache, layer, width, N, rng, cfg, state, taken)
+        chosen.append((p, reason))
+        taken.add(p)
+    return chosen
+
+
+class Selector:
+    """Config + round-robin counter in one object, with `state_dict` for checkpoints."""
+
+    def __init__(self, cfg: SelectionConfig | Mapping[str, Any] | None = None):
+        self.cfg = cfg if isinstance(cfg, SelectionConfig) else SelectionConfig.from_dict(cfg)
+        self.rr = RoundRobinState()
+
+    def select(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator) -> tuple[int, str]:
+        return select_neuron(cache, layer, width, N, rng, self.cfg, self.rr)
+
+    def select_many(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
+                    k: int) -> list[tuple[int, str]]:
+        return select_neurons(cache, layer, width, N, rng, self.cfg, k, self.rr)
+
+    def state_dict(self) -> dict:
+        return {"round_robin": self.rr.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.rr.load_state_dict(state.get("round_robin", {}))

@@ -1,0 +1,121 @@
+"""Neuron selection on crafted caches: untallied first, gold closest to the middle, moderate, random."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hashtron_lab.train.selection import (
+    RoundRobinState,
+    SelectionConfig,
+    Selector,
+    select_neuron,
+    select_neurons,
+)
+from hashtron_lab.train.sum_cache import SumCache, regime_of
+
+N = 100  # ε = 10, τ = 80, middle of the zone 45
+
+
+def _cache(sums: dict[int, int], layer: int = 1, n: int = N) -> SumCache:
+    c = SumCache()
+    for pos, S in sums.items():
+        c.add(layer, pos, 0, S, n, 0, n, regime_of(S, n), 0.1, True, 0.5, timestamp=0.0)
+    return c
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def test_untallied_first_lowest_index():
+    assert select_neuron(SumCache(), 1, 4, N, _rng(), SelectionConfig()) == (0, "untallied")
+    c = _cache({0: 45, 1: 45, 3: 45})
+    assert select_neuron(c, 1, 4, N, _rng(), SelectionConfig()) == (2, "untallied")
+    # records of another layer do not count
+    assert select_neuron(c, 0, 4, N, _rng()) == (0, "untallied")
+
+
+def test_gold_closest_to_middle_ties_lowest():
+    c = _cache({0: 20, 1: -44, 2: 46, 3: 90, 4: 5})
+    assert select_neuron(c, 1, 5, N, _rng(), SelectionConfig()) == (1, "gold")   # |−44| and 46 tie → 1
+    c = _cache({0: 20, 1: 70, 2: 12, 3: 90})
+    assert select_neuron(c, 1, 4, N, _rng()) == (0, "gold")
+
+
+def test_gold_uses_current_n():
+    # recorded with 200 samples: |S| = 90 is margin 0.45 → 45 at N = 100, the exact middle
+    c = _cache({0: 30}, n=100)
+    c.add(1, 1, 0, 90, 200, 0, 200, "gold", 0.1, True, 0.5)
+    assert select_neuron(c, 1, 2, N, _rng()) == (1, "gold")
+
+
+def test_moderate_when_no_gold():
+    c = _cache({0: 0, 1: 5, 2: 100, 3: 95, 4: -100})
+    # no gold; margins in (0, 1): 0.05 (distance 40) and 0.95 (distance 50) → position 1
+    assert select_neuron(c, 1, 5, N, _rng(), SelectionConfig()) == (1, "moderate")
+
+
+def test_random_when_every_margin_is_zero_or_one():
+    c = _cache({0: 0, 1: 100, 2: -100, 3: 0})
+    picks = {select_neuron(c, 1, 4, N, _rng(s))[0] for s in range(40)}
+    assert picks == {0, 1, 2, 3}
+    assert select_neuron(c, 1, 4, N, _rng(7)) == select_neuron(c, 1, 4, N, _rng(7))
+    assert select_neuron(c, 1, 4, N, _rng(7))[1] == "random"
+
+
+def test_explore_after_untallied():
+    cfg = SelectionConfig(explore=1.0)
+    assert select_neuron(_cache({0: 45}), 1, 3, N, _rng(), cfg) == (1, "untallied")
+    c = _cache({0: 45, 1: 45, 2: 45})
+    assert select_neuron(c, 1, 3, N, _rng(), cfg)[1] == "random"
+    # explore = 0 draws nothing from the RNG
+    rng = _rng(3)
+    select_neuron(c, 1, 3, N, rng, SelectionConfig())
+    assert rng.random() == _rng(3).random()
+
+
+def test_rule_random_and_round_robin():
+    c = _cache({0: 45})
+    p, why = select_neuron(c, 1, 5, N, _rng(), SelectionConfig(rule="random"))
+    assert why == "random" and 0 <= p < 5
+    sel = Selector({"rule": "round_robin"})
+    assert [sel.select(c, 1, 3, N, _rng())[0] for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    assert sel.select(c, 2, 3, N, _rng()) == (0, "round_robin")          # a counter per layer
+    st = sel.state_dict()
+    other = Selector({"rule": "round_robin"})
+    other.load_state_dict(st)
+    assert other.select(c, 1, 3, N, _rng()) == sel.select(c, 1, 3, N, _rng()) == (1, "round_robin")
+    with pytest.raises(ValueError, match="RoundRobinState"):
+        select_neuron(c, 1, 3, N, _rng(), SelectionConfig(rule="round_robin"))
+    state = RoundRobinState()
+    assert select_neuron(c, 1, 3, N, _rng(), SelectionConfig(rule="round_robin"), state) == (0, "round_robin")
+
+
+def test_select_neurons_distinct_by_priority():
+    c = _cache({0: 45, 1: 5, 3: 30, 4: 100, 5: 60})
+    picks = select_neurons(c, 1, 6, N, _rng(), SelectionConfig(), k=6)
+    assert picks[:5] == [(2, "untallied"), (0, "gold"), (3, "gold"), (5, "gold"), (1, "moderate")]
+    assert picks[5] == (4, "random")
+    assert len({p for p, _ in picks}) == 6
+    rr = select_neurons(c, 1, 4, N, _rng(), SelectionConfig(rule="round_robin"), k=4, state=RoundRobinState())
+    assert [p for p, _ in rr] == [0, 1, 2, 3]
+    rnd = select_neurons(c, 1, 6, N, _rng(), SelectionConfig(rule="random"), k=6)
+    assert sorted(p for p, _ in rnd) == list(range(6))
+    with pytest.raises(ValueError, match="k must be"):
+        select_neurons(c, 1, 3, N, _rng(), k=4)
+
+
+def test_positions_beyond_width_ignored():
+    c = _cache({0: 45, 1: 45, 9: 45})
+    assert select_neuron(c, 1, 2, N, _rng()) == (0, "gold")
+
+
+def test_config_from_dict():
+    assert SelectionConfig.from_dict({"rule": "random"}).rule == "random"
+    with pytest.raises(ValueError) as ei:
+        SelectionConfig.from_dict({"rules": "gold"})
+    assert "'rules'" in str(ei.value) and "explore" in str(ei.value)
+    with pytest.raises(ValueError, match="unknown selection rule"):
+        SelectionConfig(rule="best")
+    with pytest.raises(ValueError, match="explore"):
+        SelectionConfig(explore=2.0)
