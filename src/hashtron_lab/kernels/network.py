@@ -8,9 +8,10 @@ A network arrives as flat arrays (built by `model.network.Network.pack`):
 - per neuron `k`: its program `prog_salt/prog_mod[prog_off[k]:prog_off[k+1]]`
   and its filter `filt[filt_off[k]:filt_off[k+1]]`.
 
-`cparams[l, 8]` is the combiner's cell count; the other slots are per kind
-(see `model.architecture.Combiner.param_row`). Samples are processed in
-parallel chunks, each chunk with its own scratch buffers.
+`cparams[l]` holds [sub, bias, taps per feature, matrix, ..., cell count] and
+`taps[tap_off[l]:]` the cell indices each feature of combiner l reads (precomputed
+by `model.architecture.Combiner.taps`, so no integer division runs per sample).
+Samples are processed in parallel chunks, each chunk with its own scratch buffers.
 """
 import numpy as np
 from numba import njit, prange
@@ -20,7 +21,7 @@ from .hashing import hash32
 
 K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY = 0, 1, 2, 3, 4
 CHUNK = 256
-NCELLS = 8
+SUB, BIAS, NTAPS, MATRIX, NCELLS = 0, 1, 2, 3, 8
 
 
 @njit(cache=True, inline="always")
@@ -40,76 +41,52 @@ def prehash(x, i, premod):
 
 
 @njit(cache=True, inline="always")
-def combiner_feature(kind, cparams, l, cells, m):
-    """Feature m of combiner l over its cell vector (uint8 0/1, length >= its cell count)."""
-    p = cparams
-    n_cells = p[l, NCELLS]
+def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
+    """Feature m of combiner l, folding the cells its precomputed taps name (see Combiner.taps)."""
+    nt = cparams[l, NTAPS]
+    base = tap_off[l] + m * nt
     o = np.uint32(0)
+    if taps[base] < 0:
+        return o
     if kind == K_MAJPOOL2D:
-        w, h, sw, sh, cw, ch, bias = p[l, 0], p[l, 1], p[l, 2], p[l, 3], p[l, 4], p[l, 5], p[l, 7]
-        sub = sw * sh
-        matrix = w * h * sub
-        base = (m // matrix) * matrix
-        q = (m % matrix) // sub
-        startx = (q % w) * cw
-        starty = (q // w) * ch
-        for y in range(ch):
-            yy = (starty + y) % h
-            for x in range(cw):
-                xx = (startx + x) % w
-                vote = 0
-                cell0 = base + sub * (w * yy + xx)
-                for my in range(sh):
-                    for mx in range(sw):
-                        idx = cell0 + sw * my + mx
-                        if idx >= n_cells:
-                            return np.uint32(0)
-                        vote += 1 if cells[idx] else -1
-                o = np.uint32((o << np.uint32(1)) | np.uint32(1 if vote > bias else 0))
-        return o
-    if kind == K_FULL:
-        size, bits, maxbits = p[l, 0], p[l, 1], p[l, 2]
-        start = m * bits
-        if start + maxbits > size:
-            return np.uint32(0)
-        for pos in range(start, start + maxbits):
-            o = np.uint32((o << np.uint32(1)) | np.uint32(cells[pos]))
-        return o
-    if kind == K_SUM:
-        d, step = p[l, 0], p[l, 1]
-        cnt = 0
-        for j in range(d):
-            cnt += cells[(m * d + j * step) % n_cells]
-        return np.uint32(cnt)
-    if kind == K_PARITY:
-        par = 0
-        for j in range(n_cells):
-            par ^= cells[j]
-        return np.uint32(par)
+        sub = cparams[l, SUB]
+        bias = cparams[l, BIAS]
+        for blk in range(nt // sub):
+            vote = 0
+            for t in range(base + blk * sub, base + (blk + 1) * sub):
+                vote += 2 * np.int64(cells[taps[t]]) - 1
+            o = np.uint32((o << np.uint32(1)) | np.uint32(1 if vote > bias else 0))
+    elif kind == K_FULL:
+        for t in range(base, base + nt):
+            o = np.uint32((o << np.uint32(1)) | np.uint32(cells[taps[t]]))
+    elif kind == K_SUM:
+        for t in range(base, base + nt):
+            o = np.uint32(o + np.uint32(cells[taps[t]]))
+    elif kind == K_PARITY:
+        for t in range(base, base + nt):
+            o = np.uint32(o ^ np.uint32(cells[taps[t]]))
     return o
 
 
 @njit(cache=True, inline="always")
 def combiner_disregards(kind, cparams, l, cells, n):
-    """True when cell n's value cannot change any feature (only majpool2d ever says so)."""
+    """True when cell n's value cannot change any feature (only majpool2d ever says so):
+    the vote of its sub block stays on the same side of the bias either way."""
     if kind != K_MAJPOOL2D:
         return False
-    p = cparams
-    sub = p[l, 2] * p[l, 3]
-    matrix = p[l, 0] * p[l, 1] * sub
-    n_cells = p[l, NCELLS]
-    base = (n // matrix) * matrix
-    block = base + ((n % matrix) // sub) * sub
+    sub = cparams[l, SUB]
+    matrix = cparams[l, MATRIX]
+    block = (n // matrix) * matrix + ((n % matrix) // sub) * sub
     others = 0
     for j in range(block, block + sub):
-        if j != n and j < n_cells:
-            others += 1 if cells[j] else -1
-    bias = p[l, 7]
+        if j != n and j < cparams[l, NCELLS]:
+            others += 2 * np.int64(cells[j]) - 1
+    bias = cparams[l, BIAS]
     return ((others + 1) > bias) == ((others - 1) > bias)
 
 
 @njit(cache=True, inline="always")
-def _output_from(l, cells, widths, ckind, cparams):
+def _output_from(l, cells, widths, ckind, cparams, taps, tap_off):
     """Network output from the cells of the last layer l."""
     c = widths[l]
     nbits = c if c < 16 else 16
@@ -119,13 +96,13 @@ def _output_from(l, cells, widths, ckind, cparams):
             out = np.uint32(out | (np.uint32(cells[j]) << np.uint32(j)))
         return out
     for j in range(nbits):
-        f = combiner_feature(ckind[l], cparams, l, cells, j)
+        f = combiner_feature(ckind[l], cparams, l, cells, j, taps, tap_off)
         out = np.uint32((np.uint64(out) + (np.uint64(f) << np.uint64(j))) & np.uint64(0xFFFFFFFF))
     return out
 
 
 @njit(cache=True, inline="always")
-def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, ckind, cparams,
+def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
              prog_off, prog_salt, prog_mod, filt_off, filt):
     """Output of sample s when layer l's cells are those in cells_a (both buffers are clobbered).
 
@@ -143,10 +120,10 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
         direct = ckind[nxt] == K_NONE and nxt == L - 1
         f0 = np.uint32(0)
         if direct:
-            f0 = combiner_feature(ckind[l], cparams, l, cur, 0)
+            f0 = combiner_feature(ckind[l], cparams, l, cur, 0, taps, tap_off)
         changed = False
         for j in range(wn):
-            f = f0 if direct else combiner_feature(ckind[l], cparams, l, cur, j)
+            f = f0 if direct else combiner_feature(ckind[l], cparams, l, cur, j, taps, tap_off)
             key = prehash(f, j, lpremod[nxt])
             if key == keys[s, fn + j]:
                 nxt_buf[j] = cells[s, fn + j]
@@ -163,7 +140,7 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
         cur = nxt_buf
         nxt_buf = tmp
         l = nxt
-    return _output_from(l, cur, widths, ckind, cparams)
+    return _output_from(l, cur, widths, ckind, cparams, taps, tap_off)
 
 
 @njit(cache=True)
@@ -178,7 +155,7 @@ def scratch_size(widths, ckind, cparams):
 
 
 @njit(cache=True, inline="always")
-def _finish_output(s, buf, cells, out, widths, first, ckind, cparams):
+def _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_off):
     L = widths.shape[0]
     lf = first[L - 1]
     for j in range(widths[L - 1]):
@@ -186,11 +163,11 @@ def _finish_output(s, buf, cells, out, widths, first, ckind, cparams):
     if ckind[L - 1] != K_NONE:
         for j in range(widths[L - 1], cparams[L - 1, NCELLS]):
             buf[j] = 0
-    out[s] = _output_from(L - 1, buf, widths, ckind, cparams)
+    out[s] = _output_from(L - 1, buf, widths, ckind, cparams, taps, tap_off)
 
 
 @njit(cache=True, parallel=True)
-def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, cparams,
+def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
                  prog_off, prog_salt, prog_mod, filt_off, filt):
     """Recompute the recorded keys/cells of layers >= l0 and the outputs, in place.
 
@@ -222,12 +199,12 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                         buf[j] = 0
                     direct = l == L - 1 and ckind[l] == K_NONE
                     if direct:
-                        g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0)
+                        g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0, taps, tap_off)
                         for i in range(w):
                             keys[s, f0 + i] = prehash(g0, i, lpremod[l])
                     else:
                         for i in range(w):
-                            keys[s, f0 + i] = prehash(combiner_feature(ckind[l - 1], cparams, l - 1, buf, i), i, lpremod[l])
+                            keys[s, f0 + i] = prehash(combiner_feature(ckind[l - 1], cparams, l - 1, buf, i, taps, tap_off), i, lpremod[l])
                 if l == l0 and only >= 0:
                     c = neuron_eval(f0 + only, keys[s, f0 + only], prog_off, prog_salt, prog_mod, filt_off, filt)
                     if c == cells[s, f0 + only]:
@@ -237,7 +214,7 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                     for i in range(w):
                         cells[s, f0 + i] = neuron_eval(f0 + i, keys[s, f0 + i], prog_off, prog_salt, prog_mod, filt_off, filt)
             else:
-                _finish_output(s, buf, cells, out, widths, first, ckind, cparams)
+                _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_off)
 
 
 @njit(cache=True, parallel=True)

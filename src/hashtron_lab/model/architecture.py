@@ -63,20 +63,57 @@ class Combiner:
         return prev_width
 
     def param_row(self, prev_width: int) -> np.ndarray:
-        """Fixed-width int64 parameter row for the kernels (layout per kind, see kernels/network.py)."""
+        """Fixed-width int64 row for the kernels: [sub, bias, taps per feature, matrix, 0.., n_cells]."""
         p = self.params
         row = np.zeros(N_PARAMS, dtype=np.int64)
         if self.kind == "majpool2d":
-            row[:8] = [p[k] for k in COMBINER_KEYS["majpool2d"]]
+            sub = p["subwidth"] * p["subheight"]
+            row[:4] = [sub, p["bias"], p["capwidth"] * p["capheight"] * sub, p["width"] * p["height"] * sub]
         elif self.kind == "full":
-            row[:3] = [p["size"], p["bits"], p["maxbits"]]
+            row[:3] = [1, 0, p["maxbits"]]
         elif self.kind == "sum":
-            dims = list(p["dims"])
-            axis = p["axis"]
-            row[0] = dims[axis]
-            row[1] = int(np.prod(dims[:axis])) if axis > 0 else 1
+            row[:3] = [1, 0, list(p["dims"])[p["axis"]]]
+        else:
+            row[:3] = [1, 0, self.n_cells(prev_width)]
         row[N_PARAMS - 1] = self.n_cells(prev_width)
         return row
+
+    def taps(self, prev_width: int, n_features: int) -> np.ndarray:
+        """Cell indices each feature reads, one row per feature (DESIGN §2); a row of -1 is the feature 0.
+
+        Precomputing them keeps integer division out of the kernels' inner loops.
+        """
+        p = self.params
+        n_cells = self.n_cells(prev_width)
+        rows = []
+        for m in range(n_features):
+            if self.kind == "majpool2d":
+                w, h, sw, sh = p["width"], p["height"], p["subwidth"], p["subheight"]
+                cw, ch = p["capwidth"], p["capheight"]
+                sub = sw * sh
+                matrix = w * h * sub
+                base = (m // matrix) * matrix
+                q = (m % matrix) // sub
+                startx, starty = (q % w) * cw, (q // w) * ch
+                row = [
+                    base + sub * (w * ((starty + y) % h) + (startx + x) % w) + sw * my + mx
+                    for y in range(ch) for x in range(cw) for my in range(sh) for mx in range(sw)
+                ]
+                if max(row) >= n_cells:
+                    row = [-1] * len(row)
+            elif self.kind == "full":
+                start = m * p["bits"]
+                row = list(range(start, start + p["maxbits"]))
+                if start + p["maxbits"] > p["size"]:
+                    row = [-1] * len(row)
+            elif self.kind == "sum":
+                dims, axis = list(p["dims"]), p["axis"]
+                d, step = dims[axis], int(np.prod(dims[:axis])) if axis > 0 else 1
+                row = [(m * d + j * step) % n_cells for j in range(d)]
+            else:
+                row = list(range(n_cells))
+            rows.append(row)
+        return np.array(rows, dtype=np.int32).reshape(n_features, -1)
 
     def disregards(self) -> bool:
         return self.kind == "majpool2d"

@@ -19,6 +19,8 @@ class Packed:
     lpremod: np.ndarray
     ckind: np.ndarray
     cparams: np.ndarray
+    taps: np.ndarray
+    tap_off: np.ndarray
     prog_off: np.ndarray
     prog_salt: np.ndarray
     prog_mod: np.ndarray
@@ -26,7 +28,7 @@ class Packed:
     filt: np.ndarray
 
     def args(self) -> tuple:
-        return (self.widths, self.first, self.lpremod, self.ckind, self.cparams,
+        return (self.widths, self.first, self.lpremod, self.ckind, self.cparams, self.taps, self.tap_off,
                 self.prog_off, self.prog_salt, self.prog_mod, self.filt_off, self.filt)
 
 
@@ -52,6 +54,7 @@ class Network:
         self.architecture = architecture
         self.neurons = neurons
         self._packed: Packed | None = None
+        self._static: dict | None = None
         a = architecture
         self.first = np.concatenate([[0], np.cumsum(a.widths)[:-1]]).astype(np.int64)
 
@@ -78,31 +81,55 @@ class Network:
 
     # -- packing -------------------------------------------------------------------
     def pack(self) -> Packed:
+        """Flat arrays for the kernels; the topology part is built once, neurons on each change."""
         if self._packed is None:
-            a = self.architecture
+            if self._static is None:
+                self._static = self._pack_topology()
             flat = [h for layer in self.neurons for h in layer]
             prog_len = np.array([len(h.program) for h in flat], dtype=np.int64)
             filt_len = np.array([h.filter.shape[0] for h in flat], dtype=np.int64)
             progs = [p for h in flat for p in h.program]
-            cparams = np.zeros((a.n_layers, 9), dtype=np.int64)
-            ckind = np.zeros(a.n_layers, dtype=np.int64)
-            for l, comb in enumerate(a.combiners):
-                if comb is not None:
-                    ckind[l] = comb.code
-                    cparams[l] = comb.param_row(a.layers[l].neurons)
             self._packed = Packed(
-                widths=np.array(a.widths, dtype=np.int64),
-                first=self.first,
-                lpremod=np.array([layer.premodulo for layer in a.layers], dtype=np.uint32),
-                ckind=ckind,
-                cparams=cparams,
+                **self._static,
                 prog_off=np.concatenate([[0], np.cumsum(prog_len)]).astype(np.int64),
                 prog_salt=np.array([p[0] for p in progs], dtype=np.uint32),
                 prog_mod=np.array([p[1] for p in progs], dtype=np.uint32),
                 filt_off=np.concatenate([[0], np.cumsum(filt_len)]).astype(np.int64),
-                filt=(np.concatenate([h.filter for h in flat]) if flat else np.zeros(0)).astype(np.uint8),
+                filt=np.concatenate([h.filter for h in flat]).astype(np.uint8),
             )
         return self._packed
+
+    def _pack_topology(self) -> dict:
+        a = self.architecture
+        cparams = np.zeros((a.n_layers, 9), dtype=np.int64)
+        ckind = np.zeros(a.n_layers, dtype=np.int64)
+        tables, tap_off, off = [], np.zeros(a.n_layers, dtype=np.int64), 0
+        for l, comb in enumerate(a.combiners):
+            if comb is not None:
+                ckind[l] = comb.code
+                cparams[l] = comb.param_row(a.layers[l].neurons)
+                t = comb.taps(a.layers[l].neurons, self._features_read(l)).reshape(-1)
+                tap_off[l], off = off, off + t.shape[0]
+                tables.append(t)
+        return dict(
+            widths=np.array(a.widths, dtype=np.int64),
+            first=self.first,
+            lpremod=np.array([layer.premodulo for layer in a.layers], dtype=np.uint32),
+            ckind=ckind,
+            cparams=cparams,
+            taps=np.concatenate(tables) if tables else np.zeros(1, np.int32),
+            tap_off=tap_off,
+        )
+
+    def _features_read(self, l: int) -> int:
+        """How many features of combiner l anything reads: the next layer's width, 1 for a
+        direct output layer, min(width, 16) output bits after the last layer."""
+        a = self.architecture
+        if l == a.n_layers - 1:
+            return a.output_bits
+        if l + 1 == a.n_layers - 1 and a.output_is_direct:
+            return 1
+        return a.layers[l + 1].neurons
 
     # -- evaluation ----------------------------------------------------------------
     def check_input(self, X) -> np.ndarray:
