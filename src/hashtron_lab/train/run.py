@@ -110,6 +110,7 @@ class Run:
         self.n_accepted = 0
         self.epoch = 0
         self.history: list[dict] = []
+        self.decisions: list[dict] = []   # premodulo decisions (backward pipeline)
         self.epochs: list[dict] = []
         self.seen: set[bytes] = set()
         self.best_val: float = -1.0
@@ -245,7 +246,7 @@ class Run:
         return {
             "net": self.net.copy(), "best_net": self.best_net.copy() if self.best_net else None,
             "rng": self.rng.bit_generator.state, "n_updates": self.n_updates, "n_accepted": self.n_accepted,
-            "epoch": self.epoch, "history": self.history, "epochs": self.epochs, "seen": sorted(self.seen),
+            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs, "seen": sorted(self.seen),
             "best_val": self.best_val, "best_epoch": self.best_epoch, "since_best": self.since_best,
             "elapsed": self.wall(), "stopped": self.stopped, "config": asdict(self.cfg),
         }
@@ -254,7 +255,7 @@ class Run:
         self.net = st["net"].copy()
         self.best_net = st["best_net"].copy() if st["best_net"] else None
         self.rng.bit_generator.state = st["rng"]
-        for key in ("n_updates", "n_accepted", "epoch", "history", "epochs", "best_val", "best_epoch",
+        for key in ("n_updates", "n_accepted", "epoch", "history", "decisions", "epochs", "best_val", "best_epoch",
                     "since_best", "elapsed", "stopped"):
             setattr(self, key, st[key])
         self.seen = set(st["seen"])

@@ -156,7 +156,11 @@ class Selector:
         self.cfg = cfg if isinstance(cfg, SelectionConfig) else SelectionConfig.from_dict(cfg)
         self.rr = RoundRobinState()
 
-    def select(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator) -> tuple[int, str]:
+    def select(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
+               exclude: set[int] | None = None) -> tuple[int, str]:
+        """Like `select_neuron`, skipping positions in `exclude` (already tried in this layer visit)."""
+        if exclude:
+            return _pick(cache, layer, width, N, rng, self.cfg, self.rr, set(exclude))
         return select_neuron(cache, layer, width, N, rng, self.cfg, self.rr)
 
     def select_many(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,

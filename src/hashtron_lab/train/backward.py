@@ -1,0 +1,144 @@
+"""The backward pipeline (seed 000, DESIGN §4–§7).
+
+Phase 0 trains the final layer first with premodulo N: it learns the class prior (the bias).
+Phase 1 sweeps final → last hidden → … → layer 1; at each layer it selects a neuron from the
+sum cache (gold zone first), tallies it, sets its premodulo by the capacity law from the fresh
+sum and the neuron's history, trains it and records the result. One sweep is an epoch. A layer
+with no accepted update after `max_attempts` tries is skipped forward once, with the reason
+emitted, so a sweep always ends. All state is explicit so a checkpoint can resume mid-sweep.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from ..settings import from_mapping
+from .capacity import CapacityConfig, CapacityController
+from .run import Run
+from .selection import SelectionConfig, Selector
+from .sum_cache import SumCache, regime_of
+from .throttle import Throttle, ThrottleConfig
+
+
+@dataclass
+class BackwardConfig:
+    neurons_per_layer: int = 1          # accepted updates wanted per layer per sweep
+    max_attempts: int = 3               # tries without an accepted update before a forward skip
+    layer_seconds: float | None = None  # optional wall-clock limit per layer visit (not reproducible)
+    capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
+    fixed_premodulo: int = 0
+    cache_keep_last: int | None = 64
+    capacity: dict = field(default_factory=dict)
+    throttle: dict = field(default_factory=dict)
+    selection: dict = field(default_factory=dict)
+
+
+class BackwardPipeline:
+    name = "backward"
+
+    def __init__(self, config: dict | BackwardConfig | None = None, run_id: str = ""):
+        self.cfg = config if isinstance(config, BackwardConfig) else from_mapping(BackwardConfig, config, "pipeline")
+        if self.cfg.neurons_per_layer < 1 or self.cfg.max_attempts < 1:
+            raise ValueError("pipeline.neurons_per_layer and pipeline.max_attempts must be >= 1")
+        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle)
+        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
+                                             Throttle(thr_cfg) if thr_cfg.enabled else None)
+        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection))
+        self.cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
+        self.phase = 0
+        self.boot_pos = 0
+        self.plan: list[int] = []
+        self.visit: dict | None = None
+        self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
+        self.skips: list[dict] = []
+
+    # -- the loop ------------------------------------------------------------------
+    def finished(self, run: Run) -> str | None:
+        return None
+
+    def step(self, run: Run) -> bool:
+        """One neuron training; True when an epoch (the bootstrap, or a sweep) ends."""
+        if self.phase == 0:
+            return self._bootstrap(run)
+        if not self.plan:
+            self.plan = list(range(run.net.architecture.n_layers - 1, -1, -1))
+            self._start_visit(run)
+        layer = self.visit["layer"]
+        width = run.net.architecture.widths[layer]
+        pos, reason = self.selector.select(self.cache, layer, width, len(run.train), run.rng,
+                                           exclude=set(self.visit["tried"]))
+        record = self._train(run, layer, pos, phase="backward", selection=reason)
+        v = self.visit
+        v["attempts"] += 1
+        v["tried"].append(pos)
+        v["accepted"] += int(record["accepted"])
+        k = self.cfg.neurons_per_layer
+        out_of_time = (self.cfg.layer_seconds is not None
+                       and run.wall() - v["started"] > self.cfg.layer_seconds)
+        exhausted = len(v["tried"]) >= width or v["attempts"] >= self.cfg.max_attempts * k or out_of_time
+        if v["accepted"] >= k or exhausted:
+            if v["accepted"] == 0:
+                why = ("time limit" if out_of_time else
+                       f"no accepted update after {v['attempts']} attempts")
+                skip = {"epoch": run.epoch, "layer": layer, "attempts": v["attempts"], "reason": why,
+                        "update": run.n_updates}
+                self.skips.append(skip)
+                run.hooks.emit("skip", skip)
+            self.plan.pop(0)
+            if not self.plan:
+                self.visit = None
+                return True
+            self._start_visit(run)
+        return False
+
+    def _start_visit(self, run: Run) -> None:
+        self.visit = {"layer": self.plan[0], "attempts": 0, "accepted": 0, "tried": [], "started": run.wall()}
+
+    def _bootstrap(self, run: Run) -> bool:
+        """Phase 0: every neuron of the final layer, premodulo N (heavy collisions: the class prior)."""
+        last = run.net.architecture.n_layers - 1
+        self._train(run, last, self.boot_pos, phase="bootstrap", selection="bootstrap")
+        self.boot_pos += 1
+        if self.boot_pos >= run.net.architecture.widths[last]:
+            self.phase = 1
+            return True
+        return False
+
+    def _train(self, run: Run, layer: int, pos: int, phase: str, selection: str) -> dict:
+        start = time.perf_counter()
+        t = run.tally(layer, pos)
+        N = t.N
+        nid = f"{layer}.{pos}"
+        previous = self.premodulo.get(nid, 0)
+        if phase == "bootstrap":
+            dec = self.controller.decide(layer, pos, N, [], run.epoch, 0)
+        else:
+            recent = self.cache.recent(layer, pos, self.controller.history_needed) + [(t.S, run.epoch)]
+            dec = self.controller.decide(layer, pos, N, recent, run.epoch, previous)
+        premodulo = dec.final if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
+        record = run.train_neuron(layer, pos, premodulo, t=t, phase=phase, selection=selection,
+                                  regime=dec.regime, alpha=dec.alpha)
+        self.premodulo[nid] = premodulo
+        self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime_of(t.S, N, self.controller.cfg.eps_factor, self.controller.cfg.tau_factor),
+                       time.perf_counter() - start, record["accepted"], record["train_accuracy"])
+        decision = {**asdict(dec), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
+                    "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}
+        run.hooks.emit("decision", decision)
+        run.decisions.append(decision)
+        return record
+
+    # -- checkpoints ---------------------------------------------------------------
+    def state(self) -> dict:
+        return {"phase": self.phase, "boot_pos": self.boot_pos, "plan": list(self.plan),
+                "visit": dict(self.visit) if self.visit else None, "premodulo": dict(self.premodulo),
+                "skips": list(self.skips), "cache": self.cache.state(),
+                "controller": self.controller.state_dict(), "selector": self.selector.state_dict()}
+
+    def load_state(self, st: dict) -> None:
+        self.phase, self.boot_pos, self.plan = st["phase"], st["boot_pos"], list(st["plan"])
+        self.visit = dict(st["visit"]) if st["visit"] else None
+        self.premodulo, self.skips = dict(st["premodulo"]), list(st["skips"])
+        self.cache = SumCache.from_state(st["cache"])
+        self.controller.load_state_dict(st["controller"])
+        self.selector.load_state_dict(st["selector"])
+
