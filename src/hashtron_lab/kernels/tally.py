@@ -44,7 +44,7 @@ def flip_vote(bit, o_as, o_fl, target, single):
 
 
 @njit(cache=True, parallel=True)
-def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, first, lpremod, ckind, cparams,
+def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, first, lpremod, ckind, cparams, taps, tap_off,
                  prog_off, prog_salt, prog_mod, filt_off, filt):
     """Fill votes[s] (signed weight) and improving[s] for neuron i of layer l."""
     n = cells.shape[0]
@@ -74,7 +74,7 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, firs
                 continue
             bit = a[i]
             a[i] = 1 - bit
-            o_fl = run_tail(l, s, a, b, keys, cells, out, widths, first, lpremod, ckind, cparams,
+            o_fl = run_tail(l, s, a, b, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
                             prog_off, prog_salt, prog_mod, filt_off, filt)
             v, imp = flip_vote(bit, out[s], o_fl, targets[s], single)
             votes[s] = v
