@@ -164,9 +164,11 @@ class Architecture:
     def from_spec(cls, spec: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> "Architecture":
         items = spec.get("layers") if isinstance(spec, Mapping) else spec
         if isinstance(spec, Mapping):
-            extra = set(spec) - {"layers"}
+            extra = set(spec) - {"layers", "name"}
             if extra:
-                raise ArchitectureError(f"unknown architecture key(s) {sorted(extra)}; the spec holds only 'layers'")
+                raise ArchitectureError(
+                    f"unknown architecture key(s) {sorted(extra)}; a model config holds 'name' and 'layers'"
+                )
         if not items:
             raise ArchitectureError("architecture has no layers; give at least one {type: hashtron, neurons: N}")
         layers: list[Layer] = []

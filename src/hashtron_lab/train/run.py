@@ -259,6 +259,8 @@ class Run:
                     "since_best", "elapsed", "stopped"):
             setattr(self, key, st[key])
         self.seen = set(st["seen"])
+        if self.stopped != "early_stopping":
+            self.stopped = None  # a budget stop ends a session, not the run: a resumed run may have more
         self._t0 = time.perf_counter()
         self.trace = self.net.trace(self.train.X)
         self.objective = self._objective()
@@ -272,14 +274,15 @@ class Run:
 
 
 
-def drive(run: Run, pipeline, resume: bool = False) -> Run:
+def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | None = None) -> Run:
     """Run `pipeline` steps until the budget, early stopping or the pipeline itself ends the run.
 
-    With `resume`, state is read from the run's checkpoint path first; the result is the
-    same as an uninterrupted run with the same seed (the wall-clock budget aside).
+    With `resume`, state is read first from `resume_from` (default: the run's checkpoint
+    path, if it exists); the result is the same as an uninterrupted run with the same seed
+    (the wall-clock budget aside). A larger budget continues a finished run.
     """
-    path = run.cfg.checkpoint_path
-    if resume and path and Path(path).exists():
+    path = resume_from or run.cfg.checkpoint_path
+    if (resume or resume_from) and path and Path(path).exists():
         st = load_checkpoint(path)
         run.load_state(st["run"])
         pipeline.load_state(st["pipeline"])

@@ -1,0 +1,143 @@
+"""One training experiment from a composed config: dataset → network → pipeline → metrics.
+
+This is the testable core behind the Hydra app, the DVC stages and the estimator; it knows
+nothing of Hydra, DVC or MLflow (those subscribe to its events or wrap its result).
+The config is a plain dict with the groups of `conf/config.yaml`:
+`seed`, `dataset`, `model`, `pipeline`, `capacity`, `selection`, `budget`, `run`.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .model.architecture import Architecture
+from .model.network import Network
+from .train.backward import BackwardPipeline
+from .train.events import Hooks
+from .train.forward import ForwardPipeline
+from .train.run import Run, Split, drive
+
+DIRECTIONS = ("backward", "forward")
+
+
+@dataclass
+class Result:
+    run: Run
+    pipeline: Any
+    metrics: dict
+    dataset_meta: dict = field(default_factory=dict)
+
+    @property
+    def net(self) -> Network:
+        return self.run.net
+
+
+def make_pipeline(cfg: dict, run_id: str = ""):
+    """The pipeline the config asks for; only order and capacity policy differ between the two."""
+    pipe = dict(cfg.get("pipeline") or {})
+    direction = pipe.pop("direction", "backward")
+    if direction == "forward":
+        return ForwardPipeline(pipe)
+    if direction != "backward":
+        raise ValueError(f"pipeline.direction must be one of {DIRECTIONS}, got {direction!r}")
+    cap = dict(cfg.get("capacity") or {})
+    pipe["capacity_control"] = cap.pop("enabled", True)
+    pipe["fixed_premodulo"] = cap.pop("fixed_premodulo", 0)
+    pipe["throttle"] = cap.pop("throttle", {}) or {}
+    pipe["capacity"] = cap
+    pipe["selection"] = dict(cfg.get("selection") or {})
+    return BackwardPipeline(pipe, run_id=run_id)
+
+
+def run_config(cfg: dict, checkpoint_path: str | None = None) -> dict:
+    """RunConfig dict from the composed config (seed, budget and the `run` group)."""
+    run = dict(cfg.get("run") or {})
+    run["seed"] = int(cfg.get("seed", 0))
+    run["budget"] = dict(cfg.get("budget") or {})
+    if checkpoint_path:
+        run["checkpoint_path"] = checkpoint_path
+    return run
+
+
+def splits_of(ds) -> tuple[Split, Split, Split]:
+    return (Split(ds.X_train, ds.y_train, ds.parity_train), Split(ds.X_val, ds.y_val, ds.parity_val),
+            Split(ds.X_test, ds.y_test, ds.parity_test))
+
+
+def prepare_dataset(cfg: dict, arch: Architecture):
+    """Load the dataset with the feature count layer 1 reads (byte-picker encodings adapt to it)."""
+    from .data import load_dataset
+
+    dcfg = copy.deepcopy(dict(cfg["dataset"]))
+    enc = dcfg.get("encoding") or {}
+    if "n_features" in enc and enc.get("n_features") not in (None, arch.n_input_features):
+        enc["n_features"] = arch.n_input_features
+    ds = load_dataset(dcfg, seed=int(cfg.get("seed", 0)), max_output_bits=arch.output_bits)
+    check_fit(arch, ds.n_features, ds.n_classes)
+    return ds
+
+
+def check_fit(arch: Architecture, n_features: int, n_classes: int) -> None:
+    if n_features < arch.n_input_features:
+        raise ValueError(
+            f"the model's first layer reads {arch.n_input_features} features but the dataset has {n_features}; "
+            f"set dataset.encoding.n_features={arch.n_input_features} or use a model whose first layer has "
+            f"{n_features} neurons"
+        )
+    if n_classes > 2 ** arch.output_bits:
+        raise ValueError(
+            f"{n_classes} classes do not fit the model's {arch.output_bits} output bits "
+            f"(at most {2 ** arch.output_bits}); add output neurons to the last layer"
+        )
+
+
+def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = None, resume: bool = False,
+          dataset=None, net: Network | None = None, resume_from: str | None = None) -> Result:
+    """Train one network as the config says and measure it on train / validation / test."""
+    arch = Architecture.from_spec(cfg["model"]["architecture"] if "architecture" in cfg["model"] else cfg["model"])
+    ds = dataset if dataset is not None else prepare_dataset(cfg, arch)
+    tr, va, te = splits_of(ds)
+    seed = int(cfg.get("seed", 0))
+    if net is None:
+        net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
+    pipeline = make_pipeline(cfg, run_id=str(cfg.get("run_id", "")))
+    run = Run(net, tr, va, ds.n_classes, run_config(cfg, checkpoint_path), hooks)
+    t0 = time.perf_counter()
+    drive(run, pipeline, resume=resume, resume_from=resume_from)
+    wall = run.wall()
+    metrics = evaluate(run, tr, va, te)
+    metrics.update({
+        "wall_seconds": wall, "updates": run.n_updates, "accepted_updates": run.n_accepted,
+        "updates_per_second": run.n_updates / wall if wall > 0 else 0.0, "epochs": run.epoch,
+        "stop_reason": run.stopped, "direction": pipeline.name,
+        "session_seconds": time.perf_counter() - t0,
+    })
+    metrics.update(order_metrics(run.history, arch.n_layers) if pipeline.name == "backward" else {})
+    return Result(run, pipeline, metrics, getattr(ds, "meta", {}))
+
+
+def evaluate(run: Run, tr: Split, va: Split, te: Split) -> dict:
+    out = {"train_accuracy": run.accuracy(tr), "val_accuracy": run.accuracy(va), "test_accuracy": run.accuracy(te)}
+    out["generalization_gap"] = out["train_accuracy"] - out["test_accuracy"]
+    return out
+
+
+def order_metrics(history: list[dict], n_layers: int) -> dict:
+    """Seed-000 order compliance of one backward run: the final layer first; layers never
+    ascending within a sweep (the bootstrap epoch aside)."""
+    if not history:
+        return {"final_first": False, "backward_order": False}
+    final_first = history[0]["layer"] == n_layers - 1 and history[0].get("phase") == "bootstrap"
+    ok = True
+    by_epoch: dict[int, list[int]] = {}
+    for rec in history:
+        if rec.get("phase") == "backward":
+            by_epoch.setdefault(rec["epoch"], []).append(rec["layer"])
+    for layers in by_epoch.values():
+        if any(b > a for a, b in zip(layers, layers[1:])):
+            ok = False
+    return {"final_first": bool(final_first), "backward_order": bool(ok)}
