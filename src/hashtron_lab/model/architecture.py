@@ -246,19 +246,23 @@ def _check_combiner(comb: Combiner, prev_width: int, where: str) -> None:
 
 
 def default_architecture(n_features: int, n_classes: int) -> Architecture:
-    """A sensible default for a dataset's shape: one hidden layer, majority-packed, then one neuron per class bit."""
+    """The Go MNIST stack's shape scaled to the data: one neuron per input feature, packed 4 bits
+    at a time into a hidden layer of 4 neurons per output bit, packed again into one neuron per
+    output bit, then `full` into the output integer (classes = output mod n_classes)."""
     bits = max(1, int(np.ceil(np.log2(max(n_classes, 2)))))
     if bits > MAX_OUTPUT_BITS:
         raise ArchitectureError(f"{n_classes} classes need {bits} output bits; at most {MAX_OUTPUT_BITS} are supported")
-    group = 4
-    hidden = bits * group * 4
+    if n_features < 1:
+        raise ArchitectureError("need at least one input feature")
+    hidden = 4 * bits
+
+    def pack(width: int) -> dict:
+        return {"type": "majpool2d", "width": width, "height": 1, "subwidth": 1, "subheight": 1,
+                "capwidth": 4, "capheight": 1, "repeat": 1, "bias": 0}
+
     return Architecture.from_spec({"layers": [
-        {"type": "hashtron", "neurons": hidden, "premodulo": 0},
-        {"type": "majpool2d", "width": hidden, "height": 1, "subwidth": 1, "subheight": 1,
-         "capwidth": group, "capheight": 1, "repeat": 1, "bias": 0},
-        {"type": "hashtron", "neurons": bits * 4, "premodulo": 0},
-        {"type": "majpool2d", "width": bits * 4, "height": 1, "subwidth": 4, "subheight": 1,
-         "capwidth": 1, "capheight": 1, "repeat": 1, "bias": 0},
+        {"type": "hashtron", "neurons": n_features, "premodulo": 0}, pack(n_features),
+        {"type": "hashtron", "neurons": hidden, "premodulo": 0}, pack(hidden),
         {"type": "hashtron", "neurons": bits, "premodulo": 0},
         {"type": "full", "size": bits, "bits": 1, "maxbits": 1},
     ]})

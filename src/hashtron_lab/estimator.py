@@ -1,0 +1,143 @@
+"""`HashtronClassifier`: the scikit-learn style front door (fit / predict / score)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .experiment import make_pipeline, run_config
+from .model.architecture import Architecture, default_architecture
+from .model.network import Network
+from .train.run import Run, Split, drive
+
+SETTINGS = ("budget", "pipeline", "capacity", "selection", "run", "validation_fraction")
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when predict/score is called before fit."""
+
+
+class HashtronClassifier:
+    """Train a hashtron network in three lines::
+
+        clf = HashtronClassifier(seed=0).fit(X_train, y_train)
+        clf.score(X_test, y_test)
+
+    `X` is a 2-D matrix of non-negative integer features (uint32 range); `y` any labels.
+    `architecture`: an `Architecture`, a spec dict `{"layers": [...]}`, or None for
+    `default_architecture(n_features, n_classes)`. `direction`: "backward" or "forward".
+    `settings`: the config groups `budget`, `pipeline`, `capacity`, `selection`, `run` (dicts, as in
+    `conf/`) and `validation_fraction` (held out from `fit`'s data for early stopping; 0 = none).
+    """
+
+    def __init__(self, architecture=None, direction: str = "backward", seed: int = 0, **settings: Any):
+        self.architecture = architecture
+        self.direction = direction
+        self.seed = seed
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown setting(s) {unknown}; valid: {list(SETTINGS)}")
+        self.settings = settings
+
+    # scikit-learn's clone/grid-search protocol
+    def get_params(self, deep: bool = True) -> dict:
+        return {"architecture": self.architecture, "direction": self.direction, "seed": self.seed, **self.settings}
+
+    def set_params(self, **params) -> "HashtronClassifier":
+        for k, v in params.items():
+            if k in ("architecture", "direction", "seed"):
+                setattr(self, k, v)
+            elif k in SETTINGS:
+                self.settings[k] = v
+            else:
+                raise ValueError(f"unknown parameter {k!r}")
+        return self
+
+    def fit(self, X, y, X_val=None, y_val=None) -> "HashtronClassifier":
+        if self.direction not in ("backward", "forward"):
+            raise ValueError(f"direction must be 'backward' or 'forward', got {self.direction!r}")
+        X = _check_X(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must be 1-D with one label per row of X ({X.shape[0]}), got shape {y.shape}")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"got {len(self.classes_)} class; need at least 2 to train a classifier")
+        arch = self._architecture(X.shape[1], len(self.classes_))
+        if X.shape[1] < arch.n_input_features:
+            raise ValueError(f"the architecture's first layer reads {arch.n_input_features} features but X has "
+                             f"{X.shape[1]} columns")
+        if len(self.classes_) > 2 ** arch.output_bits:
+            raise ValueError(f"{len(self.classes_)} classes do not fit {arch.output_bits} output bits")
+        train, val = self._split(X, y_idx, X_val, y_val)
+        cfg = {"seed": self.seed, "pipeline": {"direction": self.direction, **self.settings.get("pipeline", {})},
+               "capacity": self.settings.get("capacity", {}), "selection": self.settings.get("selection", {}),
+               "budget": self.settings.get("budget", {}), "run": self.settings.get("run", {})}
+        net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([self.seed, 1])))
+        pipeline = make_pipeline(cfg)
+        run = Run(net, train, val, len(self.classes_), run_config(cfg))
+        drive(run, pipeline)
+        self.network_ = run.net
+        self.architecture_ = arch
+        self.n_features_in_ = X.shape[1]
+        self.history_ = run.history
+        self.epochs_ = run.epochs
+        self.decisions_ = run.decisions
+        self.sum_cache_ = getattr(pipeline, "cache", None)
+        self.run_ = run
+        return self
+
+    def _architecture(self, n_features: int, n_classes: int) -> Architecture:
+        a = self.architecture
+        if a is None:
+            return default_architecture(n_features, n_classes)
+        return a if isinstance(a, Architecture) else Architecture.from_spec(a)
+
+    def _split(self, X, y_idx, X_val, y_val) -> tuple[Split, Split | None]:
+        if X_val is not None:
+            yv = np.searchsorted(self.classes_, np.asarray(y_val))
+            if np.any(yv >= len(self.classes_)) or np.any(self.classes_[np.minimum(yv, len(self.classes_) - 1)]
+                                                           != np.asarray(y_val)):
+                raise ValueError("y_val holds labels not seen in y")
+            return Split(X, y_idx), Split(_check_X(X_val), yv)
+        frac = float(self.settings.get("validation_fraction", 0.0))
+        if frac <= 0:
+            return Split(X, y_idx), None
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(X.shape[0])
+        strat = y_idx if np.bincount(y_idx).min() >= 2 else None
+        tr, va = train_test_split(idx, test_size=frac, random_state=self.seed, stratify=strat)
+        return Split(X[tr], y_idx[tr]), Split(X[va], y_idx[va])
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise NotFittedError("this HashtronClassifier is not fitted yet; call fit(X, y) first")
+
+    def predict(self, X) -> np.ndarray:
+        self._check_fitted()
+        X = _check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but the classifier was fitted with {self.n_features_in_}")
+        out = self.network_.forward(X).astype(np.int64) % len(self.classes_)
+        return self.classes_[out]
+
+    def score(self, X, y) -> float:
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+
+def _check_X(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D with shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows")
+    if not np.issubdtype(X.dtype, np.integer):
+        if np.issubdtype(X.dtype, np.floating) and np.all(np.isfinite(X)) and np.all(X == np.round(X)):
+            X = X.astype(np.int64)
+        else:
+            raise TypeError(f"X must hold integer features (got dtype {X.dtype}); encode floats first, "
+                            "e.g. with hashtron_lab.data.encoders.thermometer")
+    if X.min() < 0 or X.max() > 0xFFFFFFFF:
+        raise ValueError("features must be in the uint32 range 0 .. 2**32-1")
+    return np.ascontiguousarray(X, dtype=np.uint32)
