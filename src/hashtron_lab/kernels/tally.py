@@ -82,10 +82,12 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, firs
 
 
 @njit(cache=True)
-def key_sums(x_in, votes, salt, premod):
+def key_sums(x_in, votes, current, salt, premod):
     """Sum the votes per key (the neuron input hashed by its new premodulo step).
 
-    Returns (unique keys ascending, per-key sums, per-key sample counts). premod 0 keys on x itself.
+    Returns (unique keys ascending, per-key vote sums, per-key voting samples, per-key "keep"
+    sums): the keep sum is Σ ±1 of the neuron's current bit over samples that cast no vote,
+    used when the caller keeps unvoted keys' answers. premod 0 keys on x itself.
     """
     n = x_in.shape[0]
     keys = np.empty(n, dtype=np.uint32)
@@ -95,6 +97,7 @@ def key_sums(x_in, votes, salt, premod):
     uk = np.empty(n, dtype=np.uint32)
     us = np.zeros(n, dtype=np.int64)
     uc = np.zeros(n, dtype=np.int64)
+    uw = np.zeros(n, dtype=np.int64)
     m = -1
     for t in range(n):
         s = order[t]
@@ -104,4 +107,6 @@ def key_sums(x_in, votes, salt, premod):
         us[m] += votes[s]
         if votes[s] != 0:
             uc[m] += 1
-    return uk[: m + 1], us[: m + 1], uc[: m + 1]
+        else:
+            uw[m] += 2 * np.int64(current[s]) - 1
+    return uk[: m + 1], us[: m + 1], uc[: m + 1], uw[: m + 1]

@@ -58,6 +58,7 @@ class Acceptance:
     objective: str = "accuracy"      # accuracy | hamming (bits of output distance)
     require_improving_vote: bool = True
     reject_revisits: bool = True     # local-minimum detection by hash of the prediction vector
+    keep_unvoted: bool = False       # keys without votes keep the neuron's current bit (not in the reference)
 
 
 @dataclass
@@ -122,7 +123,8 @@ class Run:
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
         self.objective = self._objective()
-        self.seen.add(self._pred_hash())
+        self.pred_hash = self._pred_hash()
+        self.seen.add(self.pred_hash)
 
     # -- measures ------------------------------------------------------------------
     def _objective(self) -> float:
@@ -177,7 +179,7 @@ class Run:
             accepted, reason, keys = False, "no_improving_vote", 0
         else:
             salt = int(self.rng.integers(0, 2**32))
-            up = apply_update(self.net, self.trace, t, salt, premodulo)
+            up = apply_update(self.net, self.trace, t, salt, premodulo, self.accept.keep_unvoted)
             after = self._objective()
             h = self._pred_hash()
             if self.accept.rule == "always":
@@ -186,10 +188,11 @@ class Run:
                 accepted, reason = after > before, ("improved" if after > before else "not_improved")
             else:
                 accepted, reason = after >= before, ("not_worse" if after >= before else "worse")
-            if accepted and self.accept.reject_revisits and after <= before and h in self.seen:
-                accepted, reason = False, "local_minimum"
+            if accepted and self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
+                accepted, reason = False, "local_minimum"  # back to an earlier, different prediction vector
             if accepted:
                 self.objective = after
+                self.pred_hash = h
                 self.seen.add(h)
                 self.n_accepted += 1
             else:
@@ -240,13 +243,14 @@ class Run:
                 self.net = self.best_net.copy()
                 self.trace = self.net.trace(self.train.X)
                 self.objective = self._objective()
+                self.pred_hash = self._pred_hash()
 
     # -- checkpoints ---------------------------------------------------------------
     def state(self) -> dict:
         return {
             "net": self.net.copy(), "best_net": self.best_net.copy() if self.best_net else None,
             "rng": self.rng.bit_generator.state, "n_updates": self.n_updates, "n_accepted": self.n_accepted,
-            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs, "seen": sorted(self.seen),
+            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs, "seen": sorted(self.seen), "pred_hash": self.pred_hash,
             "best_val": self.best_val, "best_epoch": self.best_epoch, "since_best": self.since_best,
             "elapsed": self.wall(), "stopped": self.stopped, "config": asdict(self.cfg),
         }
@@ -259,6 +263,7 @@ class Run:
                     "since_best", "elapsed", "stopped"):
             setattr(self, key, st[key])
         self.seen = set(st["seen"])
+        self.pred_hash = st["pred_hash"]
         if self.stopped != "early_stopping":
             self.stopped = None  # a budget stop ends a session, not the run: a resumed run may have more
         self._t0 = time.perf_counter()

@@ -18,6 +18,7 @@ class Tally:
     x_in: np.ndarray       # uint32: the neuron's input for every sample (after the layer premodulo)
     votes: np.ndarray      # int32: signed vote weight per sample (0 = no vote)
     improving: np.ndarray  # bool: flipping this sample's bit would make its output better
+    current: np.ndarray    # uint8: the neuron's bit for every sample before the update
 
     @property
     def N(self) -> int:
@@ -40,9 +41,9 @@ class Tally:
     def margin(self) -> float:
         return abs(self.S) / self.N if self.N else 0.0
 
-    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(keys, vote sums, voting samples) per key under the step `hash(x, salt, premodulo)`."""
-        return KT.key_sums(self.x_in, self.votes, np.uint32(salt), np.uint32(premodulo))
+    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, vote sums, voting samples, keep sums) per key under the step `hash(x, salt, premodulo)`."""
+        return KT.key_sums(self.x_in, self.votes, self.current, np.uint32(salt), np.uint32(premodulo))
 
 
 def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int) -> Tally:
@@ -53,4 +54,4 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int)
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
                     votes, improving, *net.pack().args())
     k = int(net.first[layer]) + pos
-    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving)
+    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy())

@@ -32,21 +32,27 @@ class Update:
             trace.out[...] = out
 
 
-def build_neuron(t: Tally, salt: int, premodulo: int) -> tuple[Hashtron, int]:
+def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False) -> tuple[Hashtron, int]:
     """The neuron a tally asks for: premodulo step (salt, P), then a filter of the voted bits.
 
-    Keys whose votes cancel are left out: they answer the filter's arbitrary bit.
+    Keys whose votes cancel are left out and answer the filter's arbitrary bit (the reference's
+    rule) — unless `keep_unvoted`, where such keys keep the bit the neuron gave their samples.
     """
-    keys, sums, _ = t.key_sums(salt, premodulo)
+    keys, sums, _, kept = t.key_sums(salt, premodulo)
+    bits = sums > 0
     keep = sums != 0
-    filt = filter_make(np.ascontiguousarray(keys[keep]), (sums[keep] > 0).astype(np.uint8))
+    if keep_unvoted:
+        bits = np.where(keep, bits, kept > 0)
+        keep = keep | (kept != 0)
+    filt = filter_make(np.ascontiguousarray(keys[keep]), bits[keep].astype(np.uint8))
     program = [(int(salt), int(premodulo))] if premodulo > 0 else []
     return Hashtron(program=program, filter=filt), int(keep.sum())
 
 
-def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodulo: int) -> Update:
+def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodulo: int,
+                 keep_unvoted: bool = False) -> Update:
     """Replace the tallied neuron and refresh the trace from its layer on."""
-    new, n_keys = build_neuron(t, salt, premodulo)
+    new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted)
     up = Update(t.layer, t.pos, net.neuron(t.layer, t.pos), new, n_keys)
     if trace is not None:
         f = int(net.first[t.layer])
