@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .experiment import make_pipeline, run_config
+from .experiment import check_fit, make_pipeline, run_config
 from .model.architecture import Architecture, default_architecture
 from .model.network import Network
 from .train.run import Run, Split, drive
@@ -64,11 +64,7 @@ class HashtronClassifier:
         if len(self.classes_) < 2:
             raise ValueError(f"got {len(self.classes_)} class; need at least 2 to train a classifier")
         arch = self._architecture(X.shape[1], len(self.classes_))
-        if X.shape[1] < arch.n_input_features:
-            raise ValueError(f"the architecture's first layer reads {arch.n_input_features} features but X has "
-                             f"{X.shape[1]} columns")
-        if len(self.classes_) > 2 ** arch.output_bits:
-            raise ValueError(f"{len(self.classes_)} classes do not fit {arch.output_bits} output bits")
+        check_fit(arch, X.shape[1], len(self.classes_))
         train, val = self._split(X, y_idx, X_val, y_val)
         cfg = {"seed": self.seed, "pipeline": {"direction": self.direction, **self.settings.get("pipeline", {})},
                "capacity": self.settings.get("capacity", {}), "selection": self.settings.get("selection", {}),
@@ -119,8 +115,7 @@ class HashtronClassifier:
         X = _check_X(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but the classifier was fitted with {self.n_features_in_}")
-        out = self.network_.forward(X).astype(np.int64) % len(self.classes_)
-        return self.classes_[out]
+        return self.classes_[self.run_.code.decode(self.network_.forward(X))]
 
     def score(self, X, y) -> float:
         return float(np.mean(self.predict(X) == np.asarray(y)))

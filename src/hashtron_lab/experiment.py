@@ -88,6 +88,11 @@ def check_fit(arch: Architecture, n_features: int, n_classes: int) -> None:
             f"set dataset.encoding.n_features={arch.n_input_features} or use a model whose first layer has "
             f"{n_features} neurons"
         )
+    if arch.output_code == "onehot" and n_classes > arch.output_bits:
+        raise ValueError(
+            f"output_code onehot needs one output neuron per class: {n_classes} classes but the last layer "
+            f"gives {arch.output_bits} bits"
+        )
     if n_classes > 2 ** arch.output_bits:
         raise ValueError(
             f"{n_classes} classes do not fit the model's {arch.output_bits} output bits "

@@ -125,6 +125,7 @@ class Architecture:
 
     layers: tuple[Layer, ...]
     combiners: tuple[Combiner | None, ...]  # combiners[l] follows layers[l]; None after the last one only
+    output_code: str = "modulo"              # how classes map to outputs: see model/output_code.py
 
     @property
     def n_layers(self) -> int:
@@ -158,16 +159,20 @@ class Architecture:
             items.append({"type": "hashtron", "neurons": layer.neurons, "premodulo": layer.premodulo})
             if comb is not None:
                 items.append({"type": comb.kind, **{k: _plain(v) for k, v in comb.params.items()}})
-        return {"layers": items}
+        spec: dict = {"layers": items}
+        if self.output_code != "modulo":
+            spec["output_code"] = self.output_code
+        return spec
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> "Architecture":
         items = spec.get("layers") if isinstance(spec, Mapping) else spec
         if isinstance(spec, Mapping):
-            extra = set(spec) - {"layers", "name"}
+            extra = set(spec) - {"layers", "name", "output_code"}
             if extra:
                 raise ArchitectureError(
-                    f"unknown architecture key(s) {sorted(extra)}; a model config holds 'name' and 'layers'"
+                    f"unknown architecture key(s) {sorted(extra)}; a model config holds 'name', 'layers' "
+                    "and 'output_code'"
                 )
         if not items:
             raise ArchitectureError("architecture has no layers; give at least one {type: hashtron, neurons: N}")
@@ -200,7 +205,12 @@ class Architecture:
                 )
         if len(combiners) < len(layers):
             combiners.append(None)
-        return cls(tuple(layers), tuple(combiners))
+        code = spec.get("output_code", "modulo") if isinstance(spec, Mapping) else "modulo"
+        from .output_code import CODES
+
+        if code not in CODES:
+            raise ArchitectureError(f"output_code must be one of {CODES}, got {code!r}")
+        return cls(tuple(layers), tuple(combiners), code)
 
 
 def _plain(v):

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..model.network import Network
+from ..model.output_code import OutputCode
 from ..settings import from_mapping
 from .checkpoint import load_checkpoint, save_checkpoint
 from .events import Hooks
@@ -32,17 +33,18 @@ class Split:
         self.y = np.asarray(self.y, dtype=np.int64)
         if self.X.shape[0] != self.y.shape[0]:
             raise ValueError(f"X has {self.X.shape[0]} rows but y has {self.y.shape[0]} labels")
-        par = np.zeros(self.y.shape[0], np.uint32) if self.parity is None else np.asarray(self.parity, np.uint32)
-        self.targets = (self.y.astype(np.uint32) ^ par).astype(np.uint32)
-        self._par = par
+        self._par = np.zeros(self.y.shape[0], np.uint32) if self.parity is None else np.asarray(self.parity, np.uint32)
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def predict_from_outputs(self, out: np.ndarray, n_classes: int | None) -> np.ndarray:
-        """Undo parity, then map the output integer to a class by modulo (as the reference does)."""
-        pred = (out ^ self._par).astype(np.int64)
-        return pred % n_classes if n_classes else pred
+    def targets_for(self, code: OutputCode) -> np.ndarray:
+        """Wanted output integers: the label's code, xored with the parity word."""
+        return (code.encode(self.y) ^ self._par).astype(np.uint32)
+
+    def predict_from_outputs(self, out: np.ndarray, code: OutputCode) -> np.ndarray:
+        """Undo parity, then decode the output integer to a class."""
+        return code.decode((out ^ self._par).astype(np.uint32))
 
 
 @dataclass
@@ -105,6 +107,8 @@ class Run:
         self.train = train
         self.val = val
         self.n_classes = n_classes
+        self.code = OutputCode(net.architecture.output_code, n_classes, net.architecture.output_bits)
+        self.targets = train.targets_for(self.code)
         self.hooks = hooks or Hooks()
         self.rng = np.random.Generator(np.random.PCG64(self.cfg.seed))
         self.n_updates = 0
@@ -130,18 +134,18 @@ class Run:
     def _objective(self) -> float:
         out = self.trace.out
         if self.accept.objective == "hamming":
-            diff = (out ^ self.train.targets).astype(np.uint32)
+            diff = (out ^ self.targets).astype(np.uint32)
             bits = np.unpackbits(diff.view(np.uint8)).sum()
             return -float(bits)
-        return float(np.count_nonzero(self.train.predict_from_outputs(out, self.n_classes) == self.train.y))
+        return float(np.count_nonzero(self.train.predict_from_outputs(out, self.code) == self.train.y))
 
     def train_accuracy(self) -> float:
-        pred = self.train.predict_from_outputs(self.trace.out, self.n_classes)
+        pred = self.train.predict_from_outputs(self.trace.out, self.code)
         return float(np.mean(pred == self.train.y)) if len(self.train) else 0.0
 
     def accuracy(self, split: Split, net: Network | None = None) -> float:
         out = (net or self.net).forward(split.X)
-        return float(np.mean(split.predict_from_outputs(out, self.n_classes) == split.y)) if len(split) else 0.0
+        return float(np.mean(split.predict_from_outputs(out, self.code) == split.y)) if len(split) else 0.0
 
     def _pred_hash(self) -> bytes:
         return hashlib.blake2b(self.trace.out.tobytes(), digest_size=16).digest()
@@ -162,7 +166,7 @@ class Run:
 
     # -- one neuron update ---------------------------------------------------------
     def tally(self, layer: int, pos: int) -> Tally:
-        return tally(self.net, self.trace, self.train.targets, layer, pos)
+        return tally(self.net, self.trace, self.targets, layer, pos)
 
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
                      **info: Any) -> dict:
