@@ -140,7 +140,7 @@ def test_tally_independent_of_thread_count(lab):
 def test_key_sums_equals_dict_aggregation(cases, salt, premodulo):
     net, X, trace, targets, rnet, rtraces = cases["majpool_2d_bias"]
     t = tally(net, trace, targets, 0, 3)
-    keys, sums, counts = t.key_sums(salt, premodulo)
+    keys, sums, counts, _kept = t.key_sums(salt, premodulo)
     want = ref.key_sums(t.x_in.tolist(), t.votes.tolist(), salt, premodulo)
     assert keys.tolist() == sorted(want)
     assert [(int(s), int(c)) for s, c in zip(sums, counts)] == [want[int(k)] for k in keys]
@@ -165,7 +165,7 @@ def test_apply_update_then_undo_restores_exactly(lab, name):
             for a, b in ((trace.keys, fresh.keys), (trace.cells, fresh.cells), (trace.out, fresh.out)):
                 np.testing.assert_array_equal(a, b)
             # the new neuron answers every key with a nonzero sum by the sign of that sum
-            keys, sums, _ = t.key_sums(up.new.program[0][0] if up.new.program else 0, premodulo)
+            keys, sums, _, _kept = t.key_sums(up.new.program[0][0] if up.new.program else 0, premodulo)
             for k, sm in zip(keys, sums):
                 if sm != 0:
                     assert ref.filter_lookup(list(up.new.filter), int(k)) == int(sm > 0)
