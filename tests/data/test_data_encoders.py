@@ -80,6 +80,8 @@ def test_thermometer_codes_and_reference():
     for i in range(50):
         for c in range(4):
             assert out[i, c] == sum(1 << k for k, t in enumerate(thr[c]) if vals[i, c] >= t)
+    picked = E.thermometer(pixels, [np.array([4.0, 8.0, 12.0])] * 8, n_features=5)
+    assert picked.tolist() == E.byte_picker(codes.astype(np.uint8), 5).tolist()
     with pytest.raises(ValueError, match="at most 32"):
         E.thermometer(vals[:, :1], [np.arange(33.0)])
 

@@ -60,11 +60,12 @@ def byte_picker(bytes_matrix: np.ndarray, n_features: int) -> np.ndarray:
     return out
 
 
-def thermometer(values: np.ndarray, thresholds) -> np.ndarray:
+def thermometer(values: np.ndarray, thresholds, n_features: int | None = None) -> np.ndarray:
     """float (n, d) and one sorted threshold array per column -> uint32 (n, d).
 
     Bit k of column c's feature is set when ``value >= thresholds[c][k]``; with sorted
-    thresholds that is a thermometer code (0, 1, 3, 7, ...).
+    thresholds that is a thermometer code (0, 1, 3, 7, ...). With ``n_features`` the
+    codes (one byte per 8 thresholds of a column) are then byte-picked: uint32 (n, n_features).
     """
     vals = np.ascontiguousarray(values, dtype=np.float64)
     if vals.ndim != 2:
@@ -80,6 +81,8 @@ def thermometer(values: np.ndarray, thresholds) -> np.ndarray:
             if lens else np.zeros(0, dtype=np.float64))
     out = np.empty(vals.shape, dtype=np.uint32)
     K.thermometer_into(vals, flat, offsets, out)
+    if n_features is not None:
+        return byte_picker(columns_to_bytes(out, [max(1, -(-k // 8)) for k in lens]), n_features)
     return out
 
 
@@ -321,7 +324,9 @@ class Encoder:
             else:
                 fitted = quantile_thresholds(train.values[:, ordinal], self.params["quantiles"]) if ordinal else []
                 thr = dict(zip(ordinal, fitted))
-            self.fitted["thresholds"] = {train.names[c]: [float(v) for v in thr[c]] for c in ordinal}
+            if self.params["quantiles"] is not None:  # fixed levels are already in params
+                self.fitted["thresholds"] = {train.names[c]: [float(v) for v in thr[c]] for c in ordinal}
+            self.fitted["thresholded_columns"] = len(ordinal)
             self._thr = thr
             if self.params["n_features"] is not None:
                 widths = []
