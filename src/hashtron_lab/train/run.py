@@ -288,9 +288,12 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
 
     With `resume`, state is read first from `resume_from` (default: the run's checkpoint
     path, if it exists); the result is the same as an uninterrupted run with the same seed
-    (the wall-clock budget aside). A larger budget continues a finished run.
+    (the wall-clock budget aside). A larger budget continues a finished run. An explicit
+    `resume_from` that does not exist is a CheckpointError, not a silent fresh start.
     """
     path = resume_from or run.cfg.checkpoint_path
+    if resume_from and not Path(resume_from).exists():
+        load_checkpoint(resume_from)  # an explicit checkpoint must exist: raises CheckpointError
     if (resume or resume_from) and path and Path(path).exists():
         st = load_checkpoint(path)
         run.load_state(st["run"])
