@@ -1,0 +1,174 @@
+"""`python -m hashtron_lab`: the Hydra app around `experiment.train`.
+
+One job = one training run of the composed config: checked against the schema, git state
+recorded (a ``phase=frozen`` run refuses uncommitted inputs), trained with the alert
+watcher and — unless ``tracking=none`` — an MLflow run as event sinks, then written to the
+job's output directory::
+
+    <hydra output dir>/model.htl        the trained network (hashtron-lab model file)
+                      sum_cache.bin     the backward pipeline's sum cache
+                      checkpoint.pkl    full state (resume with a larger budget)
+                      record/           run.json + history/epochs/decisions (JSON lines)
+
+Multirun (``-m``) works with every Hydra launcher: basic (sequential), joblib (local
+processes), Ray. The `MultirunGroup` callback (configured in `conf/config.yaml`) opens one
+MLflow parent run per multirun; every job becomes its child and carries the shared
+``hashtron.group`` tag, so the MLflow UI compares them side by side.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from . import config_schema
+from .track.git_info import checked_state
+
+log = logging.getLogger("hashtron_lab")
+PARENT_FILE = ".mlflow_parent_run"
+
+
+def _backend(cfg) -> str:
+    value = OmegaConf.select(cfg, "tracking.backend") if isinstance(cfg, DictConfig) else \
+        (cfg.get("tracking") or {}).get("backend")
+    return getattr(value, "value", value) or "none"
+
+
+def make_run_id(cfg: dict) -> str:
+    return (f"{cfg['dataset'].get('name', 'data')}-{cfg['pipeline']['direction']}-s{cfg.get('seed', 0)}-"
+            f"{uuid.uuid4().hex[:8]}")
+
+
+def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source: str,
+                   parent_run_id: str | None = None, root: str | os.PathLike | None = None,
+                   tracking_root: str | os.PathLike | None = None, dataset=None) -> dict:
+    """Train `cfg` (a checked plain config) into `out_dir`, tracked as the config says.
+
+    `root`: the checkout whose git state is recorded; `tracking_root`: where the default
+    sqlite store lives (default: `track.mlflow_sink.tracking_root()`). Returns the run
+    record's info (metrics, ids, alerts).
+    """
+    from . import experiment
+    from .model.files import save_model
+    from .track.mlflow_sink import AlertWatcher, MlflowRun, run_tags
+    from .track.records import record_of, write_run_record
+    from .train.events import Hooks
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    git = checked_state(cfg.get("phase", "debug"), root)
+    cfg = dict(cfg)
+    cfg["run_id"] = cfg.get("run_id") or make_run_id(cfg)
+    hooks = Hooks()
+    watcher = AlertWatcher((cfg.get("main") or {}).get("evaluate"), forward=hooks.emit)
+    hooks.subscribe(watcher)
+    tracker = None
+    if _backend(cfg) == "mlflow":
+        name = f"{cfg['pipeline']['direction']}-s{cfg.get('seed', 0)}"
+        tracker = MlflowRun(cfg, run_name=name, parent_run_id=parent_run_id, root=tracking_root,
+                            tags=run_tags(cfg, git.as_tags(), **{"hashtron.group": group, "source": source,
+                                                                 "run_id": cfg["run_id"]}))
+        hooks.subscribe(tracker)
+    try:
+        result = experiment.train(cfg, hooks=hooks, checkpoint_path=str(out / "checkpoint.pkl"), dataset=dataset)
+        meta = {"dataset": cfg["dataset"].get("name"), "direction": result.pipeline.name,
+                "seed": int(cfg.get("seed", 0)), "run_id": cfg["run_id"], "git_commit": git.commit}
+        save_model(result.net, out / "model.htl", meta)
+        cache = getattr(result.pipeline, "cache", None)
+        if cache is not None:
+            cache.save(out / "sum_cache.bin")
+        extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": watcher.alerts, "group": group,
+                 "mlflow_run_id": tracker.run_id if tracker else None}
+        info = record_of(result, cfg, extra)
+        write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
+        if tracker is not None:
+            tracker.log_metrics(result.metrics, step=result.run.n_updates)
+            if cfg["tracking"].get("log_models", True):
+                for name in ("model.htl", "sum_cache.bin"):
+                    tracker.log_artifact(out / name, "model")
+                tracker.log_artifact(out / "record", "record")
+            tracker.finish("FINISHED")
+        return info
+    except Exception:
+        if tracker is not None:
+            tracker.finish("FAILED")
+        raise
+    except BaseException:  # KeyboardInterrupt, SystemExit
+        if tracker is not None:
+            tracker.finish("KILLED")
+        raise
+
+
+def _group_and_parent(cfg: dict) -> tuple[str, str | None]:
+    """The shared group tag and the MLflow parent run (multirun only) of this job."""
+    hc = HydraConfig.get()
+    if str(hc.mode) == "RunMode.MULTIRUN":
+        sweep = Path(hc.runtime.cwd) / hc.sweep.dir
+        parent_file = sweep / PARENT_FILE
+        parent = parent_file.read_text().strip() if parent_file.is_file() else None
+        return f"multirun:{sweep.resolve()}", parent
+    return f"run:{Path(hc.runtime.output_dir).resolve()}", None
+
+
+def _tracking_root(cwd: str) -> Path:
+    """$DVC_ROOT, else the project of the directory the app was launched from (jobs of a
+    multirun may run elsewhere, e.g. in Ray workers, so it is resolved from hydra.runtime.cwd)."""
+    env = os.environ.get("DVC_ROOT")
+    return Path(env) if env else config_schema.project_root(cwd)
+
+
+@hydra.main(version_base=None, config_path=str(config_schema.conf_dir()), config_name="config")
+def main(cfg: DictConfig) -> float:
+    """Train one run of the composed config; returns its validation accuracy (for sweepers)."""
+    plain = config_schema.check(cfg)
+    hc = HydraConfig.get()
+    group, parent = _group_and_parent(plain)
+    info = train_and_save(plain, hc.runtime.output_dir, group=group, parent_run_id=parent,
+                          source="hydra", root=config_schema.project_root(hc.runtime.cwd),
+                          tracking_root=_tracking_root(hc.runtime.cwd))
+    m = info["metrics"]
+    log.info("%s %s seed %s: train %.4f val %.4f test %.4f (%d updates, %.1fs) -> %s",
+             info["dataset"], info["direction"], info["seed"], m["train_accuracy"], m["val_accuracy"],
+             m["test_accuracy"], m["updates"], m["wall_seconds"], hc.runtime.output_dir)
+    for alert in info.get("alerts", []):
+        log.warning("alert %s: %s", alert["name"], alert["message"])
+    return float(m["val_accuracy"])
+
+
+class MultirunGroup(Callback):
+    """Opens one MLflow parent run per multirun (in the launching process) and closes it at
+    the end; jobs find its id in ``<sweep dir>/.mlflow_parent_run``. With ``tracking=none``
+    it does nothing (and imports nothing)."""
+
+    def __init__(self) -> None:
+        self.parent: str | None = None
+        self.tracking: dict[str, Any] | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if _backend(config) != "mlflow":
+            return
+        from .track.mlflow_sink import TAG_GROUP, client_and_experiment
+
+        sweep = Path(os.getcwd()) / str(config.hydra.sweep.dir)
+        sweep.mkdir(parents=True, exist_ok=True)
+        self.tracking = OmegaConf.to_container(config.tracking, resolve=True, enum_to_str=True)
+        client, exp_id = client_and_experiment(self.tracking, _tracking_root(os.getcwd()))
+        overrides = " ".join(config.hydra.overrides.task)
+        run = client.create_run(exp_id, run_name=f"multirun {sweep.name}", tags={
+            TAG_GROUP: f"multirun:{sweep.resolve()}", "source": "hydra-multirun", "overrides": overrides,
+            "dataset": str(OmegaConf.select(config, "dataset.name")),
+            "phase": str(getattr(config.phase, "value", config.phase))})
+        self.parent = run.info.run_id
+        self._client = client
+        (sweep / PARENT_FILE).write_text(self.parent + "\n")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent is not None:
+            self._client.set_terminated(self.parent, "FINISHED")

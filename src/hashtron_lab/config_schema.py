@@ -1,0 +1,423 @@
+"""Structured-config schemas for `conf/`, and the one way to compose it outside Hydra's app.
+
+Every config group has a dataclass here, registered in Hydra's ConfigStore. The root
+config (`conf/config.yaml`) lists ``hashtron_lab_schema`` first in its defaults, so every
+option file is merged *into* a typed node: a misspelled key, a wrong type or an unknown
+enum value fails at composition with the key's full name, e.g.::
+
+    Key 'clamp_factr' not in 'CapacitySchema'
+        full_key: capacity.clamp_factr
+    Value 'lots' of type 'str' could not be converted to Integer
+        full_key: budget.max_updates
+
+Groups whose options differ in shape are typed per option: each `conf/pipeline/*.yaml`
+extends ``backward_schema`` or ``forward_schema``. The dataset group stays an open mapping
+here (each loader has its own keys); `validate` checks it against the data registry, and the
+model's layers against `Architecture.from_spec`, right after composition.
+
+DVC composes `conf/` itself (``dvc exp run -S``): it loads Hydra plugins from
+``stages/`` (``hydra.plugins_path`` in `.dvc/config`), where
+``stages/hydra_plugins/hashtron_lab_schema.py`` imports this module so the same schemas apply.
+
+`compose` / `write_params` (``python -m hashtron_lab params``) produce `params.yaml` with the
+very function DVC uses, so the committed file and ``dvc exp run`` agree byte for byte.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+ROOT_SCHEMA = "hashtron_lab_schema"
+
+
+class Phase(Enum):
+    """debug: anything goes; pilot: tagged for comparison; frozen: needs a clean git tree."""
+
+    debug = "debug"
+    pilot = "pilot"
+    frozen = "frozen"
+
+
+class Direction(Enum):
+    backward = "backward"
+    forward = "forward"
+
+
+class Backend(Enum):
+    mlflow = "mlflow"
+    none = "none"
+
+
+# -- pipeline/ (mirrors train.backward.BackwardConfig and train.forward.ForwardConfig) ----------
+@dataclass
+class BackwardPipelineSchema:
+    direction: Direction = Direction.backward
+    neurons_per_layer: int = 1            # accepted updates wanted per layer per sweep
+    max_attempts: int = 3                 # tries without an accepted update before a forward skip
+    layer_seconds: Optional[float] = None  # wall-clock limit per layer visit (not reproducible)
+    cache_keep_last: Optional[int] = 64   # sum-cache records kept per neuron
+
+
+@dataclass
+class ForwardPipelineSchema:
+    direction: Direction = Direction.forward
+    premodulo: int = 0                    # fixed premodulo; 0 = no premodulo step
+    schedule: bool = False                # premodulo from the success rate instead
+    premodulo_min: int = 2
+    premodulo_max: int = 65536
+    threshold: float = 0.9                # below: random branches; above: a random layer
+    pairs: bool = False
+
+
+# -- capacity/ (mirrors train.capacity.CapacityConfig and train.throttle.ThrottleConfig) -------
+@dataclass
+class ThrottleSchema:
+    enabled: bool = True
+    window: int = 6
+    flips_to_trigger: int = 2
+    shrink: float = 0.5
+    alpha_min: float = 0.05
+    recover: float = 1.25
+    settle_steps: int = 3
+
+
+@dataclass
+class CapacitySchema:
+    enabled: bool = True                  # false: every neuron uses fixed_premodulo (ablation)
+    fixed_premodulo: int = 0
+    law: str = "square"
+    dampening: List[str] = field(default_factory=lambda: ["clamp"])
+    clamp_factor: float = 10.0
+    ma_k: int = 3
+    ema_alpha: float = 0.5
+    percent_limit: float = 0.5
+    stale_epochs: int = 5
+    stale_weight: float = 0.5
+    eps_factor: float = 1.0
+    tau_factor: float = 0.8
+    min_premodulo: int = 1
+    throttle: ThrottleSchema = field(default_factory=ThrottleSchema)
+
+
+# -- selection/ (mirrors train.selection.SelectionConfig) ---------------------------------------
+@dataclass
+class SelectionSchema:
+    rule: str = "gold"                    # gold | random | round_robin
+    eps_factor: float = 1.0               # gold zone: eps_factor*sqrt(N) < |S| < tau_factor*N
+    tau_factor: float = 0.8
+    explore: float = 0.0
+
+
+# -- budget/ and run/ (mirror train.run.Budget, Acceptance, Validation, RunConfig) --------------
+@dataclass
+class BudgetSchema:
+    max_updates: Optional[int] = 2000
+    max_epochs: Optional[int] = None
+    max_seconds: Optional[float] = None
+
+
+@dataclass
+class AcceptanceSchema:
+    rule: str = "not_worse"               # not_worse | improve | always
+    objective: str = "accuracy"           # accuracy | hamming
+    require_improving_vote: bool = True
+    reject_revisits: bool = True
+    keep_unvoted: bool = False            # keys without votes keep the neuron's current bit
+
+
+@dataclass
+class ValidationSchema:
+    every_epochs: int = 1
+    patience: Optional[int] = 20
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+
+@dataclass
+class RunSchema:
+    acceptance: AcceptanceSchema = field(default_factory=AcceptanceSchema)
+    validation: ValidationSchema = field(default_factory=ValidationSchema)
+    checkpoint_every: int = 0             # neuron updates between checkpoints (0: at the end only)
+    progress: Optional[bool] = None       # progress bar; null: only on a terminal
+
+
+# -- model/ --------------------------------------------------------------------------------------
+@dataclass
+class ModelSchema:
+    name: str = MISSING
+    layers: List[Dict[str, Any]] = MISSING   # checked by Architecture.from_spec in `validate`
+    output_code: str = "modulo"             # modulo | onehot | ecoc (model/output_code.py)
+
+
+# -- tracking/ -----------------------------------------------------------------------------------
+@dataclass
+class TrackingSchema:
+    backend: Backend = Backend.mlflow
+    experiment_name: str = "hashtron-lab"
+    uri: Optional[str] = None             # null: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    log_models: bool = True               # model, sum cache and run record as run artifacts
+
+
+# -- main/ (the DVC main job only) ---------------------------------------------------------------
+@dataclass
+class PassSchema:
+    src: str = MISSING                    # the stage this pass resumes from (bootstrap or a pass)
+    epochs: int = MISSING                 # backward sweeps added by this pass
+
+
+@dataclass
+class EvaluateSchema:
+    memorisation_accuracy: float = 0.95   # alert: train accuracy above this
+    stagnation_epochs: int = 3            # alert: no margin change for more epochs than this
+    oscillation_share: float = 0.2        # alert: share of decisions the throttle saw oscillating
+    success_margin: float = 0.0           # backward "wins" when its mean test accuracy beats forward's by more
+
+
+@dataclass
+class MainSchema:
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    n_jobs: int = 2                       # seeds trained in parallel processes (not a stage param)
+    passes: Dict[str, PassSchema] = field(default_factory=dict)
+    evaluate: EvaluateSchema = field(default_factory=EvaluateSchema)
+    backward: BackwardPipelineSchema = field(default_factory=BackwardPipelineSchema)
+    forward: ForwardPipelineSchema = field(default_factory=ForwardPipelineSchema)
+
+
+# -- the root ------------------------------------------------------------------------------------
+@dataclass
+class HashtronConfig:
+    seed: int = 0
+    phase: Phase = Phase.debug
+    run_id: Optional[str] = None
+    dataset: Dict[str, Any] = MISSING     # checked by the data registry in `validate`
+    model: ModelSchema = MISSING
+    pipeline: Any = MISSING               # typed by its option: backward_schema / forward_schema
+    capacity: CapacitySchema = field(default_factory=CapacitySchema)
+    selection: SelectionSchema = field(default_factory=SelectionSchema)
+    budget: BudgetSchema = field(default_factory=BudgetSchema)
+    run: RunSchema = field(default_factory=RunSchema)
+    tracking: TrackingSchema = field(default_factory=TrackingSchema)
+    main: MainSchema = field(default_factory=MainSchema)
+
+
+def register() -> None:
+    """Register the schemas in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name=ROOT_SCHEMA, node=HashtronConfig)
+    cs.store(group="pipeline", name="backward_schema", node=BackwardPipelineSchema)
+    cs.store(group="pipeline", name="forward_schema", node=ForwardPipelineSchema)
+
+
+register()
+
+
+# -- library twins: the schema must mirror the dataclasses training actually reads --------------
+def mirrored_fields() -> list[tuple[type, type, set[str]]]:
+    """(schema, library dataclass, schema-only keys) pairs a test checks field by field."""
+    from .train.backward import BackwardConfig
+    from .train.capacity import CapacityConfig
+    from .train.forward import ForwardConfig
+    from .train.run import Acceptance, Budget, RunConfig, Validation
+    from .train.selection import SelectionConfig
+    from .train.throttle import ThrottleConfig
+
+    return [
+        (CapacitySchema, CapacityConfig, {"enabled", "fixed_premodulo", "throttle"}),
+        (ThrottleSchema, ThrottleConfig, set()),
+        (SelectionSchema, SelectionConfig, set()),
+        (BudgetSchema, Budget, set()),
+        (AcceptanceSchema, Acceptance, set()),
+        (ValidationSchema, Validation, set()),
+        (RunSchema, RunConfig, set()),
+        (BackwardPipelineSchema, BackwardConfig, {"direction"}),
+        (ForwardPipelineSchema, ForwardConfig, {"direction"}),
+    ]
+
+
+# -- composition outside the app ------------------------------------------------------------------
+def project_root(start: str | os.PathLike | None = None) -> Path:
+    """The project directory: the nearest ancestor of `start` (default: the current
+    directory) holding `conf/config.yaml`, else the checkout this package was installed from
+    (editable install), else the current directory. (MLflow's default store uses
+    ``$DVC_ROOT`` first; see `track.mlflow_sink.tracking_root`.)"""
+    here = Path(start or os.getcwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "conf" / "config.yaml").is_file():
+            return d
+    pkg = Path(__file__).resolve().parents[2]
+    if (pkg / "conf" / "config.yaml").is_file():
+        return pkg
+    return here
+
+
+def conf_dir(root: str | os.PathLike | None = None) -> Path:
+    """`conf/` of the project (``$HASHTRON_LAB_CONF`` overrides)."""
+    env = os.environ.get("HASHTRON_LAB_CONF")
+    if env:
+        return Path(env).resolve()
+    if root is not None:
+        return Path(root).resolve() / "conf"
+    here = Path(os.getcwd()).resolve()
+    if (here / "conf" / "config.yaml").is_file():
+        return here / "conf"
+    return project_root() / "conf"
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_dir: str | os.PathLike | None = None,
+            config_name: str = "config"):
+    """The composed config (an OmegaConf DictConfig, hydra node excluded) for `overrides`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    directory = Path(config_dir) if config_dir is not None else conf_dir()
+    with initialize_config_dir(str(directory.resolve()), version_base=None):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def to_plain(cfg) -> dict:
+    """A plain dict (enums as their names, interpolations resolved): what `experiment.train` takes."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    return cfg
+
+
+def params_text(overrides: list[str] | tuple[str, ...] = (), root: str | os.PathLike | None = None) -> str:
+    """The `params.yaml` text DVC's Hydra composition writes for `overrides` (same function)."""
+    import tempfile
+
+    from dvc.utils.hydra import compose_and_dump
+
+    root = Path(root) if root is not None else project_root()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "params.yaml"
+        compose_and_dump(out, str((root / "conf").resolve()), None, "config", str(root / "stages"),
+                         list(overrides))
+        return out.read_text(encoding="utf-8")
+
+
+def write_params(overrides: list[str] | tuple[str, ...] = (), root: str | os.PathLike | None = None) -> Path:
+    root = Path(root) if root is not None else project_root()
+    text = params_text(overrides, root)
+    path = root / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- strict typing of a composed or hand-written config -------------------------------------------
+PIPELINE_SCHEMAS = {"backward": BackwardPipelineSchema, "forward": ForwardPipelineSchema}
+
+
+def typed(data) -> "DictConfig":
+    """`data` (a dict or DictConfig, e.g. params.yaml) merged into the schema: raises
+    ConfigError on an unknown key (also ones added with `+key=...`), a wrong type or an
+    unknown enum value, naming the full key."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(data, DictConfig):
+        data = OmegaConf.to_container(data, resolve=True, enum_to_str=True)
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
+    direction = (data.get("pipeline") or {}).get("direction", "backward")
+    if direction not in PIPELINE_SCHEMAS:
+        raise ConfigError(f"invalid config at pipeline.direction: {direction!r}; valid: {sorted(PIPELINE_SCHEMAS)}")
+    base = OmegaConf.structured(HashtronConfig)
+    base.pipeline = OmegaConf.structured(PIPELINE_SCHEMAS[direction])
+    try:
+        return OmegaConf.merge(base, data)
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"invalid config: {e}") from None
+
+
+def check(data) -> dict:
+    """Typed (`typed`) and deep-checked (`validate`) plain dict of `data`."""
+    return validate(to_plain(typed(data)))
+
+
+def load_config(overrides: list[str] | tuple[str, ...] = (), config_dir: str | os.PathLike | None = None) -> dict:
+    """Compose `conf/` with `overrides` and check it: the plain dict `experiment.train` takes."""
+    return check(compose(overrides, config_dir))
+
+
+def read_params(path: str | os.PathLike = "params.yaml") -> dict:
+    """params.yaml (written by `write_params` or `dvc exp run -S`), checked like a composition."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p} does not exist; write it with `python -m hashtron_lab params`")
+    return check(yaml.safe_load(p.read_text(encoding="utf-8")))
+
+
+# -- deep checks after composition -------------------------------------------------------------
+class ConfigError(ValueError):
+    """A composed config that types alone cannot reject; the message names the key and the fix."""
+
+
+def validate(cfg: dict) -> dict:
+    """Check what the schema cannot (dataset keys, layers, value ranges) by building the
+    library's own settings objects; raise ConfigError naming the key. Returns `cfg`."""
+    from .data.registry import COMMON_KEYS, DATASETS, loader_params
+    from .experiment import make_pipeline, run_config
+    from .model.architecture import Architecture
+    from .settings import from_mapping
+    from .train.run import Acceptance, Budget, RunConfig, Validation
+
+    def fail(where: str, problem):
+        raise ConfigError(f"invalid config at {where}: {problem}") from None
+
+    ds = cfg.get("dataset") or {}
+    name = ds.get("name")
+    if name not in DATASETS:
+        fail("dataset.name", f"unknown dataset {name!r}; valid: {sorted(DATASETS)}")
+    valid = set(COMMON_KEYS) | set(loader_params(name))
+    unknown = sorted(set(ds) - valid)
+    if unknown:
+        fail("dataset", f"unknown key(s) {unknown} for dataset {name!r}; valid keys: {sorted(valid)}")
+    try:
+        Architecture.from_spec(cfg["model"])
+    except ValueError as e:
+        fail("model", e)
+    try:
+        make_pipeline(cfg)
+    except (ValueError, TypeError, NotImplementedError) as e:
+        fail(f"pipeline ({(cfg.get('pipeline') or {}).get('direction')}) / capacity / selection", e)
+    try:
+        rc = RunConfig.from_dict(run_config(cfg))
+        from_mapping(Budget, rc.budget, "budget")
+        acc = from_mapping(Acceptance, rc.acceptance, "run.acceptance")
+        from_mapping(Validation, rc.validation, "run.validation")
+    except (ValueError, TypeError) as e:
+        fail("budget / run", e)
+    if acc.rule not in ("not_worse", "improve", "always"):
+        fail("run.acceptance.rule", f"must be not_worse, improve or always, got {acc.rule!r}")
+    if acc.objective not in ("accuracy", "hamming"):
+        fail("run.acceptance.objective", f"must be accuracy or hamming, got {acc.objective!r}")
+    main = cfg.get("main") or {}
+    passes = main.get("passes") or {}
+    names = ["bootstrap", *passes]
+    for key, p in passes.items():
+        if p["src"] not in names or names.index(p["src"]) >= names.index(key):
+            fail(f"main.passes.{key}.src", f"{p['src']!r} is not an earlier pass; chain passes as "
+                                          f"bootstrap -> {' -> '.join(passes)}")
+        if p["epochs"] < 1:
+            fail(f"main.passes.{key}.epochs", f"must be >= 1, got {p['epochs']}")
+    if passes and "last" not in passes:
+        fail("main.passes", "the final pass must be named 'last' (evaluate reads runs/backward/last)")
+    if not main.get("seeds", [0]):
+        fail("main.seeds", "give at least one seed")
+    return cfg
+
+
+def field_names(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}

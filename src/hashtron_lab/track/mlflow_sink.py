@@ -1,0 +1,441 @@
+"""MLflow tracking as a `Hooks` sink, plus the alert watcher every run gets.
+
+Nothing here imports mlflow at module import: `MlflowRun` imports it when a run starts, so
+``tracking.backend=none`` runs never load it. `AlertWatcher` needs no MLflow at all.
+
+Store. `tracking_uri(tracking, root)`: ``tracking.uri`` when set, else
+``$MLFLOW_TRACKING_URI`` (a shared server), else ``sqlite:///<root>/mlflow.db`` where root is
+``$DVC_ROOT`` when DVC runs us (so `dvc exp` workspaces write the project's database, not a
+throw-away copy) or the project directory. Local artifacts go to ``<root>/mlruns``. A file
+lock serialises creating the database and the experiment, so parallel jobs (Hydra's joblib
+launcher, ``dvc queue start -j 2``) can share one sqlite file; writes are batched
+(`MlflowClient.log_batch`), and a locked database is retried.
+
+What a run logs (see docs/pipeline.md for the full list):
+- params: the resolved config, flattened (``capacity.throttle.window``...);
+- tags: dataset, direction, seed, phase, model, group, git commit/branch/dirty, alerts;
+- metrics with steps: per update (step = update index) ``train_accuracy``,
+  ``premodulo/<layer.pos>``, ``margin/<layer.pos>``; per premodulo decision
+  ``decision/final|raw|target_capacity|alpha|margin`` and ``premodulo_raw/<layer.pos>``; per
+  epoch (step = epoch) ``epoch/train_accuracy``, ``epoch/val_accuracy``,
+  ``gold_zone/layer<l>`` (neurons in the gold zone), ``margin_mean/layer<l>``; final
+  ``train_accuracy``/``val_accuracy``/``test_accuracy`` and the rest of the result metrics;
+- artifacts: ``tables/decisions.json`` (one row per decision, MLflow table), ``events.json``
+  (skips, alerts, early stop), and what the caller adds (model, sum cache, run record).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+DEFAULT_EXPERIMENT = "hashtron-lab"
+BATCH = 900                     # entities per log_batch (MLflow allows 1000)
+TAG_GROUP = "hashtron.group"    # runs of one pipeline execution share it
+
+
+# -- where -------------------------------------------------------------------------------------
+def tracking_uri(tracking: Mapping[str, Any] | None = None, root: str | os.PathLike | None = None) -> str:
+    tracking = tracking or {}
+    if tracking.get("uri"):
+        return str(tracking["uri"])
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(Path(root or tracking_root()) / 'mlflow.db').resolve()}"
+
+
+def tracking_root() -> Path:
+    """Where the default store lives: $DVC_ROOT (set by DVC for every stage, and pointing at
+    the main repository inside `dvc exp` workspaces), else the project directory."""
+    env = os.environ.get("DVC_ROOT")
+    if env:
+        return Path(env).resolve()
+    from ..config_schema import project_root
+
+    return project_root()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):])
+    return None
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """An exclusive lock beside a sqlite store (no-op for servers and other stores)."""
+    path = _sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(path) + ".lock", "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _import_mlflow():
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    try:
+        import mlflow  # noqa: F401
+        from mlflow import MlflowClient
+    except ImportError as e:  # pragma: no cover - mlflow is a dependency
+        raise RuntimeError("tracking.backend=mlflow needs the mlflow package (pip install mlflow); "
+                           "or run with tracking=none") from e
+    return MlflowClient
+
+
+def _retry(fn, *args, attempts: int = 8, **kw):
+    """Call `fn`, retrying while sqlite reports a locked database (parallel writers)."""
+    delay = 0.2
+    for i in range(attempts):
+        try:
+            return fn(*args, **kw)
+        except Exception as e:  # MlflowException wraps sqlalchemy's OperationalError
+            if "locked" not in str(e).lower() or i == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
+def client_and_experiment(tracking: Mapping[str, Any] | None = None, root: str | os.PathLike | None = None):
+    """(MlflowClient, experiment_id) for the config's store and experiment, created if needed."""
+    MlflowClient = _import_mlflow()
+    tracking = tracking or {}
+    uri = tracking_uri(tracking, root)
+    name = tracking.get("experiment_name") or DEFAULT_EXPERIMENT
+    with _store_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            location = None
+            if _sqlite_path(uri) is not None:
+                location = (_sqlite_path(uri).parent / "mlruns").resolve().as_uri()
+            exp_id = client.create_experiment(name, artifact_location=location)
+        else:
+            exp_id = exp.experiment_id
+            if exp.lifecycle_stage == "deleted":
+                client.restore_experiment(exp_id)
+    return client, exp_id
+
+
+# -- params -------------------------------------------------------------------------------------
+def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> {"a.b.c": "value"}; lists of mappings by index, other lists as JSON."""
+    out: dict[str, str] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for i, v in enumerate(value):
+                out.update(flatten(v, f"{name}.{i}."))
+        elif isinstance(value, (list, tuple)):
+            out[name] = json.dumps(list(value))
+        else:
+            out[name] = "null" if value is None else str(value)
+    return {k: v[:6000] for k, v in out.items()}
+
+
+def _num(x) -> float | None:
+    if isinstance(x, bool):
+        return float(x)
+    if isinstance(x, (int, float)) and math.isfinite(float(x)):
+        return float(x)
+    if hasattr(x, "item"):
+        return _num(x.item())
+    return None
+
+
+# -- alerts (DESIGN §8) ------------------------------------------------------------------------------
+DEFAULT_ALERTS = {"memorisation_accuracy": 0.95, "stagnation_epochs": 3, "oscillation_share": 0.2}
+
+
+class AlertWatcher:
+    """A sink that raises DESIGN §8 alerts from the event stream (no MLflow needed).
+
+    - ``memorisation``: train accuracy above ``memorisation_accuracy``;
+    - ``stagnation``: no neuron's margin changed for more than ``stagnation_epochs`` epochs;
+    - ``oscillation``: more than ``oscillation_share`` of premodulo decisions flagged oscillating;
+    - ``layer_stuck``: a layer skipped (no accepted update after its attempts).
+    Each alert fires once per run (its first occurrence); ``alerts`` lists them; `forward`
+    (optional) receives ``("alert", alert)`` for each, e.g. a `Hooks.emit`.
+    """
+
+    def __init__(self, thresholds: Mapping[str, Any] | None = None, forward=None):
+        t = {**DEFAULT_ALERTS, **{k: v for k, v in (thresholds or {}).items() if k in DEFAULT_ALERTS}}
+        self.t = t
+        self.forward = forward
+        self.alerts: list[dict] = []
+        self._fired: set[str] = set()
+        self._margins: dict[str, float] = {}
+        self._last_snapshot: tuple | None = None
+        self._same_epochs = 0
+        self._decisions = 0
+        self._oscillating = 0
+
+    def _fire(self, name: str, message: str, **info) -> None:
+        if name in self._fired:
+            return
+        self._fired.add(name)
+        alert = {"name": name, "message": message, **info}
+        self.alerts.append(alert)
+        if self.forward is not None:
+            self.forward("alert", alert)
+
+    def __call__(self, kind: str, p: Mapping[str, Any]) -> None:
+        if kind == "update":
+            if p.get("margin") is not None:
+                self._margins[p["neuron_id"]] = float(p["margin"])
+            acc = p.get("train_accuracy")
+            if acc is not None and acc > self.t["memorisation_accuracy"]:
+                self._fire("memorisation", f"train accuracy {acc:.3f} > {self.t['memorisation_accuracy']} "
+                                           f"(memorisation risk)", update=p.get("update"), epoch=p.get("epoch"))
+        elif kind == "decision":
+            self._decisions += 1
+            self._oscillating += int(bool(p.get("oscillating")))
+            share = self._oscillating / self._decisions
+            if self._decisions >= 10 and share > self.t["oscillation_share"]:
+                self._fire("oscillation", f"{self._oscillating}/{self._decisions} premodulo decisions oscillating",
+                           update=p.get("update"), neuron_id=p.get("neuron_id"))
+        elif kind == "epoch":
+            snap = tuple(sorted(self._margins.items()))
+            if snap and snap == self._last_snapshot:
+                self._same_epochs += 1
+                if self._same_epochs > self.t["stagnation_epochs"]:
+                    self._fire("stagnation", f"no margin changed for {self._same_epochs} epochs",
+                               epoch=p.get("epoch"))
+            else:
+                self._same_epochs = 0
+            self._last_snapshot = snap
+        elif kind == "skip":
+            self._fire("layer_stuck", f"layer {p.get('layer')} skipped: {p.get('reason')}",
+                       layer=p.get("layer"), epoch=p.get("epoch"))
+
+
+# -- the MLflow run --------------------------------------------------------------------------------
+class MlflowRun:
+    """One MLflow run fed by training events: call it as a sink, then `finish`.
+
+    ``MlflowRun(cfg, run_name=..., tags=..., parent_run_id=...)`` creates the run at once
+    and logs the flattened `cfg` as params. Metrics are buffered and written with
+    `log_batch` every ``flush_every`` points and on `finish`. ``gold`` gives the gold-zone
+    factors (defaults: ``cfg["selection"]``).
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], *, run_name: str | None = None,
+                 tags: Mapping[str, str] | None = None, parent_run_id: str | None = None,
+                 root: str | os.PathLike | None = None, flush_every: int = 5000, run_id: str | None = None):
+        from mlflow.entities import Param, RunTag  # noqa: F401  (import check before anything is created)
+
+        self.cfg = dict(cfg)
+        tracking = dict(self.cfg.get("tracking") or {})
+        self.client, self.experiment_id = client_and_experiment(tracking, root)
+        self.uri = tracking_uri(tracking, root)
+        self.flush_every = flush_every
+        self._metrics: list = []
+        self._decisions: list[dict] = []
+        self._events: list[dict] = []
+        self._latest: dict[str, tuple[int, int]] = {}      # neuron_id -> (S, N)
+        sel = self.cfg.get("selection") or {}
+        self._eps = float(sel.get("eps_factor", 1.0))
+        self._tau = float(sel.get("tau_factor", 0.8))
+        self._step = 0
+        self.finished = False
+        all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        if run_id is None:
+            run = _retry(self.client.create_run, self.experiment_id, run_name=run_name, tags=all_tags)
+            self.run_id = run.info.run_id
+            self._log_params(flatten(self.cfg))
+        else:
+            self.run_id = run_id
+            self.set_tags(all_tags)
+
+    # -- low level ---------------------------------------------------------------------------------
+    def _batch(self, metrics=(), params=(), tags=()) -> None:
+        metrics, params, tags = list(metrics), list(params), list(tags)
+        while metrics or params or tags:
+            p, params = params[:100], params[100:]
+            t, tags = tags[:100], tags[100:]
+            room = BATCH - len(p) - len(t)
+            m, metrics = metrics[:room], metrics[room:]
+            _retry(self.client.log_batch, self.run_id, metrics=m, params=p, tags=t, synchronous=True)
+
+    def _log_params(self, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        self._batch(params=[Param(k, v) for k, v in params.items()])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self._batch(tags=[RunTag(str(k), str(v)[:8000]) for k, v in tags.items()])
+
+    def metric(self, key: str, value, step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        v = _num(value)
+        if v is None:
+            return
+        self._metrics.append(Metric(key, v, int(time.time() * 1000), int(step if step is not None else self._step)))
+        if len(self._metrics) >= self.flush_every:
+            self.flush()
+
+    def log_metrics(self, values: Mapping[str, Any], step: int | None = None, prefix: str = "") -> None:
+        """Numbers become metrics; strings become tags (``prefix`` + key)."""
+        tags = {}
+        for k, v in values.items():
+            if _num(v) is not None:
+                self.metric(prefix + k, v, step)
+            elif isinstance(v, str):
+                tags[prefix + k] = v
+        if tags:
+            self.set_tags(tags)
+
+    def flush(self) -> None:
+        if self._metrics:
+            batch, self._metrics = self._metrics, []
+            self._batch(metrics=batch)
+
+    # -- the sink ------------------------------------------------------------------------------------
+    def __call__(self, kind: str, p: Mapping[str, Any]) -> None:
+        if kind == "update":
+            step = int(p["update"])
+            self._step = step
+            nid = p["neuron_id"]
+            self.metric("update/train_accuracy", p.get("train_accuracy"), step)
+            self.metric(f"premodulo/{nid}", p.get("premodulo"), step)
+            self.metric(f"margin/{nid}", p.get("margin"), step)
+            self.metric("update/accepted", bool(p.get("accepted")), step)
+            self.metric("update/duration", p.get("duration"), step)
+            if p.get("S") is not None and p.get("N"):
+                self._latest[nid] = (int(p["S"]), int(p["N"]))
+        elif kind == "decision":
+            step = int(p.get("update", self._step))
+            row = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in p.items()}
+            self._decisions.append(row)
+            for key in ("final", "raw", "target_capacity", "alpha", "margin", "S_used"):
+                self.metric(f"decision/{key}", p.get(key), step)
+            self.metric(f"premodulo_raw/{p.get('neuron_id', '?')}", p.get("raw"), step)
+        elif kind == "epoch":
+            e = int(p["epoch"])
+            for key in ("train_accuracy", "val_accuracy", "updates", "accepted"):
+                self.metric(f"epoch/{key}", p.get(key), e)
+            for layer, (gold, mean) in self._layer_stats().items():
+                self.metric(f"gold_zone/layer{layer}", gold, e)
+                self.metric(f"margin_mean/layer{layer}", mean, e)
+        elif kind in ("skip", "early_stop", "alert", "resume"):
+            self._events.append({"kind": kind, **dict(p)})
+            if kind == "alert":
+                self.set_tags({f"alert.{p.get('name')}": p.get("message", "")})
+            elif kind == "skip":
+                self.metric("skips", sum(1 for ev in self._events if ev["kind"] == "skip"), p.get("update"))
+            elif kind == "early_stop":
+                self.set_tags({"early_stop_epoch": p.get("epoch")})
+        elif kind == "run_end":
+            self.log_metrics({k: v for k, v in p.items() if k != "reason"}, prefix="end/")
+            self.set_tags({"stop_reason": p.get("reason")})
+
+    def _layer_stats(self) -> dict[int, tuple[int, float]]:
+        per: dict[int, list[tuple[int, int]]] = {}
+        for nid, sn in self._latest.items():
+            per.setdefault(int(nid.split(".")[0]), []).append(sn)
+        out = {}
+        for layer, sums in sorted(per.items()):
+            gold = sum(1 for S, N in sums if self._eps * math.sqrt(N) < abs(S) < self._tau * N)
+            out[layer] = (gold, sum(abs(S) / N for S, N in sums) / len(sums))
+        return out
+
+    # -- artifacts and the end -----------------------------------------------------------------------
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        p = Path(path)
+        if not p.exists():
+            return
+        if p.is_dir():
+            _retry(self.client.log_artifacts, self.run_id, str(p), artifact_path)
+        else:
+            _retry(self.client.log_artifact, self.run_id, str(p), artifact_path)
+
+    def log_table(self, rows: list[dict], artifact_file: str) -> None:
+        if not rows:
+            return
+        try:
+            import pandas as pd
+
+            self.client.log_table(self.run_id, pd.DataFrame(rows), artifact_file)
+        except ImportError:
+            self.client.log_dict(self.run_id, rows, artifact_file)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """Flush metrics, write the decision table and events, close the run (idempotent)."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            self.flush()
+            self.log_table(self._decisions, "tables/decisions.json")
+            if self._events:
+                self.client.log_dict(self.run_id, self._events, "events.json")
+        finally:
+            _retry(self.client.set_terminated, self.run_id, status)
+
+
+def run_tags(cfg: Mapping[str, Any], git: Mapping[str, str] | None = None, **extra) -> dict[str, str]:
+    """The tags every run gets: dataset, direction, seed, phase, model, git, plus `extra`."""
+    tags = {
+        "dataset": (cfg.get("dataset") or {}).get("name", ""),
+        "direction": (cfg.get("pipeline") or {}).get("direction", ""),
+        "seed": str(cfg.get("seed", 0)),
+        "phase": str(cfg.get("phase", "debug")),
+        "model": (cfg.get("model") or {}).get("name", ""),
+    }
+    git = dict(git or {})
+    tags.update(git)
+    if git.get("git.commit") and git["git.commit"] != "unknown":
+        tags["mlflow.source.git.commit"] = git["git.commit"]
+    tags.update({k: str(v) for k, v in extra.items() if v is not None})
+    return tags
+
+
+def replay(record: Mapping[str, Any], sinks: Iterable) -> None:
+    """Feed a run record (`read_run_record`) to sinks as if it were training live: updates
+    and decisions in order, each epoch after the update that ended it, skips at their update."""
+    sinks = list(sinks)
+
+    def emit(kind, payload):
+        for s in sinks:
+            s(kind, payload)
+
+    decisions: dict[int, list[dict]] = {}
+    for d in record.get("decisions", []):
+        decisions.setdefault(int(d.get("update", -1)), []).append(d)
+    skips: dict[int, list[dict]] = {}
+    for s in (record.get("info", {}) or {}).get("skips", []):
+        skips.setdefault(int(s.get("update", -1)), []).append(s)
+    epochs = list(record.get("epochs", []))
+    ei = 0
+    for u in record.get("history", []):
+        emit("update", u)
+        for d in decisions.get(int(u["update"]), []):
+            emit("decision", d)
+        done = int(u["update"]) + 1
+        for s in skips.get(done, []):
+            emit("skip", s)
+        while ei < len(epochs) and int(epochs[ei].get("updates", 0)) <= done:
+            emit("epoch", epochs[ei])
+            ei += 1
+    for e in epochs[ei:]:
+        emit("epoch", e)

@@ -1,0 +1,206 @@
+"""Stage `evaluate@<direction>`: measure every seed's final model, write metrics and plot data,
+and log each run to MLflow (unless tracking=none).
+
+    metrics/<direction>.json     mean over seeds (all measures), std and per-seed accuracies
+    reports/<direction>/per_seed.json every measure of every seed, alert names, stop reasons
+    plots/<direction>/accuracy.csv    train / validation accuracy per epoch (mean over seeds)
+    plots/<direction>/premodulo.csv   every premodulo decision (backward)
+    plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted)
+    reports/<direction>/tracking.json MLflow run ids (the compare stage groups them)
+
+Accuracies are recomputed here from the saved model and the prepared data, not copied from
+training. Alerts (DESIGN §8) come from replaying the run's events through `AlertWatcher`
+with the thresholds in `main.evaluate`.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from common import PREPARED, config_for, group_key, load_params, main_guard, say, seed_dir
+
+from hashtron_lab.data import read_dataset
+from hashtron_lab.model.files import load_model
+from hashtron_lab.model.output_code import OutputCode
+from hashtron_lab.track.mlflow_sink import TAG_GROUP, AlertWatcher, replay
+from hashtron_lab.track.records import read_run_record
+from hashtron_lab.train.run import Split
+
+ACCURACIES = ("train_accuracy", "val_accuracy", "test_accuracy")
+SUMMED = ("train_accuracy", "val_accuracy", "test_accuracy", "generalization_gap", "updates", "accepted_updates",
+          "epochs", "wall_seconds", "updates_per_second", "skips", "alerts", "r2_log_premodulo_margin",
+          "final_first", "backward_order")
+
+
+def r2_log(decisions: list[dict]) -> float | None:
+    """R² of log(margin) on log(premodulo) over the decisions with both positive (DESIGN §8)."""
+    pts = [(math.log(d["final"]), math.log(d["margin"])) for d in decisions
+           if d.get("margin") and d["margin"] > 0 and d.get("final", 0) > 0]
+    if len(pts) < 3:
+        return None
+    x, y = np.array(pts).T
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    r = np.corrcoef(x, y)[0, 1]
+    return float(r * r)
+
+
+def measure(direction: str, runs: Path, seed: int, thresholds: dict) -> tuple[dict, dict, list]:
+    """(metrics, run record, confusion rows) of one seed."""
+    d = seed_dir(runs, seed)
+    rec = read_run_record(d / "record")
+    net = load_model(d / "model.htl")
+    ds = read_dataset(seed_dir(PREPARED, seed))
+    code = OutputCode(net.architecture.output_code, ds.n_classes, net.architecture.output_bits)
+    acc, confusion = {}, []
+    for name, X, y, par in (("train", ds.X_train, ds.y_train, ds.parity_train),
+                            ("val", ds.X_val, ds.y_val, ds.parity_val),
+                            ("test", ds.X_test, ds.y_test, ds.parity_test)):
+        split = Split(X, y, par)
+        pred = split.predict_from_outputs(net.forward(split.X), code)
+        acc[f"{name}_accuracy"] = float(np.mean(pred == split.y)) if len(split) else 0.0
+        if name == "test":
+            names = ds.class_names
+            confusion = [{"actual": names[int(a)], "predicted": names[int(p)] if 0 <= p < len(names) else str(int(p)),
+                          "seed": seed} for a, p in zip(split.y, pred)]
+    watcher = AlertWatcher(thresholds)
+    replay(rec, [watcher])
+    m = rec["info"]["metrics"]
+    out = {**acc, "generalization_gap": acc["train_accuracy"] - acc["test_accuracy"],
+           "updates": m["updates"], "accepted_updates": m["accepted_updates"], "epochs": m["epochs"],
+           "wall_seconds": m["wall_seconds"], "updates_per_second": m["updates_per_second"],
+           "skips": len(rec["info"].get("skips", [])), "alerts": len(watcher.alerts),
+           "alert_names": [a["name"] for a in watcher.alerts], "stop_reason": m.get("stop_reason")}
+    if direction == "backward":
+        out["r2_log_premodulo_margin"] = r2_log(rec["decisions"])
+        out["final_first"] = float(bool(m.get("final_first")))
+        out["backward_order"] = float(bool(m.get("backward_order")))
+    rec["alerts"] = watcher.alerts
+    return out, rec, confusion
+
+
+def summary(per_seed: dict[str, dict]) -> dict:
+    mean, std = {}, {}
+    for key in SUMMED:
+        vals = [v[key] for v in per_seed.values() if isinstance(v.get(key), (int, float)) and v[key] is not None]
+        if vals:
+            mean[key] = float(np.mean(vals))
+            std[key] = float(np.std(vals))
+    return {"mean": mean, "std": std}
+
+
+def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def accuracy_rows(records: dict[int, dict]) -> list[dict]:
+    """Per epoch, the mean over seeds that reached it (and how many did)."""
+    by_epoch: dict[int, list[dict]] = {}
+    for rec in records.values():
+        for e in rec["epochs"]:
+            by_epoch.setdefault(int(e["epoch"]), []).append(e)
+    rows = []
+    for epoch, es in sorted(by_epoch.items()):
+        row = {"epoch": epoch, "seeds": len(es), "updates": float(np.mean([e["updates"] for e in es])),
+               "train_accuracy": float(np.mean([e["train_accuracy"] for e in es]))}
+        vals = [e["val_accuracy"] for e in es if e.get("val_accuracy") is not None]
+        row["val_accuracy"] = float(np.mean(vals)) if vals else ""
+        rows.append(row)
+    return rows
+
+
+def premodulo_rows(records: dict[int, dict]) -> list[dict]:
+    rows = []
+    for seed, rec in records.items():
+        for d in rec["decisions"]:
+            rows.append({"update": d.get("update"), "seed": seed, "neuron_id": d.get("neuron_id"),
+                         "layer": d.get("layer"), "epoch": d.get("epoch"), "regime": d.get("regime"),
+                         "raw": d.get("raw"), "final": d.get("final"),
+                         "log2_premodulo": math.log2(d["final"]) if d.get("final", 0) > 0 else 0.0,
+                         "margin": d.get("margin"), "alpha": d.get("alpha"), "accepted": d.get("accepted")})
+    return rows
+
+
+def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dict) -> dict:
+    """One MLflow run per seed (events replayed, metrics, artifacts); their ids."""
+    from hashtron_lab.track.git_info import git_state
+    from hashtron_lab.track.mlflow_sink import MlflowRun, run_tags
+
+    git = git_state(Path.cwd())
+    group = group_key()
+    ids = {}
+    for seed, rec in records.items():
+        cfg = config_for(params, direction, seed)
+        extra = {TAG_GROUP: group, "source": "dvc", "dvc.stage": os.environ.get("DVC_STAGE", ""),
+                 "dvc.exp": os.environ.get("DVC_EXP_NAME"), "run_id": cfg["run_id"]}
+        tracker = MlflowRun(cfg, run_name=f"{direction}-s{seed}", tags=run_tags(cfg, git.as_tags(), **extra))
+        try:
+            watcher = AlertWatcher(params["main"]["evaluate"], forward=tracker)
+            replay(rec, [tracker, watcher])
+            values = {k: v for k, v in per_seed[str(seed)].items() if not isinstance(v, list)}
+            tracker.log_metrics(values, step=int(values.get("updates") or 0))
+            if params["tracking"].get("log_models", True):
+                d = seed_dir(runs, seed)
+                tracker.log_artifact(d / "model.htl", "model")
+                tracker.log_artifact(d / "sum_cache.bin", "model")
+                tracker.log_artifact(d / "record", "record")
+            tracker.finish("FINISHED")
+        except BaseException:
+            tracker.finish("FAILED")
+            raise
+        ids[str(seed)] = tracker.run_id
+    return {"group": group, "uri": tracker.uri, "experiment_id": tracker.experiment_id, "runs": ids}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--direction", choices=("backward", "forward"), required=True)
+    ap.add_argument("--runs", required=True, help="the stage output holding seed<k>/ run folders")
+    args = ap.parse_args()
+    main_guard()
+    params = load_params()
+    runs = Path(args.runs)
+    seeds = params["main"]["seeds"]
+    per_seed, records, confusion = {}, {}, []
+    for seed in seeds:
+        per_seed[str(seed)], records[seed], conf = measure(args.direction, runs, seed, params["main"]["evaluate"])
+        confusion += conf
+        m = per_seed[str(seed)]
+        say(f"{args.direction} seed {seed}: train {m['train_accuracy']:.4f} val {m['val_accuracy']:.4f} "
+            f"test {m['test_accuracy']:.4f}, alerts {m['alert_names']}")
+    summ = summary(per_seed)
+    doc = {"mean": summ["mean"], "std": {k: v for k, v in summ["std"].items() if k in ACCURACIES},
+           "per_seed": {s: {k: v for k, v in m.items() if k in ACCURACIES} for s, m in per_seed.items()},
+           "seeds": len(seeds)}
+    Path("metrics").mkdir(exist_ok=True)
+    Path(f"metrics/{args.direction}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    out = Path("reports") / args.direction
+    out.mkdir(parents=True, exist_ok=True)
+    details = {**summ, "dataset": params["dataset"]["name"], "direction": args.direction, "per_seed": per_seed}
+    (out / "per_seed.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
+    plots = Path("plots") / args.direction
+    write_csv(plots / "accuracy.csv", accuracy_rows(records), ["epoch", "updates", "seeds", "train_accuracy",
+                                                               "val_accuracy"])
+    if args.direction == "backward":
+        write_csv(plots / "premodulo.csv", premodulo_rows(records),
+                  ["update", "seed", "neuron_id", "layer", "epoch", "regime", "raw", "final", "log2_premodulo",
+                   "margin", "alpha", "accepted"])
+    write_csv(plots / "confusion.csv", confusion, ["actual", "predicted", "seed"])
+    tracking = {"backend": params["tracking"]["backend"]}
+    if params["tracking"]["backend"] == "mlflow":
+        tracking.update(track(args.direction, runs, params, per_seed, records))
+        say(f"logged {len(seeds)} MLflow runs to {tracking['uri']} (group {tracking['group']})")
+    (out / "tracking.json").write_text(json.dumps(tracking, indent=2, sort_keys=True) + "\n")
+    mean = doc["mean"]
+    say(f"{args.direction}: mean test accuracy {mean['test_accuracy']:.4f} over {len(seeds)} seeds")
+
+
+if __name__ == "__main__":
+    main()
