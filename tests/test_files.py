@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hashtron_lab import atomic
 from hashtron_lab.kernels.filter import filter_make
 from hashtron_lab.model import files
 from hashtron_lab.model.architecture import Architecture
@@ -189,7 +190,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(files.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         save_model(random_network(ARCHS["full"], 1), path)
     monkeypatch.undo()

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..train.checkpoint import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 TABLES = ("history", "epochs", "decisions")
 

@@ -29,26 +29,17 @@ A sum is *stale* when it is more than ``stale_epochs`` epochs older than the dec
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..settings import from_mapping
 from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, regime_of
 from .throttle import Throttle
 
 UINT32_MAX = 2**32 - 1
 LAWS = ("square",)
 DAMPENING = ("clamp", "moving_average", "exp_smoothing", "percent_limit")
-
-
-def _from_dict(cls, d: Mapping[str, Any] | None):
-    d = dict(d or {})
-    valid = [f.name for f in dataclasses.fields(cls)]
-    for key in d:
-        if key not in valid:
-            raise ValueError(f"unknown key {key!r} in {cls.__name__}; valid keys: {valid}")
-    return cls(**d)
 
 
 def _round_half_up(x: float) -> int:
@@ -97,7 +88,7 @@ class CapacityConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "CapacityConfig":
-        return _from_dict(cls, d)
+        return from_mapping(cls, d)
 
 
 @dataclass

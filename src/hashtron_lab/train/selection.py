@@ -23,26 +23,17 @@ cache; :class:`Selector` holds one and saves it with ``state_dict``). Calling
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..settings import from_mapping
 from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
 
 RULES = ("gold", "random", "round_robin")
 REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
-
-
-def _from_dict(cls, d: Mapping[str, Any] | None):
-    d = dict(d or {})
-    valid = [f.name for f in dataclasses.fields(cls)]
-    for key in d:
-        if key not in valid:
-            raise ValueError(f"unknown key {key!r} in {cls.__name__}; valid keys: {valid}")
-    return cls(**d)
 
 
 @dataclass
@@ -60,7 +51,7 @@ class SelectionConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "SelectionConfig":
-        return _from_dict(cls, d)
+        return from_mapping(cls, d)
 
 
 class RoundRobinState:

@@ -16,20 +16,12 @@ A proposal equal to the previous value is no change: it neither counts nor moves
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-
-def _from_dict(cls, d: Mapping[str, Any] | None):
-    d = dict(d or {})
-    valid = [f.name for f in dataclasses.fields(cls)]
-    for key in d:
-        if key not in valid:
-            raise ValueError(f"unknown key {key!r} in {cls.__name__}; valid keys: {valid}")
-    return cls(**d)
+from ..settings import from_mapping
 
 
 @dataclass
@@ -59,7 +51,7 @@ class ThrottleConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "ThrottleConfig":
-        return _from_dict(cls, d)
+        return from_mapping(cls, d)
 
 
 class _NeuronState:
