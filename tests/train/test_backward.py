@@ -387,3 +387,52 @@ def test_selection_follows_the_gold_zone_rule(tr, real_run):
         if h["phase"] == "backward" and len(seen.get(h["layer"], ())) == widths[h["layer"]]:
             assert h["selection"] in {"gold", "moderate", "random"}
         seen.setdefault(h["layer"], set()).add(h["neuron"])
+
+
+# -- throttle under drift (scripts/drift_experiment.py, seed 004) ---------------------------
+def _drift_module(tr):
+    import importlib.util
+
+    path = tr.root / "scripts" / "drift_experiment.py"
+    spec = importlib.util.spec_from_file_location("drift_experiment", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _check_throttle_calms(res):
+    u, t = res["arms"]["unthrottled"], res["arms"]["throttled"]
+    assert u["oscillation"]["flips"] > 0, "the uncontrolled law does not oscillate here"
+    assert u["throttled_decisions"] == 0 and u["min_alpha"] == 1.0
+    assert t["throttled_decisions"] > 0 and t["min_alpha"] < 1.0
+    assert t["oscillation"]["flips"] < u["oscillation"]["flips"]
+    assert t["oscillation"]["flips_per_change"] < u["oscillation"]["flips_per_change"]
+    assert t["oscillation"]["mean_abs_log_change"] < u["oscillation"]["mean_abs_log_change"]
+    assert u["resumed_at_update"] == t["resumed_at_update"] == res["config"]["nominal_updates"]
+
+
+def test_drift_throttle_reduces_premodulo_oscillation(tr):
+    """Breast cancer, 30 % labels flipped after 150 nominal updates, 250 drifted updates per arm."""
+    de = _drift_module(tr)
+    res = de.run_drift_experiment("breast_cancer", nominal_updates=150, drift_updates=250, seed=2)
+    assert res["drift_effect"]["labels_changed"] > 0.2 * res["config"]["n_train"]
+    _check_throttle_calms(res)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("drift", ["label_flip", "feature_shift"])
+@pytest.mark.parametrize("seed", range(4))
+def test_drift_throttle_reduces_oscillation_over_seeds(tr, seed, drift):
+    de = _drift_module(tr)
+    _check_throttle_calms(de.run_drift_experiment("breast_cancer", 150, 250, drift=drift, seed=seed))
+
+
+def test_drift_synthetic_controller_only(tr):
+    """Controller alone on alternating sums: the throttle keeps the direction (so every change still
+    flips) but shrinks the swings by more than 5x."""
+    de = _drift_module(tr)
+    s = de.synthetic_demo(N=1000, steps=40)
+    u, t = s["unthrottled"]["oscillation"], s["throttled"]["oscillation"]
+    assert u["flips"] == t["flips"] == 39
+    assert t["mean_abs_log_change"] < u["mean_abs_log_change"] / 5
+    assert min(s["throttled"]["alpha"]) < 0.1 and set(s["unthrottled"]["alpha"]) == {1.0}
