@@ -9,6 +9,7 @@ emitted, so a sweep always ends. All state is explicit so a checkpoint can resum
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -23,6 +24,7 @@ from .throttle import Throttle, ThrottleConfig
 @dataclass
 class BackwardConfig:
     neurons_per_layer: int = 1          # accepted updates wanted per layer per sweep
+    layer_fraction: float | None = None  # if set: that fraction of each layer's neurons per sweep instead
     max_attempts: int = 3               # tries without an accepted update before a forward skip
     layer_seconds: float | None = None  # optional wall-clock limit per layer visit (not reproducible)
     capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
@@ -40,6 +42,8 @@ class BackwardPipeline:
         self.cfg = config if isinstance(config, BackwardConfig) else from_mapping(BackwardConfig, config, "pipeline")
         if self.cfg.neurons_per_layer < 1 or self.cfg.max_attempts < 1:
             raise ValueError("pipeline.neurons_per_layer and pipeline.max_attempts must be >= 1")
+        if self.cfg.layer_fraction is not None and not 0 < self.cfg.layer_fraction <= 1:
+            raise ValueError(f"pipeline.layer_fraction must be in (0, 1], got {self.cfg.layer_fraction}")
         thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle)
         self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
                                              Throttle(thr_cfg) if thr_cfg.enabled else None)
@@ -72,7 +76,7 @@ class BackwardPipeline:
         v["attempts"] += 1
         v["tried"].append(pos)
         v["accepted"] += int(record["accepted"])
-        k = self.cfg.neurons_per_layer
+        k = self._per_layer(width)
         out_of_time = (self.cfg.layer_seconds is not None
                        and run.wall() - v["started"] > self.cfg.layer_seconds)
         exhausted = len(v["tried"]) >= width or v["attempts"] >= self.cfg.max_attempts * k or out_of_time
@@ -90,6 +94,11 @@ class BackwardPipeline:
                 return True
             self._start_visit(run)
         return False
+
+    def _per_layer(self, width: int) -> int:
+        if self.cfg.layer_fraction is None:
+            return min(self.cfg.neurons_per_layer, width)
+        return max(1, min(width, math.ceil(self.cfg.layer_fraction * width)))
 
     def _start_visit(self, run: Run) -> None:
         self.visit = {"layer": self.plan[0], "attempts": 0, "accepted": 0, "tried": [], "started": run.wall()}
