@@ -1,0 +1,157 @@
+"""Backward vs forward pipeline: wall time for the same number of neuron updates (DESIGN §8,
+seed 000 "performance within 10 % of the current pipeline") and sum-cache memory per record.
+
+    python benchmarks/bench_pipelines.py [--updates 600] [--repeats 3] [--dataset digits]
+        [--seed 0]
+
+Digits (`conf/dataset/<dataset>.yaml`, default the byte-picker encoding) on the Go MNIST stack
+(`conf/model/mnist_stack.yaml`). Every pipeline row trains a fresh untrained network for exactly
+`--updates` neuron updates (validation and early stopping off, no checkpoints), `--repeats`
+times, interleaved so machine load hits all rows alike; the table shows the median. Numba
+kernels are compiled by a short warm-up first. Rows:
+
+- forward, premodulo 0 (the reference default: no premodulo step, the filter keys on the
+  whole input);
+- forward, scheduled premodulo (P from the success rate, min 2, max 65536);
+- backward (capacity law, clamp, throttle, gold-zone selection: the defaults).
+
+Columns: median wall seconds, updates/s, ms per update; the share of wall time in tallies, in
+neuron rebuild + trace refresh + evaluation (+ undo), and in everything else (the pipeline's own
+bookkeeping: selection, capacity decisions, sum cache, epoch ends); updates per layer, accepted
+updates and final train accuracy of the last repeat; and the ratio of each row's wall time to
+the forward (premodulo 0) row's, measured in the same process. Then the sum cache of the last backward run: records, bytes per record as stored
+(record dtype + link), as allocated (`SumCache.nbytes` / records), and as serialised into a
+checkpoint (`SumCache.to_bytes`).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from hashtron_lab.experiment import prepare_dataset, splits_of
+from hashtron_lab.model.architecture import Architecture
+from hashtron_lab.model.network import Network
+from hashtron_lab.train.backward import BackwardPipeline
+from hashtron_lab.train.forward import ForwardPipeline
+from hashtron_lab.train.run import Run, drive
+from hashtron_lab.train.sum_cache import RECORD_DTYPE
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ROWS = {
+    "forward (premodulo 0)": lambda: ForwardPipeline({}),
+    "forward (scheduled)": lambda: ForwardPipeline({"schedule": True}),
+    "backward (defaults)": lambda: BackwardPipeline({}),
+}
+BASE = "forward (premodulo 0)"
+
+
+def load(dataset: str, seed: int):
+    model = yaml.safe_load((ROOT / "conf" / "model" / "mnist_stack.yaml").read_text())
+    dcfg = yaml.safe_load((ROOT / "conf" / "dataset" / f"{dataset}.yaml").read_text())
+    arch = Architecture.from_spec(model)
+    ds = prepare_dataset({"dataset": dcfg, "model": model, "seed": seed}, arch)
+    return arch, ds
+
+
+class TimedRun(Run):
+    """Run that adds up the time of tallies and of neuron rebuild + evaluation (+ undo)."""
+
+    t_tally = 0.0
+    t_update = 0.0
+
+    def tally(self, layer, pos):
+        t0 = time.perf_counter()
+        try:
+            return super().tally(layer, pos)
+        finally:
+            self.t_tally += time.perf_counter() - t0
+
+    def train_neuron(self, *args, **kwargs):
+        t0, nested = time.perf_counter(), self.t_tally
+        try:
+            return super().train_neuron(*args, **kwargs)
+        finally:
+            self.t_update += (time.perf_counter() - t0) - (self.t_tally - nested)
+
+
+def one(arch, ds, make_pipeline, updates: int, seed: int) -> dict:
+    tr, va, _ = splits_of(ds)
+    net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
+    run = TimedRun(net, tr, va, ds.n_classes, {"seed": seed, "budget": {"max_updates": updates},
+                                          "validation": {"patience": None, "restore_best": False,
+                                                         "every_epochs": 0}, "progress": False})
+    pipe = make_pipeline()
+    t0 = time.perf_counter()
+    drive(run, pipe)
+    wall = time.perf_counter() - t0
+    assert run.n_updates == updates, (run.n_updates, run.stopped)
+    by_layer = np.bincount([h["layer"] for h in run.history], minlength=arch.n_layers)
+    return {"wall": wall, "tally": run.t_tally, "update": run.t_update, "accepted": run.n_accepted,
+            "train_accuracy": run.train_accuracy(), "pipeline": pipe, "by_layer": by_layer.tolist()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--updates", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    arch, ds = load(a.dataset, a.seed)
+    print(f"dataset {a.dataset}: {ds.X_train.shape[0]} training samples, {ds.n_features} features, "
+          f"{ds.n_classes} classes; model mnist_stack {arch.widths}; loaded in {time.perf_counter() - t0:.1f} s")
+    for make in ROWS.values():  # compile the kernels outside the measurement
+        one(arch, ds, make, 10, a.seed)
+
+    results: dict[str, list[dict]] = {name: [] for name in ROWS}
+    for _ in range(a.repeats):
+        for name, make in ROWS.items():
+            results[name].append(one(arch, ds, make, a.updates, a.seed))
+
+    base = statistics.median(r["wall"] for r in results[BASE])
+    print(f"\n{a.updates} neuron updates per run, median of {a.repeats} (interleaved)\n")
+    head = (f"{'pipeline':<24}{'wall s':>8}{'min s':>7}{'upd/s':>7}{'ms/upd':>8}{'tally':>7}{'update':>8}{'other':>7}"
+            f"{'updates by layer':>18}{'accepted':>10}{'train acc':>10}{'wall/fwd':>10}")
+    print(head)
+    print("-" * len(head))
+    for name, rs in results.items():
+        wall = statistics.median(r["wall"] for r in rs)
+        tal = statistics.median(r["tally"] / r["wall"] for r in rs)
+        upd = statistics.median(r["update"] / r["wall"] for r in rs)
+        layers = "/".join(str(x) for x in rs[-1]["by_layer"])
+        best = min(r["wall"] for r in rs)
+        print(f"{name:<24}{wall:>8.2f}{best:>7.2f}{a.updates / wall:>7.0f}{1000 * wall / a.updates:>8.2f}{tal:>7.0%}{upd:>8.0%}"
+              f"{1 - tal - upd:>7.0%}{layers:>18}{rs[-1]['accepted']:>10}{rs[-1]['train_accuracy']:>10.3f}"
+              f"{wall / base:>10.2f}")
+    print("tally = flip-test tallies; update = rebuild, refresh, evaluate, undo; other = the pipeline's own "
+          "bookkeeping (selection, capacity decisions, sum cache, epoch ends)")
+    walls = {n: statistics.median(r["wall"] for r in rs) for n, rs in results.items()}
+    mins = {n: min(r["wall"] for r in rs) for n, rs in results.items()}
+    print(f"(fastest repeats: backward / forward (premodulo 0) = {mins['backward (defaults)'] / mins[BASE]:.2f}; "
+          "numba kernels slow down a lot when other processes hold the cores, so compare rows of one run)")
+    print(f"\nbackward / forward (premodulo 0) wall-time ratio: {walls['backward (defaults)'] / walls[BASE]:.2f}"
+          f"   backward / forward (scheduled): {walls['backward (defaults)'] / walls['forward (scheduled)']:.2f}")
+
+    cache = results["backward (defaults)"][-1]["pipeline"].cache
+    n = len(cache)
+    print(f"\nsum cache after one backward run: {n} records "
+          f"(keep_last={cache.keep_last})")
+    print(f"  stored      {RECORD_DTYPE.itemsize + 4:>8} B/record (record {RECORD_DTYPE.itemsize} B + 4 B link)")
+    print(f"  allocated   {cache.nbytes / n:>8.1f} B/record ({cache.nbytes} B incl. spare room)")
+    blob = cache.to_bytes()
+    print(f"  serialised  {len(blob) / n:>8.1f} B/record ({len(blob)} B in a checkpoint)")
+    print(f"  => 1,000,000 records ~ {(RECORD_DTYPE.itemsize + 4) * 1e6 / 2**20:.0f} MiB stored "
+          f"(DESIGN §7 budget: < 100 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
