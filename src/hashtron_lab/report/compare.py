@@ -281,7 +281,7 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | Sequence[RunData], out_
     if out_md or out_html:
         with tempfile.TemporaryDirectory() as tmp:
             pdir = Path(plots_dir) if plots_dir else Path(tmp)
-            figs = _figures(runs, summary, success, pdir)
+            figs = _figures(runs, summary, success, pdir) if (out_html or plots_dir) else []
             if out_md:
                 md = _markdown(runs, summary, success, alerts, figs if plots_dir else None, Path(out_md), c, ignored)
                 Path(out_md).parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .runs import RunData, linear_fit
+from .runs import RunData
 
 DIRECTION_COLORS = {"backward": "#1f6fb4", "forward": "#d9711c"}
 REGIME_COLORS = {"unknown": "#9e9e9e", "noisy": "#e15759", "gold": "#d4a000", "collapsed": "#4e79a7"}

@@ -68,8 +68,11 @@ class RunData:
 
     @property
     def name(self) -> str:
+        """The run id the record carries, else its directory's name (the job's, for ``…/record``)."""
+        if self.info.get("run_id"):
+            return str(self.info["run_id"])
         if self.path is not None:
-            return self.path.name
+            return self.path.parent.name if self.path.name == "record" and self.path.parent.name else self.path.name
         return f"{self.direction}-{self.dataset}-s{self.seed}"
 
     @property
