@@ -485,9 +485,11 @@ def _markdown(runs, summary, success, alerts, figs, md_path: Path, c: Criteria, 
 
 
 def _md_inline(s: str) -> str:
-    """The little markdown the sentences use (**bold**) → HTML, the rest escaped."""
+    """The little markdown the sentences use (**bold**, `code`) → HTML, the rest escaped."""
     parts = H.esc(s).split("**")
-    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+    text = "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+    parts = text.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _html(runs, summary, success, alerts, figs, c: Criteria, ignored) -> str:
