@@ -73,6 +73,7 @@ def record_of(result, cfg: dict, extra: dict | None = None) -> dict:
     cache = getattr(pipe, "cache", None)
     if cache is not None and len(cache):
         info["sum_cache_records"] = len(cache)
-        info["sum_cache_bytes_per_record"] = cache.nbytes / len(cache)
+        info["sum_cache_bytes_per_record"] = cache.bytes_per_record
+        info["sum_cache_bytes"] = cache.nbytes
     info.update(extra or {})
     return info

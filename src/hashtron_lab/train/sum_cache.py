@@ -336,6 +336,12 @@ class SumCache:
         """Bytes held by the record array and its links (allocated, spare room included)."""
         return int(self._rec.nbytes + self._prev.nbytes)
 
+    @property
+    def bytes_per_record(self) -> int:
+        """Marginal memory of one record (row + link), the figure the 100 MB / 10^6 budget is about;
+        `nbytes / len` of a small cache mostly measures its initial allocation."""
+        return int(RECORD_DTYPE.itemsize + self._prev.itemsize)
+
     def neurons(self) -> list[tuple[int, int]]:
         """Every neuron with at least one record, sorted by (layer, pos)."""
         return [(l, p) for l in sorted(self._last) for p in sorted(self._last[l])]
