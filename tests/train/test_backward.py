@@ -133,7 +133,7 @@ def test_strict_backward_layer_order_in_every_epoch(tr, name, k):
 
 @pytest.mark.parametrize("k", [1, 2])
 def test_layer_visit_ends_at_k_accepted_or_after_max_attempts(tr, k):
-    run, pipe, rec = backward_run(tr, "digits", updates=300, pipeline={"neurons_per_layer": k, "max_attempts": 3})
+    run, pipe, rec = backward_run(tr, "digits", updates=200, pipeline={"neurons_per_layer": k, "max_attempts": 3})
     widths = run.net.architecture.widths
     skips = {(s["epoch"], s["layer"]) for s in rec.of("skip")}
     vs = visits(run.history)
@@ -241,9 +241,9 @@ def test_fixed_premodulo_ablation_keeps_bootstrap_at_N(tr):
 
 
 def test_throttle_disabled_means_alpha_one(tr):
-    run, pipe, rec = backward_run(tr, "breast_cancer", updates=200, pipeline={"throttle": {"enabled": False}})
+    run, pipe, rec = backward_run(tr, "breast_cancer", updates=120, pipeline={"throttle": {"enabled": False}})
     assert all(d["alpha"] == 1.0 and "throttle" not in d["clamps"] for d in rec.of("decision"))
-    run2, _, rec2 = backward_run(tr, "breast_cancer", updates=200, pipeline={"throttle": {"enabled": True}})
+    run2, _, rec2 = backward_run(tr, "breast_cancer", updates=120, pipeline={"throttle": {"enabled": True}})
     assert any(d["alpha"] < 1.0 for d in rec2.of("decision"))
 
 

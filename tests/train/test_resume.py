@@ -148,7 +148,7 @@ CHILD = textwrap.dedent("""
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tr, tmp_path):
-    updates = 300
+    updates = 200
     ck = tmp_path / "crash.ckpt"
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(conftest_dir=str(Path(__file__).parent), updates=updates, ck=str(ck),
