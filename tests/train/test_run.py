@@ -78,7 +78,8 @@ def test_bad_acceptance_config_is_refused(tr):
         tr.make_run(tr.untrained(tr.mnist_stack()), trn, va, nc, acceptance={"objective": "loss"})
 
 
-def test_undo_restores_the_exact_previous_model_and_trace(tr, lab, arch_name):
+@pytest.mark.parametrize("keep_unvoted", [False, True])
+def test_undo_restores_the_exact_previous_model_and_trace(tr, lab, arch_name, keep_unvoted):
     """apply_update then undo: same neurons, same saved bytes, same trace (on every combiner)."""
     for seed in range(3):
         net = lab.network(arch_name, seed)
@@ -90,7 +91,8 @@ def test_undo_restores_the_exact_previous_model_and_trace(tr, lab, arch_name):
         pos = int(rng.integers(net.architecture.widths[layer]))
         before, trace0, saved0 = net.copy(), trace.copy(), tr.model_bytes(net)
         t = tally(net, trace, targets, layer, pos)
-        up = apply_update(net, trace, t, salt=int(rng.integers(2**32)), premodulo=int(rng.choice([0, 3, 97, 4096])))
+        up = apply_update(net, trace, t, salt=int(rng.integers(2**32)), premodulo=int(rng.choice([0, 3, 97, 4096])),
+                          keep_unvoted=keep_unvoted)
         assert net.neuron(layer, pos) == up.new and up.old == before.neuron(layer, pos)
         assert net != before, "the update did not change the neuron"
         fresh = net.trace(X)  # the refreshed trace is what a full forward pass gives
