@@ -9,8 +9,8 @@ and log each run to MLflow (unless tracking=none).
     reports/<direction>/tracking.json MLflow run ids (the compare stage groups them)
 
 Accuracies are recomputed here from the saved model and the prepared data, not copied from
-training. Alerts (DESIGN §8) come from replaying the run's events through `AlertWatcher`
-with the thresholds in `main.evaluate`.
+training. Alerts (DESIGN §8) come from replaying the run's events through
+`track.alerts.AlertMonitor` with the thresholds in `alerts`.
 """
 import argparse
 import csv
@@ -25,7 +25,9 @@ from common import PREPARED, config_for, group_key, load_params, main_guard, say
 from hashtron_lab.data import read_dataset
 from hashtron_lab.model.files import load_model
 from hashtron_lab.model.output_code import OutputCode
-from hashtron_lab.track.mlflow_sink import TAG_GROUP, AlertWatcher, replay
+from hashtron_lab.report.compare import r2_log_premodulo_log_margin
+from hashtron_lab.track.alerts import AlertMonitor, events_of_record
+from hashtron_lab.track.mlflow_sink import TAG_GROUP
 from hashtron_lab.track.records import read_run_record
 from hashtron_lab.train.run import Split
 
@@ -35,20 +37,7 @@ SUMMED = ("train_accuracy", "val_accuracy", "test_accuracy", "generalization_gap
           "final_first", "backward_order")
 
 
-def r2_log(decisions: list[dict]) -> float | None:
-    """R² of log(margin) on log(premodulo) over the decisions with both positive (DESIGN §8)."""
-    pts = [(math.log(d["final"]), math.log(d["margin"])) for d in decisions
-           if d.get("margin") and d["margin"] > 0 and d.get("final", 0) > 0]
-    if len(pts) < 3:
-        return None
-    x, y = np.array(pts).T
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return None
-    r = np.corrcoef(x, y)[0, 1]
-    return float(r * r)
-
-
-def measure(direction: str, runs: Path, seed: int, thresholds: dict) -> tuple[dict, dict, list]:
+def measure(direction: str, runs: Path, seed: int, alerts_cfg: dict) -> tuple[dict, dict, list]:
     """(metrics, run record, confusion rows) of one seed."""
     d = seed_dir(runs, seed)
     rec = read_run_record(d / "record")
@@ -65,20 +54,20 @@ def measure(direction: str, runs: Path, seed: int, thresholds: dict) -> tuple[di
         if name == "test":
             names = ds.class_names
             confusion = [{"actual": names[int(a)], "predicted": names[int(p)] if 0 <= p < len(names) else str(int(p)),
-                          "seed": seed} for a, p in zip(split.y, pred)]
-    watcher = AlertWatcher(thresholds)
-    replay(rec, [watcher])
+                          "seed": seed} for a, p in zip(split.y, pred, strict=True)]
+    monitor = AlertMonitor(alerts_cfg)
+    for kind, payload in events_of_record(rec):
+        monitor(kind, payload)
     m = rec["info"]["metrics"]
     out = {**acc, "generalization_gap": acc["train_accuracy"] - acc["test_accuracy"],
            "updates": m["updates"], "accepted_updates": m["accepted_updates"], "epochs": m["epochs"],
            "wall_seconds": m["wall_seconds"], "updates_per_second": m["updates_per_second"],
-           "skips": len(rec["info"].get("skips", [])), "alerts": len(watcher.alerts),
-           "alert_names": [a["name"] for a in watcher.alerts], "stop_reason": m.get("stop_reason")}
+           "skips": len(rec["info"].get("skips", [])), "alerts": len(monitor.alerts),
+           "alert_rules": sorted({a["kind"] for a in monitor.alerts}), "stop_reason": m.get("stop_reason")}
     if direction == "backward":
-        out["r2_log_premodulo_margin"] = r2_log(rec["decisions"])
+        out["r2_log_premodulo_margin"] = r2_log_premodulo_log_margin(rec["decisions"])["value"]
         out["final_first"] = float(bool(m.get("final_first")))
         out["backward_order"] = float(bool(m.get("backward_order")))
-    rec["alerts"] = watcher.alerts
     return out, rec, confusion
 
 
@@ -142,8 +131,10 @@ def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dic
                  "dvc.exp": os.environ.get("DVC_EXP_NAME"), "run_id": cfg["run_id"]}
         tracker = MlflowRun(cfg, run_name=f"{direction}-s{seed}", tags=run_tags(cfg, git.as_tags(), **extra))
         try:
-            watcher = AlertWatcher(params["main"]["evaluate"], forward=tracker)
-            replay(rec, [tracker, watcher])
+            monitor = AlertMonitor(params["alerts"], emit=tracker)
+            for kind, payload in events_of_record(rec):
+                tracker(kind, payload)
+                monitor(kind, payload)
             values = {k: v for k, v in per_seed[str(seed)].items() if not isinstance(v, list)}
             tracker.log_metrics(values, step=int(values.get("updates") or 0))
             if params["tracking"].get("log_models", True):
@@ -170,11 +161,11 @@ def main() -> None:
     seeds = params["main"]["seeds"]
     per_seed, records, confusion = {}, {}, []
     for seed in seeds:
-        per_seed[str(seed)], records[seed], conf = measure(args.direction, runs, seed, params["main"]["evaluate"])
+        per_seed[str(seed)], records[seed], conf = measure(args.direction, runs, seed, params["alerts"])
         confusion += conf
         m = per_seed[str(seed)]
         say(f"{args.direction} seed {seed}: train {m['train_accuracy']:.4f} val {m['val_accuracy']:.4f} "
-            f"test {m['test_accuracy']:.4f}, alerts {m['alert_names']}")
+            f"test {m['test_accuracy']:.4f}, alerts {m['alert_rules']}")
     summ = summary(per_seed)
     doc = {"mean": summ["mean"], "std": {k: v for k, v in summ["std"].items() if k in ACCURACIES},
            "per_seed": {s: {k: v for k, v in m.items() if k in ACCURACIES} for s, m in per_seed.items()},

@@ -57,7 +57,8 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
     """
     from . import experiment
     from .model.files import save_model
-    from .track.mlflow_sink import AlertWatcher, MlflowRun, run_tags
+    from .track.alerts import AlertMonitor, ConsoleAlerts
+    from .track.mlflow_sink import MlflowRun, run_tags
     from .track.records import record_of, write_run_record
     from .train.events import Hooks
 
@@ -67,8 +68,9 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
     cfg = dict(cfg)
     cfg["run_id"] = cfg.get("run_id") or make_run_id(cfg)
     hooks = Hooks()
-    watcher = AlertWatcher((cfg.get("main") or {}).get("evaluate"), forward=hooks.emit)
-    hooks.subscribe(watcher)
+    monitor = AlertMonitor(cfg.get("alerts"), emit=hooks.emit)
+    hooks.subscribe(monitor)
+    hooks.subscribe(ConsoleAlerts())
     tracker = None
     if _backend(cfg) == "mlflow":
         name = f"{cfg['pipeline']['direction']}-s{cfg.get('seed', 0)}"
@@ -84,7 +86,7 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
         cache = getattr(result.pipeline, "cache", None)
         if cache is not None:
             cache.save(out / "sum_cache.bin")
-        extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": watcher.alerts, "group": group,
+        extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": monitor.alerts, "group": group,
                  "mlflow_run_id": tracker.run_id if tracker else None}
         info = record_of(result, cfg, extra)
         write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
@@ -137,8 +139,8 @@ def main(cfg: DictConfig) -> float:
     log.info("%s %s seed %s: train %.4f val %.4f test %.4f (%d updates, %.1fs) -> %s",
              info["dataset"], info["direction"], info["seed"], m["train_accuracy"], m["val_accuracy"],
              m["test_accuracy"], m["updates"], m["wall_seconds"], hc.runtime.output_dir)
-    for alert in info.get("alerts", []):
-        log.warning("alert %s: %s", alert["name"], alert["message"])
+    if info.get("alerts"):
+        log.warning("%d alert(s): %s", len(info["alerts"]), sorted({a["kind"] for a in info["alerts"]}))
     return float(m["val_accuracy"])
 
 

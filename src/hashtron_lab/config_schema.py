@@ -59,6 +59,7 @@ class Backend(Enum):
 class BackwardPipelineSchema:
     direction: Direction = Direction.backward
     neurons_per_layer: int = 1            # accepted updates wanted per layer per sweep
+    layer_fraction: Optional[float] = None  # if set: that fraction of each layer's neurons per sweep instead
     max_attempts: int = 3                 # tries without an accepted update before a forward skip
     layer_seconds: Optional[float] = None  # wall-clock limit per layer visit (not reproducible)
     cache_keep_last: Optional[int] = 64   # sum-cache records kept per neuron
@@ -164,6 +165,20 @@ class TrackingSchema:
     log_models: bool = True               # model, sum cache and run record as run artifacts
 
 
+# -- alerts/ (mirrors track.alerts.AlertConfig) ------------------------------------------------
+@dataclass
+class AlertsSchema:
+    train_accuracy_max: float = 0.95      # memorization risk above this train accuracy
+    stagnation_epochs: int = 3            # margin unchanged for MORE than this many epochs
+    margin_tolerance: float = 1e-3        # a margin change up to this counts as unchanged
+    use_oscillating_flag: bool = True     # the throttle's `oscillating` flag on decisions
+    oscillation_flips: int = 3            # direction flips of a neuron's premodulo ...
+    oscillation_window: int = 6           # ... within its last this-many changes
+    stuck_layer_updates: Optional[int] = None  # consecutive updates in one layer; null = auto
+    rules: List[str] = field(default_factory=lambda: ["memorization_risk", "margin_stagnation",
+                                                      "premodulo_oscillation", "stuck_layer"])
+
+
 # -- main/ (the DVC main job only) ---------------------------------------------------------------
 @dataclass
 class PassSchema:
@@ -173,9 +188,6 @@ class PassSchema:
 
 @dataclass
 class EvaluateSchema:
-    memorisation_accuracy: float = 0.95   # alert: train accuracy above this
-    stagnation_epochs: int = 3            # alert: no margin change for more epochs than this
-    oscillation_share: float = 0.2        # alert: share of decisions the throttle saw oscillating
     success_margin: float = 0.0           # backward "wins" when its mean test accuracy beats forward's by more
 
 
@@ -203,6 +215,7 @@ class HashtronConfig:
     budget: BudgetSchema = field(default_factory=BudgetSchema)
     run: RunSchema = field(default_factory=RunSchema)
     tracking: TrackingSchema = field(default_factory=TrackingSchema)
+    alerts: AlertsSchema = field(default_factory=AlertsSchema)
     main: MainSchema = field(default_factory=MainSchema)
 
 
@@ -228,8 +241,10 @@ def mirrored_fields() -> list[tuple[type, type, set[str]]]:
     from .train.run import Acceptance, Budget, RunConfig, Validation
     from .train.selection import SelectionConfig
     from .train.throttle import ThrottleConfig
+    from .track.alerts import AlertConfig
 
     return [
+        (AlertsSchema, AlertConfig, set()),
         (CapacitySchema, CapacityConfig, {"enabled", "fixed_premodulo", "throttle"}),
         (ThrottleSchema, ThrottleConfig, set()),
         (SelectionSchema, SelectionConfig, set()),
@@ -317,7 +332,7 @@ def write_params(overrides: list[str] | tuple[str, ...] = (), root: str | os.Pat
 PIPELINE_SCHEMAS = {"backward": BackwardPipelineSchema, "forward": ForwardPipelineSchema}
 
 
-def typed(data) -> "DictConfig":
+def typed(data):
     """`data` (a dict or DictConfig, e.g. params.yaml) merged into the schema: raises
     ConfigError on an unknown key (also ones added with `+key=...`), a wrong type or an
     unknown enum value, naming the full key."""
@@ -403,6 +418,18 @@ def validate(cfg: dict) -> dict:
         fail("run.acceptance.rule", f"must be not_worse, improve or always, got {acc.rule!r}")
     if acc.objective not in ("accuracy", "hamming"):
         fail("run.acceptance.objective", f"must be accuracy or hamming, got {acc.objective!r}")
+    from .track.alerts import AlertConfig
+
+    try:
+        AlertConfig.from_dict(cfg.get("alerts"))
+    except (ValueError, TypeError) as e:
+        fail("alerts", e)
+    for direction in ("backward", "forward"):
+        if direction in (cfg.get("main") or {}):
+            try:
+                make_pipeline({**cfg, "pipeline": cfg["main"][direction]})
+            except (ValueError, TypeError, NotImplementedError) as e:
+                fail(f"main.{direction}", e)
     main = cfg.get("main") or {}
     passes = main.get("passes") or {}
     names = ["bootstrap", *passes]

@@ -1,7 +1,7 @@
-"""MLflow tracking as a `Hooks` sink, plus the alert watcher every run gets.
+"""MLflow tracking as a `Hooks` sink.
 
 Nothing here imports mlflow at module import: `MlflowRun` imports it when a run starts, so
-``tracking.backend=none`` runs never load it. `AlertWatcher` needs no MLflow at all.
+``tracking.backend=none`` runs never load it.
 
 Store. `tracking_uri(tracking, root)`: ``tracking.uri`` when set, else
 ``$MLFLOW_TRACKING_URI`` (a shared server), else ``sqlite:///<root>/mlflow.db`` where root is
@@ -20,8 +20,12 @@ What a run logs (see docs/pipeline.md for the full list):
   epoch (step = epoch) ``epoch/train_accuracy``, ``epoch/val_accuracy``,
   ``gold_zone/layer<l>`` (neurons in the gold zone), ``margin_mean/layer<l>``; final
   ``train_accuracy``/``val_accuracy``/``test_accuracy`` and the rest of the result metrics;
+- alerts (``alert`` events, e.g. from `track.alerts.AlertMonitor`): tags ``alert.<rule>``
+  (count and latest message) and ``alerts`` (total);
 - artifacts: ``tables/decisions.json`` (one row per decision, MLflow table), ``events.json``
   (skips, alerts, early stop), and what the caller adds (model, sum cache, run record).
+Finished runs can be logged after the fact by feeding `track.alerts.events_of_record(record)`
+to the sink (the DVC evaluate stage does).
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 DEFAULT_EXPERIMENT = "hashtron-lab"
 BATCH = 900                     # entities per log_batch (MLflow allows 1000)
@@ -158,72 +162,6 @@ def _num(x) -> float | None:
     return None
 
 
-# -- alerts (DESIGN §8) ------------------------------------------------------------------------------
-DEFAULT_ALERTS = {"memorisation_accuracy": 0.95, "stagnation_epochs": 3, "oscillation_share": 0.2}
-
-
-class AlertWatcher:
-    """A sink that raises DESIGN §8 alerts from the event stream (no MLflow needed).
-
-    - ``memorisation``: train accuracy above ``memorisation_accuracy``;
-    - ``stagnation``: no neuron's margin changed for more than ``stagnation_epochs`` epochs;
-    - ``oscillation``: more than ``oscillation_share`` of premodulo decisions flagged oscillating;
-    - ``layer_stuck``: a layer skipped (no accepted update after its attempts).
-    Each alert fires once per run (its first occurrence); ``alerts`` lists them; `forward`
-    (optional) receives ``("alert", alert)`` for each, e.g. a `Hooks.emit`.
-    """
-
-    def __init__(self, thresholds: Mapping[str, Any] | None = None, forward=None):
-        t = {**DEFAULT_ALERTS, **{k: v for k, v in (thresholds or {}).items() if k in DEFAULT_ALERTS}}
-        self.t = t
-        self.forward = forward
-        self.alerts: list[dict] = []
-        self._fired: set[str] = set()
-        self._margins: dict[str, float] = {}
-        self._last_snapshot: tuple | None = None
-        self._same_epochs = 0
-        self._decisions = 0
-        self._oscillating = 0
-
-    def _fire(self, name: str, message: str, **info) -> None:
-        if name in self._fired:
-            return
-        self._fired.add(name)
-        alert = {"name": name, "message": message, **info}
-        self.alerts.append(alert)
-        if self.forward is not None:
-            self.forward("alert", alert)
-
-    def __call__(self, kind: str, p: Mapping[str, Any]) -> None:
-        if kind == "update":
-            if p.get("margin") is not None:
-                self._margins[p["neuron_id"]] = float(p["margin"])
-            acc = p.get("train_accuracy")
-            if acc is not None and acc > self.t["memorisation_accuracy"]:
-                self._fire("memorisation", f"train accuracy {acc:.3f} > {self.t['memorisation_accuracy']} "
-                                           f"(memorisation risk)", update=p.get("update"), epoch=p.get("epoch"))
-        elif kind == "decision":
-            self._decisions += 1
-            self._oscillating += int(bool(p.get("oscillating")))
-            share = self._oscillating / self._decisions
-            if self._decisions >= 10 and share > self.t["oscillation_share"]:
-                self._fire("oscillation", f"{self._oscillating}/{self._decisions} premodulo decisions oscillating",
-                           update=p.get("update"), neuron_id=p.get("neuron_id"))
-        elif kind == "epoch":
-            snap = tuple(sorted(self._margins.items()))
-            if snap and snap == self._last_snapshot:
-                self._same_epochs += 1
-                if self._same_epochs > self.t["stagnation_epochs"]:
-                    self._fire("stagnation", f"no margin changed for {self._same_epochs} epochs",
-                               epoch=p.get("epoch"))
-            else:
-                self._same_epochs = 0
-            self._last_snapshot = snap
-        elif kind == "skip":
-            self._fire("layer_stuck", f"layer {p.get('layer')} skipped: {p.get('reason')}",
-                       layer=p.get("layer"), epoch=p.get("epoch"))
-
-
 # -- the MLflow run --------------------------------------------------------------------------------
 class MlflowRun:
     """One MLflow run fed by training events: call it as a sink, then `finish`.
@@ -247,6 +185,7 @@ class MlflowRun:
         self._metrics: list = []
         self._decisions: list[dict] = []
         self._events: list[dict] = []
+        self._alerts: dict[str, int] = {}
         self._latest: dict[str, tuple[int, int]] = {}      # neuron_id -> (S, N)
         sel = self.cfg.get("selection") or {}
         self._eps = float(sel.get("eps_factor", 1.0))
@@ -338,16 +277,20 @@ class MlflowRun:
                 self.metric(f"gold_zone/layer{layer}", gold, e)
                 self.metric(f"margin_mean/layer{layer}", mean, e)
         elif kind in ("skip", "early_stop", "alert", "resume"):
-            self._events.append({"kind": kind, **dict(p)})
+            self._events.append({"event": kind, **dict(p)})
             if kind == "alert":
-                self.set_tags({f"alert.{p.get('name')}": p.get("message", "")})
+                rule = str(p.get("kind", "alert"))
+                self._alerts[rule] = self._alerts.get(rule, 0) + 1
+                self.set_tags({f"alert.{rule}": f"{self._alerts[rule]}: {p.get('message', '')}"[:4900],
+                               "alerts": sum(self._alerts.values())})
             elif kind == "skip":
-                self.metric("skips", sum(1 for ev in self._events if ev["kind"] == "skip"), p.get("update"))
+                self.metric("skips", sum(1 for ev in self._events if ev["event"] == "skip"), p.get("update"))
             elif kind == "early_stop":
                 self.set_tags({"early_stop_epoch": p.get("epoch")})
         elif kind == "run_end":
             self.log_metrics({k: v for k, v in p.items() if k != "reason"}, prefix="end/")
-            self.set_tags({"stop_reason": p.get("reason")})
+            if p.get("reason"):
+                self.set_tags({"stop_reason": p["reason"]})
 
     def _layer_stats(self) -> dict[int, tuple[int, float]]:
         per: dict[int, list[tuple[int, int]]] = {}
@@ -408,34 +351,3 @@ def run_tags(cfg: Mapping[str, Any], git: Mapping[str, str] | None = None, **ext
         tags["mlflow.source.git.commit"] = git["git.commit"]
     tags.update({k: str(v) for k, v in extra.items() if v is not None})
     return tags
-
-
-def replay(record: Mapping[str, Any], sinks: Iterable) -> None:
-    """Feed a run record (`read_run_record`) to sinks as if it were training live: updates
-    and decisions in order, each epoch after the update that ended it, skips at their update."""
-    sinks = list(sinks)
-
-    def emit(kind, payload):
-        for s in sinks:
-            s(kind, payload)
-
-    decisions: dict[int, list[dict]] = {}
-    for d in record.get("decisions", []):
-        decisions.setdefault(int(d.get("update", -1)), []).append(d)
-    skips: dict[int, list[dict]] = {}
-    for s in (record.get("info", {}) or {}).get("skips", []):
-        skips.setdefault(int(s.get("update", -1)), []).append(s)
-    epochs = list(record.get("epochs", []))
-    ei = 0
-    for u in record.get("history", []):
-        emit("update", u)
-        for d in decisions.get(int(u["update"]), []):
-            emit("decision", d)
-        done = int(u["update"]) + 1
-        for s in skips.get(done, []):
-            emit("skip", s)
-        while ei < len(epochs) and int(epochs[ei].get("updates", 0)) <= done:
-            emit("epoch", epochs[ei])
-            ei += 1
-    for e in epochs[ei:]:
-        emit("epoch", e)

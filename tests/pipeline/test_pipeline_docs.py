@@ -1,0 +1,132 @@
+"""Every command in docs/pipeline.md's `bash` blocks is exercised.
+
+`COVERED` maps each command to where it runs: a test here (fast or slow) or CI (the install
+lines, which need a fresh machine). A new command in the docs fails `test_every_documented
+_command_is_covered` until it is added here with the test that runs it. The slow tests below
+run the documented Hydra commands literally, shrunk with `budget=quick` and tiny data.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "pipeline.md"
+
+COVERED = {
+    'pip install -e ".[test]" && dvc repro': "CI (.ci) for the install; dvc repro: test_pipeline_dvc.py",
+    'pip install -e ".[test]" && pytest': "CI (.ci)",
+    "dvc dag": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
+    "dvc metrics show": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
+    "dvc plots show": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
+    "mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000 --workers 1": "test_mlflow_ui_serves_the_store",
+    "python -m hashtron_lab params": "test_pipeline_dvc.py (project.params) and test_pipeline_config.py",
+    "python -m hashtron_lab params --check": "test_pipeline_config.py::test_params_check_command",
+    "dvc exp run -S main.evaluate.success_margin=0.01": "test_pipeline_dvc.py::test_dvc_experiments_...",
+    "dvc exp run --queue -S 'capacity.clamp_factor=5,20'": "test_pipeline_dvc.py::test_dvc_experiments_...",
+    "dvc queue start -j 2": "test_pipeline_dvc.py::test_dvc_experiments_...",
+    "dvc exp show": "test_pipeline_dvc.py::test_dvc_experiments_...",
+    "python -m hashtron_lab experiment=quick": "test_documented_hydra_commands_run",
+    "python -m hashtron_lab pipeline=forward seed=3 budget.max_updates=500": "test_documented_hydra_commands_run",
+    "python -m hashtron_lab -m pipeline=backward,forward seed=0,1,2": "test_documented_hydra_commands_run",
+    "python -m hashtron_lab -m pipeline=backward,forward seed=0,1,2 hydra/launcher=joblib hydra.launcher.n_jobs=2":
+        "test_documented_hydra_commands_run (and test_pipeline_app.py's 2x2 joblib test)",
+    "python -m hashtron_lab -m experiment=multilingual hydra/launcher=joblib hydra.launcher.n_jobs=2":
+        "test_documented_hydra_commands_run (two languages)",
+    'python -m venv --system-site-packages .venv-ray && .venv-ray/bin/pip install -e ".[ray]"':
+        "done by hand / CI for the Ray extra; test_pipeline_ray.py uses the environment it makes",
+    ".venv-ray/bin/python -m hashtron_lab -m pipeline=backward,forward seed=0,1 hydra/launcher=ray_local":
+        "test_pipeline_ray.py",
+}
+
+
+def documented_commands() -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        out += [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    return out
+
+
+def test_every_documented_command_is_covered():
+    cmds = documented_commands()
+    assert cmds, "no bash blocks found in docs/pipeline.md"
+    missing = [c for c in cmds if c not in COVERED]
+    assert not missing, f"commands in docs/pipeline.md that no test or CI runs: {missing}"
+    stale = [c for c in COVERED if c not in cmds]
+    assert not stale, f"COVERED lists commands the docs no longer give: {stale}"
+
+
+SHRINK = ["budget=quick", "dataset.max_samples=200", "model=tiny"]
+
+
+@pytest.mark.slow
+def test_documented_hydra_commands_run(project, helpers, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    jobs = multiruns = 0
+    for cmd in documented_commands():
+        if not cmd.startswith("python -m hashtron_lab") or " params" in cmd:
+            continue
+        args = cmd.split()[3:]
+        if "experiment=multilingual" in args:
+            try:
+                import epitran  # noqa: F401
+            except ImportError:
+                continue  # the [langs] extra is not installed
+            extra = ["budget=quick", "dataset.n_words=200", "dataset.language=spa-Latn,ita-Latn"]
+            n = 2
+        else:
+            extra = [] if "experiment=quick" in args else SHRINK
+            n = 6 if "-m" in args else 1
+        project.run([sys.executable, "-m", "hashtron_lab", *args, *extra], MLFLOW_TRACKING_URI=uri, timeout=1800)
+        jobs += n
+        multiruns += int("-m" in args)
+    _, runs = helpers.mlflow_runs(uri)
+    assert sum(r.data.tags.get("source") == "hydra" for r in runs) == jobs
+    assert sum(r.data.tags.get("source") == "hydra-multirun" for r in runs) == multiruns
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_mlflow_ui_serves_the_store(tmp_path, helpers):
+    """The documented `mlflow ui` line, on a store with one run, answers /health."""
+    db = tmp_path / "mlflow.db"
+    helpers.run([sys.executable, "-m", "hashtron_lab", "experiment=quick", f"hydra.run.dir={tmp_path / 'run'}"],
+                ROOT, MLFLOW_TRACKING_URI=f"sqlite:///{db}")
+    port = _free_port()
+    documented = next(c for c in documented_commands() if c.startswith("mlflow ui"))
+    cmd = [str(port) if c == "5000" else c for c in documented.split()]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=helpers.env(), start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError as e:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise AssertionError("mlflow ui did not answer /health within 120 s") from e
+                time.sleep(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search?max_results=10",
+                                    timeout=10) as r:
+            assert b"hashtron-lab" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers: the group this test started
+        proc.wait(timeout=30)
