@@ -188,9 +188,11 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                 for i in range(widths[0]):
                     x = X[s, 0] if direct0 else X[s, i]
                     keys[s, first[0] + i] = prehash(x, i, lpremod[0])
+            memo = only >= 0  # one neuron changed: downstream neurons are unchanged, keys decide
             for l in range(l0, L):
                 f0 = first[l]
                 w = widths[l]
+                changed = False
                 if l > l0:
                     pf = first[l - 1]
                     for j in range(widths[l - 1]):
@@ -198,21 +200,29 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                     for j in range(widths[l - 1], cparams[l - 1, NCELLS]):
                         buf[j] = 0
                     direct = l == L - 1 and ckind[l] == K_NONE
+                    g0 = np.uint32(0)
                     if direct:
                         g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0, taps, tap_off)
-                        for i in range(w):
-                            keys[s, f0 + i] = prehash(g0, i, lpremod[l])
-                    else:
-                        for i in range(w):
-                            keys[s, f0 + i] = prehash(combiner_feature(ckind[l - 1], cparams, l - 1, buf, i, taps, tap_off), i, lpremod[l])
-                if l == l0 and only >= 0:
+                    for i in range(w):
+                        g = g0 if direct else combiner_feature(ckind[l - 1], cparams, l - 1, buf, i, taps, tap_off)
+                        key = prehash(g, i, lpremod[l])
+                        if memo and key == keys[s, f0 + i]:
+                            continue  # same input, same neuron: same bit
+                        keys[s, f0 + i] = key
+                        c = neuron_eval(f0 + i, key, prog_off, prog_salt, prog_mod, filt_off, filt)
+                        if c != cells[s, f0 + i]:
+                            changed = True
+                        cells[s, f0 + i] = c
+                elif only >= 0:
                     c = neuron_eval(f0 + only, keys[s, f0 + only], prog_off, prog_salt, prog_mod, filt_off, filt)
-                    if c == cells[s, f0 + only]:
-                        break  # nothing downstream can change for this sample
+                    changed = c != cells[s, f0 + only]
                     cells[s, f0 + only] = c
                 else:
+                    changed = True
                     for i in range(w):
                         cells[s, f0 + i] = neuron_eval(f0 + i, keys[s, f0 + i], prog_off, prog_salt, prog_mod, filt_off, filt)
+                if memo and not changed:
+                    break  # nothing downstream can change for this sample
             else:
                 _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_off)
 
