@@ -144,11 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     n = len(cache)
     print(f"\nsum cache after one backward run: {n} records "
           f"(keep_last={cache.keep_last})")
-    print(f"  stored      {RECORD_DTYPE.itemsize + 4:>8} B/record (record {RECORD_DTYPE.itemsize} B + 4 B link)")
+    per = getattr(cache, "bytes_per_record", RECORD_DTYPE.itemsize + 4)
+    per = int(per() if callable(per) else per)
+    print(f"  stored      {per:>8} B/record (record {RECORD_DTYPE.itemsize} B + {per - RECORD_DTYPE.itemsize} B link)")
     print(f"  allocated   {cache.nbytes / n:>8.1f} B/record ({cache.nbytes} B incl. spare room)")
     blob = cache.to_bytes()
     print(f"  serialised  {len(blob) / n:>8.1f} B/record ({len(blob)} B in a checkpoint)")
-    print(f"  => 1,000,000 records ~ {(RECORD_DTYPE.itemsize + 4) * 1e6 / 2**20:.0f} MiB stored "
+    print(f"  => 1,000,000 records ~ {per * 1e6 / 2**20:.0f} MiB stored "
           f"(DESIGN §7 budget: < 100 MB)")
     return 0
 
