@@ -55,6 +55,7 @@ class Network:
         self.neurons = neurons
         self._packed: Packed | None = None
         self._static: dict | None = None
+        self._influence: list[np.ndarray] | None = None
         a = architecture
         self.first = np.concatenate([[0], np.cumsum(a.widths)[:-1]]).astype(np.int64)
 
@@ -120,6 +121,33 @@ class Network:
             taps=np.concatenate(tables) if tables else np.zeros(1, np.int32),
             tap_off=tap_off,
         )
+
+    def influence(self) -> list[np.ndarray]:
+        """For every layer, a bool matrix (neurons × output bits): which output bits each neuron
+        can change at all, from the combiners' taps (structure only, not the learned filters)."""
+        if self._influence is None:
+            a = self.architecture
+            nbits = a.output_bits
+            last = a.n_layers - 1
+            infl = [np.zeros((w, nbits), dtype=bool) for w in a.widths]
+            if a.output_is_direct:
+                for j in range(nbits):
+                    infl[last][j, j] = True
+            else:
+                taps = a.combiners[last].taps(a.widths[last], nbits)
+                for j in range(nbits):
+                    cells = taps[j][taps[j] >= 0]
+                    infl[last][cells[cells < a.widths[last]], j] = True
+            for l in range(last - 1, -1, -1):
+                nxt = infl[l + 1]
+                direct = l + 1 == last and a.output_is_direct
+                taps = a.combiners[l].taps(a.widths[l], 1 if direct else a.widths[l + 1])
+                for f in range(taps.shape[0]):
+                    cells = taps[f][(taps[f] >= 0) & (taps[f] < a.widths[l])]
+                    reach = nxt.any(axis=0) if direct else nxt[f]
+                    infl[l][cells] |= reach
+            self._influence = infl
+        return self._influence
 
     def _features_read(self, l: int) -> int:
         """How many features of combiner l anything reads: the next layer's width, 1 for a

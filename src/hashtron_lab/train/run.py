@@ -61,6 +61,7 @@ class Acceptance:
     require_improving_vote: bool = True
     reject_revisits: bool = True     # local-minimum detection by hash of the prediction vector
     keep_unvoted: bool = False       # keys without votes keep the neuron's current bit (not in the reference)
+    tally: str = "flip"              # flip (reference) | local (hidden neurons of one output bit vote its target)
 
 
 @dataclass
@@ -166,7 +167,7 @@ class Run:
 
     # -- one neuron update ---------------------------------------------------------
     def tally(self, layer: int, pos: int) -> Tally:
-        return tally(self.net, self.trace, self.targets, layer, pos)
+        return tally(self.net, self.trace, self.targets, layer, pos, self.accept.tally)
 
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
                      **info: Any) -> dict:

@@ -46,12 +46,29 @@ class Tally:
         return KT.key_sums(self.x_in, self.votes, self.current, np.uint32(salt), np.uint32(premodulo))
 
 
-def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int) -> Tally:
-    """Flip-test every sample for neuron `pos` of `layer` (DESIGN §3). `targets` = label xor parity."""
+TALLY_MODES = ("flip", "local")
+
+
+def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int, mode: str = "flip") -> Tally:
+    """Votes of every sample for neuron `pos` of `layer`. `targets` = wanted output xor parity.
+
+    mode "flip" (the reference, DESIGN §3): the flip test. mode "local" (our extension): a hidden
+    neuron that can influence exactly one output bit b votes for bit b of the target on every
+    sample, as an output neuron does (WiSARD-style local credit); others keep the flip test.
+    """
+    if mode not in TALLY_MODES:
+        raise ValueError(f"tally mode must be one of {TALLY_MODES}, got {mode!r}")
     n = trace.out.shape[0]
+    k = int(net.first[layer]) + pos
+    if mode == "local" and layer < net.architecture.n_layers - 1:
+        bits = np.flatnonzero(net.influence()[layer][pos])
+        if bits.shape[0] == 1:
+            want = ((np.asarray(targets, np.uint32) >> np.uint32(bits[0])) & 1).astype(np.uint8)
+            votes = (2 * want.astype(np.int32) - 1)
+            return Tally(layer, pos, trace.keys[:, k].copy(), votes, trace.cells[:, k] != want,
+                         trace.cells[:, k].copy())
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
                     votes, improving, *net.pack().args())
-    k = int(net.first[layer]) + pos
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy())
