@@ -1,8 +1,8 @@
 """Backward vs forward pipeline: wall time for the same number of neuron updates (DESIGN §8,
 seed 000 "performance within 10 % of the current pipeline") and sum-cache memory per record.
 
-    python benchmarks/bench_pipelines.py [--updates 600] [--repeats 3] [--dataset digits]
-        [--seed 0]
+    python benchmarks/bench_pipelines.py [--updates 1000] [--repeats 5] [--dataset digits]
+        [--seed 0] [--threads N]
 
 Digits (`conf/dataset/<dataset>.yaml`, default the byte-picker encoding) on the Go MNIST stack
 (`conf/model/mnist_stack.yaml`). Every pipeline row trains a fresh untrained network for exactly
@@ -102,12 +102,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="numba threads (default: numba's); on cores shared with other processes 1 is "
+                         "steadier and often faster, the parallel kernels wait on busy threads")
     a = ap.parse_args(argv)
+    import numba
+
+    if a.threads:
+        numba.set_num_threads(a.threads)
 
     t0 = time.perf_counter()
     arch, ds = load(a.dataset, a.seed)
     print(f"dataset {a.dataset}: {ds.X_train.shape[0]} training samples, {ds.n_features} features, "
-          f"{ds.n_classes} classes; model mnist_stack {arch.widths}; loaded in {time.perf_counter() - t0:.1f} s")
+          f"{ds.n_classes} classes; model mnist_stack {arch.widths}; loaded in {time.perf_counter() - t0:.1f} s; "
+          f"numba threads {numba.get_num_threads()}")
     for make in ROWS.values():  # compile the kernels outside the measurement
         one(arch, ds, make, 10, a.seed)
 

@@ -3,7 +3,7 @@ oscillation after a data drift?
 
     python scripts/drift_experiment.py [--dataset breast_cancer|digits|parity8] [--nominal 300]
         [--drift-updates 700] [--drift label_flip|feature_shift] [--fraction 0.3] [--seed 0]
-        [--out reports/drift_throttle]
+        [--out reports/drift_throttle] [--threads N]
 
 Seed 004 trains a linear model, warms it up on nominal data, drifts the input gain, and
 compares the drifted phase without and with a global throttle on the update. Here:
@@ -332,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--explore", type=float, default=0.0)
     ap.add_argument("--out", default=str(ROOT / "reports" / "drift_throttle"))
+    ap.add_argument("--threads", type=int, default=None, help="numba threads (results do not depend on it)")
     a = ap.parse_args(argv)
+    if a.threads:
+        import numba
+
+        numba.set_num_threads(a.threads)
     result = run_drift_experiment(a.dataset, a.nominal, a.drift_updates, a.drift, a.fraction, a.seed, explore=a.explore)
     synth = synthetic_demo(seed=a.seed)
     out = Path(a.out)

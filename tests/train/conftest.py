@@ -125,6 +125,18 @@ def deadline(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
+@pytest.fixture(scope="module")
+def one_numba_thread():
+    """One numba thread for a test module: these batches are small, and parallel kernels on cores
+    shared with other processes run several times slower (results do not depend on it)."""
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def tr() -> SimpleNamespace:
     """Helpers of this conftest (see the module docstring)."""

@@ -14,6 +14,8 @@ from hashtron_lab.model.architecture import Architecture
 from hashtron_lab.train.backward import BackwardPipeline
 from hashtron_lab.train.run import drive
 
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
 DECISION_KEYS = {"neuron_id", "layer", "pos", "epoch", "S", "N", "margin", "regime", "target_capacity", "previous",
                  "raw", "final", "clamps", "alpha", "accepted", "accuracy_after", "phase", "update"}
 

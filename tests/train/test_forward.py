@@ -8,6 +8,8 @@ import pytest
 from hashtron_lab.train.forward import ForwardPipeline, scheduled_premodulo
 from hashtron_lab.train.run import drive
 
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
 
 # -- convergence ---------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", range(5))

@@ -18,6 +18,8 @@ from hashtron_lab.train.checkpoint import CheckpointError, load_checkpoint
 from hashtron_lab.train.forward import ForwardPipeline
 from hashtron_lab.train.run import drive
 
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
 # The backward pipeline with every piece of controller state switched on (EMA, moving average,
 # clamp, throttle), so a resume that forgets any of it shows.
 BACKWARD_CFG = {"capacity": {"dampening": ["moving_average", "exp_smoothing", "clamp"]},
@@ -154,7 +156,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tr, tmp_path):
     script.write_text(CHILD.format(conftest_dir=str(Path(__file__).parent), updates=updates, ck=str(ck),
                                    pipe=BACKWARD_CFG))
     child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             cwd=str(tmp_path), env={**os.environ, "PYTHONHASHSEED": "0"})
+                             cwd=str(tmp_path), env={**os.environ, "PYTHONHASHSEED": "0", "NUMBA_NUM_THREADS": "1"})
     try:
         t0 = time.monotonic()
         while not ck.exists():

@@ -15,6 +15,8 @@ from hashtron_lab.train.run import Run, drive
 from hashtron_lab.train.tally import tally
 from hashtron_lab.train.update import apply_update
 
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
 HISTORY_KEYS = {"update", "epoch", "layer", "neuron", "neuron_id", "premodulo", "S", "N", "votes",
                 "improving_votes", "accepted", "reason", "keys", "train_accuracy", "duration"}
 TIMING_KEYS = {"wall_seconds", "updates_per_second", "session_seconds"}
