@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ..settings import from_mapping
 from .capacity import CapacityConfig, CapacityController
@@ -125,12 +125,12 @@ class BackwardPipeline:
             recent = self.cache.recent(layer, pos, self.controller.history_needed) + [(t.S, run.epoch)]
             dec = self.controller.decide(layer, pos, N, recent, run.epoch, previous)
         premodulo = dec.final if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
-        record = run.train_neuron(layer, pos, premodulo, t=t, phase=phase, selection=selection,
+        record = run.train_neuron(layer, pos, premodulo, t=t, started=start, phase=phase, selection=selection,
                                   regime=dec.regime, alpha=dec.alpha)
         self.premodulo[nid] = premodulo
         self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime_of(t.S, N, self.controller.cfg.eps_factor, self.controller.cfg.tau_factor),
                        time.perf_counter() - start, record["accepted"], record["train_accuracy"])
-        decision = {**asdict(dec), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
+        decision = {**vars(dec), "clamps": list(dec.clamps), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
                     "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}
         run.hooks.emit("decision", decision)
         run.decisions.append(decision)

@@ -170,9 +170,12 @@ class Run:
         return tally(self.net, self.trace, self.targets, layer, pos, self.accept.tally)
 
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
-                     **info: Any) -> dict:
-        """Tally (unless given), rebuild the neuron under `premodulo`, keep it or undo it; one history record."""
-        start = time.perf_counter()
+                     started: float | None = None, **info: Any) -> dict:
+        """Tally (unless given), rebuild the neuron under `premodulo`, keep it or undo it; one history record.
+
+        `started`: perf_counter() when the caller began (e.g. before its own tally), so the
+        recorded duration covers the same work in both pipelines."""
+        start = time.perf_counter() if started is None else started
         t = t if t is not None else self.tally(layer, pos)
         before = self.objective
         record = {
