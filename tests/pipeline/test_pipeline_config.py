@@ -33,7 +33,7 @@ def test_the_root_defaults_list_names_every_group():
 def test_every_option_of_every_group_composes_and_checks(group, option):
     cfg = cs.load_config([f"{group}={option}"])
     if group == "pipeline":
-        assert cfg["pipeline"]["direction"] == option
+        assert option.startswith(cfg["pipeline"]["direction"])
     if group == "dataset" and option != "phonemizer_all":
         assert cfg["dataset"] == yaml.safe_load((CONF / "dataset" / f"{option}.yaml").read_text())
     for key in ("seed", "dataset", "model", "pipeline", "capacity", "selection", "budget", "run", "tracking", "main"):
