@@ -110,3 +110,73 @@ def key_sums(x_in, votes, current, salt, premod):
         else:
             uw[m] += 2 * np.int64(current[s]) - 1
     return uk[: m + 1], us[: m + 1], uc[: m + 1], uw[: m + 1]
+
+
+@njit(cache=True, parallel=True)
+def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod, ckind, cparams, taps, tap_off,
+                 prog_off, prog_salt, prog_mod, filt_off, filt):
+    """combo_out[s, c] = output of sample s with neuron i1's bit = c >> 1 and i2's bit = c & 1."""
+    n = cells.shape[0]
+    size = scratch_size(widths, ckind, cparams)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    f = first[l]
+    for ch in prange(n_chunks):
+        a = np.zeros(size, dtype=np.uint8)
+        b = np.zeros(size, dtype=np.uint8)
+        for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+            for c in range(4):
+                for j in range(widths[l]):
+                    a[j] = cells[s, f + j]
+                for j in range(widths[l], cparams[l, NCELLS]):
+                    a[j] = 0
+                a[i1] = (c >> 1) & 1
+                a[i2] = c & 1
+                if a[i1] == cells[s, f + i1] and a[i2] == cells[s, f + i2]:
+                    combo_out[s, c] = out[s]
+                else:
+                    combo_out[s, c] = run_tail(l, s, a, b, keys, cells, out, widths, first, lpremod, ckind, cparams,
+                                               taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt)
+
+
+@njit(cache=True)
+def pair_decide(k1, k2, combo_out, targets):
+    """Per key, the bits of the first consistent combination making output bit 0 right, samples in order.
+
+    A combination is consistent when it agrees with what earlier samples already decided for
+    either key. Returns (keys1, bits1, keys2, bits2) of the decided keys.
+    """
+    n = k1.shape[0]
+    d1 = dict()
+    d2 = dict()
+    d1[np.uint32(0)] = np.uint8(0)
+    d2[np.uint32(0)] = np.uint8(0)
+    del d1[np.uint32(0)]
+    del d2[np.uint32(0)]
+    for s in range(n):
+        want = targets[s] & np.uint32(1)
+        for c in range(4):
+            b1 = np.uint8((c >> 1) & 1)
+            b2 = np.uint8(c & 1)
+            if k1[s] in d1 and d1[k1[s]] != b1:
+                continue
+            if k2[s] in d2 and d2[k2[s]] != b2:
+                continue
+            if (combo_out[s, c] & np.uint32(1)) == want:
+                d1[k1[s]] = b1
+                d2[k2[s]] = b2
+                break
+    o1k = np.empty(len(d1), dtype=np.uint32)
+    o1b = np.empty(len(d1), dtype=np.uint8)
+    o2k = np.empty(len(d2), dtype=np.uint32)
+    o2b = np.empty(len(d2), dtype=np.uint8)
+    t = 0
+    for key, bit in d1.items():
+        o1k[t] = key
+        o1b[t] = bit
+        t += 1
+    t = 0
+    for key, bit in d2.items():
+        o2k[t] = key
+        o2b[t] = bit
+        t += 1
+    return o1k, o1b, o2k, o2b

@@ -2,7 +2,7 @@
 
 Neurons are visited input → output: while training accuracy is below `threshold`, a random
 *branch* (one random neuron per layer, layer 1 to the final layer); above it, a random layer's
-neurons in shuffled order. Premodulo is one global value per step: fixed, or scheduled from the
+neurons in shuffled order (optionally two at a time, `pairs`). Premodulo is one global value per step: fixed, or scheduled from the
 success rate as P = (100 - succ)² · (min - max) / 2500 + max, at least 2. No sum cache.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ class ForwardConfig:
     premodulo_min: int = 2
     premodulo_max: int = 65536
     threshold: float = 0.9             # below: random branches; above: a random layer, shuffled
-    pairs: bool = False                # two neurons at a time (not implemented; rejected)
+    pairs: bool = False                # above the threshold, two neurons of the layer at a time
 
 
 def scheduled_premodulo(success_percent: float, pmin: int, pmax: int) -> int:
@@ -34,8 +34,6 @@ class ForwardPipeline:
 
     def __init__(self, config: dict | ForwardConfig | None = None):
         self.cfg = config if isinstance(config, ForwardConfig) else from_mapping(ForwardConfig, config, "pipeline")
-        if self.cfg.pairs:
-            raise NotImplementedError("pipeline.pairs (two neurons at a time) is not built yet; set it to false")
         self.plan: list[tuple[int, int]] = []
         self.idx = 0
 
@@ -56,12 +54,19 @@ class ForwardPipeline:
         return None
 
     def step(self, run: Run) -> bool:
-        """Train one neuron; True when the current plan (an epoch) is done."""
+        """Train one neuron (or a pair); True when the current plan (an epoch) is done."""
         if self.idx >= len(self.plan):
             self.plan, self.idx = self._new_plan(run), 0
         layer, pos = self.plan[self.idx]
         self.idx += 1
-        run.train_neuron(layer, pos, self.premodulo(run), phase="forward")
+        nxt = self.plan[self.idx] if self.idx < len(self.plan) else None
+        room = run.budget.max_updates is None or run.n_updates + 2 <= run.budget.max_updates
+        if (self.cfg.pairs and room and nxt is not None and nxt[0] == layer
+                and run.net.architecture.combiners[layer] is not None):
+            self.idx += 1
+            run.train_pair(layer, pos, nxt[1], self.premodulo(run), phase="forward")
+        else:
+            run.train_neuron(layer, pos, self.premodulo(run), phase="forward")
         return self.idx >= len(self.plan)
 
     def state(self) -> dict:

@@ -220,6 +220,51 @@ class Run:
         self.hooks.emit("update", record)
         return record
 
+    def train_pair(self, layer: int, pos1: int, pos2: int, premodulo: int, **info: Any) -> list[dict]:
+        """Two neurons of one layer at a time (the reference's late mode): both rebuilt together,
+        kept or undone together; one history record each."""
+        from .update import pair_update
+
+        start = time.perf_counter()
+        before = self.objective
+        salts = (int(self.rng.integers(0, 2**32)), int(self.rng.integers(0, 2**32)))
+        ups = pair_update(self.net, self.trace, self.targets, layer, pos1, pos2, salts, premodulo)
+        if ups is None:
+            accepted, reason = False, "pair_filters_larger"
+        else:
+            after = self._objective()
+            h = self._pred_hash()
+            accepted = after >= before if self.accept.rule == "not_worse" else (
+                after > before if self.accept.rule == "improve" else True)
+            reason = {"not_worse": "not_worse", "improve": "improved", "always": "always"}[self.accept.rule]
+            if not accepted:
+                reason = "worse" if self.accept.rule == "not_worse" else "not_improved"
+            elif self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
+                accepted, reason = False, "local_minimum"
+            if accepted:
+                self.objective, self.pred_hash = after, h
+                self.seen.add(h)
+                self.n_accepted += 1
+            else:
+                ups[1].undo(self.net, self.trace)
+                ups[0].undo(self.net, self.trace)
+        records = []
+        for i, pos in enumerate((pos1, pos2)):
+            k = int(self.net.first[layer]) + pos
+            rec = {"update": self.n_updates, "epoch": self.epoch, "layer": layer, "neuron": pos,
+                   "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": 0, "N": len(self.train),
+                   "margin": 0.0, "votes": 0, "improving_votes": 0, "accepted": bool(accepted), "reason": reason,
+                   "keys": int(ups[i].n_keys) if ups else 0,
+                   "filter_bytes": int(self.net.neuron(layer, pos).filter.shape[0]),
+                   "S_out": int(2 * int(self.trace.cells[:, k].sum()) - self.trace.cells.shape[0]),
+                   "train_accuracy": self.train_accuracy(), "duration": (time.perf_counter() - start) / 2,
+                   "pair": [pos1, pos2], **info}
+            self.history.append(rec)
+            self.n_updates += 1
+            self.hooks.emit("update", rec)
+            records.append(rec)
+        return records
+
     def checkpoint_due(self) -> bool:
         every = self.cfg.checkpoint_every
         return bool(every and self.cfg.checkpoint_path and self.n_updates % every == 0)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..hashing import hash_array
 from ..kernels.filter import filter_make
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
@@ -62,3 +63,43 @@ def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodu
     if trace is not None:
         net.refresh(trace, t.layer, t.pos)
     return up
+
+
+def pair_update(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos1: int, pos2: int,
+                salts: tuple[int, int], premodulo: int) -> tuple[Update, Update] | None:
+    """The reference's two-at-a-time step: both neurons of `layer` rebuilt from the first consistent
+    bit combination per key that makes output bit 0 right (samples in order, no sums).
+
+    Returns the two updates (undo in reverse order), or None — nothing changed — when the two new
+    filters would be larger in total than the old ones (the reference rejects such a pair).
+    """
+    from ..kernels import tally as KT
+
+    if pos1 == pos2:
+        raise ValueError("a pair needs two different neurons")
+    n = trace.out.shape[0]
+    combo = np.zeros((n, 4), dtype=np.uint32)
+    args = net.pack().args()
+    KT.pair_outputs(layer, pos1, pos2, trace.keys, trace.cells, trace.out, combo, *args)
+    f = int(net.first[layer])
+    keyed = []
+    for pos, salt in zip((pos1, pos2), salts):
+        x = np.ascontiguousarray(trace.keys[:, f + pos])
+        keyed.append(x if premodulo == 0 else hash_array(x, np.uint32(salt), np.uint32(premodulo)))
+    k1, b1, k2, b2 = KT.pair_decide(keyed[0], keyed[1], combo, np.ascontiguousarray(targets, np.uint32))
+    news = []
+    for keys, bits, salt in ((k1, b1, salts[0]), (k2, b2, salts[1])):
+        order = np.argsort(keys, kind="mergesort")
+        news.append(Hashtron(program=[(int(salt), int(premodulo))] if premodulo > 0 else [],
+                             filter=filter_make(keys[order], bits[order])))
+    olds = [net.neuron(layer, pos1), net.neuron(layer, pos2)]
+    if sum(h.filter.shape[0] for h in news) > sum(h.filter.shape[0] for h in olds):
+        return None
+    ups = []
+    for pos, new, old, n_keys in ((pos1, news[0], olds[0], len(k1)), (pos2, news[1], olds[1], len(k2))):
+        up = Update(layer, pos, old, new, n_keys, saved_from=f,
+                    saved=(trace.keys[:, f:].copy(), trace.cells[:, f:].copy(), trace.out.copy()))
+        net.set_neuron(layer, pos, new)
+        net.refresh(trace, layer, pos)
+        ups.append(up)
+    return ups[0], ups[1]
