@@ -130,6 +130,7 @@ class AcceptanceSchema:
     require_improving_vote: bool = True
     reject_revisits: bool = True
     keep_unvoted: bool = False            # keys without votes keep the neuron's current bit
+    tally: str = "flip"                   # flip (reference) | local (hidden neurons of one output bit vote its target)
 
 
 @dataclass
