@@ -21,10 +21,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "pipeline.md"
+DOCS = (ROOT / "README.md", DOC)
 
 COVERED = {
     'pip install -e ".[test]" && dvc repro': "CI (.ci) for the install; dvc repro: test_pipeline_dvc.py",
     'pip install -e ".[test]" && pytest': "CI (.ci)",
+    'pip install -e ".[test,langs]" && python -m pytest': "CI (.ci/run runs exactly this)",
+    "python -m pytest -m slow": "run by hand / nightly; each slow test is listed in this file or its module",
+    "python benchmarks/bench_core.py": "run by hand (prints the throughput table in the README)",
     "dvc dag": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
     "dvc metrics show": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
     "dvc plots show": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
@@ -50,7 +54,7 @@ COVERED = {
 
 
 def documented_commands() -> list[str]:
-    text = DOC.read_text(encoding="utf-8")
+    text = "\n".join(d.read_text(encoding="utf-8") for d in DOCS)
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         out += [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
