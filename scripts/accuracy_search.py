@@ -27,11 +27,8 @@ under 10 s of wall clock on the shared 2-core machine; wall seconds are reported
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import math
 import random
-import sys
 import time
 from pathlib import Path
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from hashtron_lab import atomic
 from hashtron_lab.kernels.filter import filter_make
-from hashtron_lab.model import files
 from hashtron_lab.model.architecture import Architecture
 from hashtron_lab.model.files import (
     FORMAT_NAME, FORMAT_VERSION, ModelFileError, dumps_model, load_model, load_model_and_meta,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hashtron_lab.data import DATASETS, Dataset, DatasetError, load_dataset
+from hashtron_lab.data import DATASETS, Dataset, load_dataset
 from hashtron_lab.data.encoders import quantile_thresholds
 from hashtron_lab.data.splits import cap_indices, split_indices
 

@@ -11,7 +11,7 @@ import pytest
 from hashtron_lab.experiment import train as train_experiment
 from hashtron_lab.train.backward import BackwardPipeline
 from hashtron_lab.train.forward import ForwardPipeline
-from hashtron_lab.train.run import Run, drive
+from hashtron_lab.train.run import drive
 from hashtron_lab.train.tally import tally
 from hashtron_lab.train.update import apply_update
 
