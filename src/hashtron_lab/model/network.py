@@ -69,9 +69,10 @@ class Network:
     def neuron(self, layer: int, pos: int) -> Hashtron:
         return self.neurons[layer][pos]
 
-    def set_neuron(self, layer: int, pos: int, h: Hashtron) -> None:
+    def set_neuron(self, layer: int, pos: int, h: Hashtron, packed: "Packed | None" = None) -> None:
+        """Replace a neuron; `packed` (the arrays of the network as it will be) skips a repack on undo."""
         self.neurons[layer][pos] = h
-        self._packed = None
+        self._packed = packed
 
     def copy(self) -> "Network":
         return Network(self.architecture, [[h.copy() for h in layer] for layer in self.neurons])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,16 +25,16 @@ class Tally:
     def N(self) -> int:
         return int(self.votes.shape[0])
 
-    @property
+    @cached_property
     def S(self) -> int:
         """Sum of vote signs: in [-N, N]; |S| ~ N collapsed, ~ 0 noise."""
         return int(np.sign(self.votes).sum())
 
-    @property
+    @cached_property
     def votes_cast(self) -> int:
         return int(np.count_nonzero(self.votes))
 
-    @property
+    @cached_property
     def n_improving(self) -> int:
         return int(self.improving.sum())
 

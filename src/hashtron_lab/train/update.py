@@ -23,9 +23,10 @@ class Update:
     n_keys: int
     saved_from: int = 0
     saved: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    old_packed: object = None
 
     def undo(self, net: Network, trace: Trace | None = None) -> None:
-        net.set_neuron(self.layer, self.pos, self.old)
+        net.set_neuron(self.layer, self.pos, self.old, self.old_packed)
         if trace is not None and self.saved is not None:
             keys, cells, out = self.saved
             trace.keys[:, self.saved_from:] = keys
@@ -54,7 +55,7 @@ def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodu
                  keep_unvoted: bool = False) -> Update:
     """Replace the tallied neuron and refresh the trace from its layer on."""
     new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted)
-    up = Update(t.layer, t.pos, net.neuron(t.layer, t.pos), new, n_keys)
+    up = Update(t.layer, t.pos, net.neuron(t.layer, t.pos), new, n_keys, old_packed=net.pack())
     if trace is not None:
         f = int(net.first[t.layer])
         up.saved_from = f
