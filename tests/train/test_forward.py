@@ -120,11 +120,6 @@ def test_forward_pipeline_records_no_premodulo_decisions(tr):
     assert {h["phase"] for h in run.history} == {"forward"}
 
 
-def test_pairs_mode_is_refused():
-    with pytest.raises(NotImplementedError, match="pairs"):
-        ForwardPipeline({"pairs": True})
-
-
 def test_unknown_forward_option_is_refused():
     with pytest.raises(Exception, match="premodulo_maximum|unknown|valid"):
         ForwardPipeline({"premodulo_maximum": 3})
