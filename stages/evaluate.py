@@ -7,6 +7,8 @@ and log each run to MLflow (unless tracking=none).
     plots/<direction>/premodulo.csv   every premodulo decision (backward)
     plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted)
     reports/<direction>/tracking.json MLflow run ids (the compare stage groups them)
+    reports/<direction>/dashboard/seed<k>.html  the run's dashboard (issue 7), its PNGs in
+    plots/dashboard/<direction>/seed<k>/        (DVC plots; also logged to the MLflow run)
 
 Accuracies are recomputed here from the saved model and the prepared data, not copied from
 training. Alerts (DESIGN §8) come from replaying the run's events through
@@ -26,6 +28,7 @@ from hashtron_lab.data import read_dataset
 from hashtron_lab.model.files import load_model
 from hashtron_lab.model.output_code import OutputCode
 from hashtron_lab.report.compare import r2_log_premodulo_log_margin
+from hashtron_lab.report.dashboard import build_dashboard
 from hashtron_lab.track.alerts import AlertMonitor, events_of_record
 from hashtron_lab.track.mlflow_sink import TAG_GROUP
 from hashtron_lab.track.records import read_run_record
@@ -137,6 +140,10 @@ def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dic
                 monitor(kind, payload)
             values = {k: v for k, v in per_seed[str(seed)].items() if not isinstance(v, list)}
             tracker.log_metrics(values, step=int(values.get("updates") or 0))
+            pngs = sorted((Path("plots") / "dashboard" / direction / f"seed{seed}").glob("*.png"))
+            html = Path("reports") / direction / "dashboard" / f"seed{seed}.html"
+            for f in [*pngs, html]:
+                tracker.log_artifact(f, "dashboard")
             if params["tracking"].get("log_models", True):
                 d = seed_dir(runs, seed)
                 tracker.log_artifact(d / "model.htl", "model")
@@ -184,6 +191,9 @@ def main() -> None:
                   ["update", "seed", "neuron_id", "layer", "epoch", "regime", "raw", "final", "log2_premodulo",
                    "margin", "alpha", "accepted"])
     write_csv(plots / "confusion.csv", confusion, ["actual", "predicted", "seed"])
+    for seed in seeds:
+        build_dashboard(seed_dir(runs, seed) / "record", out / "dashboard" / f"seed{seed}.html",
+                        Path("plots") / "dashboard" / args.direction / f"seed{seed}", params["alerts"])
     tracking = {"backend": params["tracking"]["backend"]}
     if params["tracking"]["backend"] == "mlflow":
         tracking.update(track(args.direction, runs, params, per_seed, records))

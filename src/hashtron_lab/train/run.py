@@ -87,8 +87,28 @@ class RunConfig:
         return from_mapping(cls, d, "run config")
 
 
-class StopRun(Exception):
-    """Raised inside a pipeline step to end the run early (budget or early stopping)."""
+_WARM = False
+
+
+def warm_kernels() -> None:
+    """Load (or compile) every training kernel once per process on a toy network, so the first
+    neuron update of a run is not charged numba's cache loading (it is ~0.5 s per process and
+    would skew wall-time comparisons between runs split over several processes)."""
+    global _WARM
+    if _WARM:
+        return
+    from ..model.architecture import Architecture
+    from .update import apply_update
+
+    arch = Architecture.from_spec({"layers": [{"type": "hashtron", "neurons": 2},
+                                              {"type": "full", "size": 2, "bits": 1, "maxbits": 1},
+                                              {"type": "hashtron", "neurons": 1}]})
+    net = Network.untrained(arch, np.random.default_rng(0))
+    X = np.arange(8, dtype=np.uint32).reshape(4, 2)
+    trace = net.trace(X)
+    targets = np.array([0, 1, 1, 0], np.uint32)
+    apply_update(net, trace, tally(net, trace, targets, 0, 0), 1, 4).undo(net, trace)
+    _WARM = True
 
 
 class Run:
@@ -125,6 +145,7 @@ class Run:
         self.since_best = 0
         self.stopped: str | None = None
         self.elapsed = 0.0
+        warm_kernels()
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
         self.objective = self._objective()
@@ -348,6 +369,7 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
         run.load_state(st["run"])
         pipeline.load_state(st["pipeline"])
         run.hooks.emit("resume", {"path": str(path), "updates": run.n_updates, "epoch": run.epoch})
+        run._t0 = time.perf_counter()  # reading the checkpoint is not training time
     else:
         run.hooks.emit("run_start", {"pipeline": pipeline.name, "seed": run.cfg.seed,
                                      "n_train": len(run.train), "architecture": run.net.architecture.to_spec()})
