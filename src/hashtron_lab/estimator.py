@@ -11,6 +11,9 @@ from .model.network import Network
 from .train.run import Run, Split, drive
 
 SETTINGS = ("budget", "pipeline", "capacity", "selection", "run", "validation_fraction")
+# Run defaults of the estimator (the pipelines' own defaults are the reference's): conservative
+# updates and a Hamming objective suit the default ECOC architecture (docs/decisions.md D20).
+RUN_DEFAULTS = {"acceptance": {"keep_unvoted": True, "objective": "hamming"}}
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -68,7 +71,7 @@ class HashtronClassifier:
         train, val = self._split(X, y_idx, X_val, y_val)
         cfg = {"seed": self.seed, "pipeline": {"direction": self.direction, **self.settings.get("pipeline", {})},
                "capacity": self.settings.get("capacity", {}), "selection": self.settings.get("selection", {}),
-               "budget": self.settings.get("budget", {}), "run": self.settings.get("run", {})}
+               "budget": self.settings.get("budget", {}), "run": self.settings.get("run", RUN_DEFAULTS)}
         net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([self.seed, 1])))
         pipeline = make_pipeline(cfg)
         run = Run(net, train, val, len(self.classes_), run_config(cfg))
