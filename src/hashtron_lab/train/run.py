@@ -190,6 +190,25 @@ class Run:
     def tally(self, layer: int, pos: int) -> Tally:
         return tally(self.net, self.trace, self.targets, layer, pos, self.accept.tally)
 
+    def _judge(self, before: float) -> tuple[bool, str]:
+        """Acceptance of the change just applied to the network and trace; a kept change becomes
+        the new reference point (objective, prediction hash)."""
+        after = self._objective()
+        h = self._pred_hash()
+        if self.accept.rule == "always":
+            accepted, reason = True, "always"
+        elif self.accept.rule == "improve":
+            accepted, reason = after > before, ("improved" if after > before else "not_improved")
+        else:
+            accepted, reason = after >= before, ("not_worse" if after >= before else "worse")
+        if accepted and self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
+            accepted, reason = False, "local_minimum"  # back to an earlier, different prediction vector
+        if accepted:
+            self.objective, self.pred_hash = after, h
+            self.seen.add(h)
+            self.n_accepted += 1
+        return accepted, reason
+
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
                      started: float | None = None, **info: Any) -> dict:
         """Tally (unless given), rebuild the neuron under `premodulo`, keep it or undo it; one history record.
@@ -209,22 +228,8 @@ class Run:
         else:
             salt = int(self.rng.integers(0, 2**32))
             up = apply_update(self.net, self.trace, t, salt, premodulo, self.accept.keep_unvoted)
-            after = self._objective()
-            h = self._pred_hash()
-            if self.accept.rule == "always":
-                accepted, reason = True, "always"
-            elif self.accept.rule == "improve":
-                accepted, reason = after > before, ("improved" if after > before else "not_improved")
-            else:
-                accepted, reason = after >= before, ("not_worse" if after >= before else "worse")
-            if accepted and self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
-                accepted, reason = False, "local_minimum"  # back to an earlier, different prediction vector
-            if accepted:
-                self.objective = after
-                self.pred_hash = h
-                self.seen.add(h)
-                self.n_accepted += 1
-            else:
+            accepted, reason = self._judge(before)
+            if not accepted:
                 up.undo(self.net, self.trace)
             keys = up.n_keys
         k = int(self.net.first[layer]) + pos
@@ -253,20 +258,8 @@ class Run:
         if ups is None:
             accepted, reason = False, "pair_filters_larger"
         else:
-            after = self._objective()
-            h = self._pred_hash()
-            accepted = after >= before if self.accept.rule == "not_worse" else (
-                after > before if self.accept.rule == "improve" else True)
-            reason = {"not_worse": "not_worse", "improve": "improved", "always": "always"}[self.accept.rule]
+            accepted, reason = self._judge(before)
             if not accepted:
-                reason = "worse" if self.accept.rule == "not_worse" else "not_improved"
-            elif self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
-                accepted, reason = False, "local_minimum"
-            if accepted:
-                self.objective, self.pred_hash = after, h
-                self.seen.add(h)
-                self.n_accepted += 1
-            else:
                 ups[1].undo(self.net, self.trace)
                 ups[0].undo(self.net, self.trace)
         records = []
