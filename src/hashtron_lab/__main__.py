@@ -43,7 +43,7 @@ def params_command(argv: list[str]) -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "params":
-        sys.exit(params_command(sys.argv[2:]))
+        raise SystemExit(params_command(sys.argv[2:]))
     from .cli import main as app
 
     app()

@@ -15,19 +15,9 @@ from hashtron_lab.data import encoders as E
 MASK32 = 0xFFFFFFFF
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
+from reference import hash32 as ref_hash  # noqa: E402  (tests/ is on sys.path via tests/conftest.py)
 
-def ref_hash(n: int, s: int, max_: int) -> int:
-    m = (n - s) & MASK32
-    m ^= (m << 2) & MASK32
-    m ^= (m << 3) & MASK32
-    m ^= m >> 5
-    m ^= m >> 7
-    m ^= (m << 11) & MASK32
-    m ^= (m << 13) & MASK32
-    m ^= m >> 17
-    m ^= (m << 19) & MASK32
-    m = (m + s) & MASK32
-    return (m * max_) >> 32
+
 
 
 def ref_byte_picker(row: list[int], n: int) -> int:

@@ -23,7 +23,6 @@ working language in one multirun: ``hashtron-lab -m dataset=phonemizer_all``.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -274,7 +273,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
 
 
 __all__ = ["Candidate", "ProbeResult", "language_candidates", "supported_languages", "resolve_language",
