@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..jsonable import jsonable
 from . import g2p, sources
 from .dataset import Dataset, content_hash
 from .encoders import Encoder, row_hash
@@ -206,18 +207,5 @@ def load_dataset(cfg: Mapping, seed: int, max_output_bits: int | None = None) ->
         "source": src.info,
     }
     meta["content_hash"] = content_hash(arrays, src.class_names)
-    return Dataset(name=name, class_names=list(src.class_names), meta=_plain_json(meta),
+    return Dataset(name=name, class_names=list(src.class_names), meta=jsonable(meta),
                    **{k: v for k, v in arrays.items()})
-
-
-def _plain_json(obj):
-    """numpy scalars/arrays -> Python, so meta is JSON-serialisable."""
-    if isinstance(obj, dict):
-        return {str(k): _plain_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain_json(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj

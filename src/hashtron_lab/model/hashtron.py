@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels.hashing import hash32
+from ..kernels.network import hashtron_forward_batch
 
 UNTRAINED_MODULUS = 2
 
@@ -44,8 +45,6 @@ class Hashtron:
 
     def forward(self, x) -> np.ndarray:
         """Batched evaluation over a uint32 array; returns the `bits`-bit answers as uint32."""
-        from ..kernels.network import hashtron_forward_batch
-
         xs = np.ascontiguousarray(np.asarray(x, dtype=np.uint32).reshape(-1))
         salts = np.array([p[0] for p in self.program], dtype=np.uint32)
         mods = np.array([p[1] for p in self.program], dtype=np.uint32)

@@ -11,23 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..atomic import atomic_write_bytes
+from ..jsonable import jsonable
 
 TABLES = ("history", "epochs", "decisions")
-
-
-def _plain(obj: Any):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
 
 
 def write_run_record(directory: str | os.PathLike, info: dict, history: list[dict], epochs: list[dict],
@@ -36,9 +23,9 @@ def write_run_record(directory: str | os.PathLike, info: dict, history: list[dic
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     for name, rows in zip(TABLES, (history, epochs, decisions)):
-        text = "".join(json.dumps(_plain(r), sort_keys=True) + "\n" for r in rows)
+        text = "".join(json.dumps(jsonable(r), sort_keys=True) + "\n" for r in rows)
         atomic_write_bytes(d / f"{name}.jsonl", text.encode())
-    atomic_write_bytes(d / "run.json", (json.dumps(_plain(info), indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(d / "run.json", (json.dumps(jsonable(info), indent=2, sort_keys=True) + "\n").encode())
     return d
 
 
