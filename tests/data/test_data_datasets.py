@@ -1,31 +1,18 @@
 """load_dataset on the numeric datasets: shapes, dtypes, determinism, splits, caps, encodings."""
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from dataset_conf import CONF, conf  # tests/data is on sys.path (no __init__.py)
 
 from hashtron_lab.data import DATASETS, Dataset, load_dataset
 from hashtron_lab.data.encoders import quantile_thresholds
 from hashtron_lab.data.splits import cap_indices, split_indices
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 NUMERIC = ["digits", "digits_thermometer", "digits_threshold", "breast_cancer", "isalnum", "parity"]
-
-
-def conf(option: str, **overrides) -> dict:
-    cfg = yaml.safe_load((CONF / f"{option}.yaml").read_text(encoding="utf-8"))
-    cfg = copy.deepcopy(cfg)
-    for k, v in overrides.items():
-        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
-            cfg[k].update(v)
-        else:
-            cfg[k] = v
-    return cfg
 
 
 def check_shapes(ds: Dataset) -> None:

