@@ -4,7 +4,8 @@ Plain functions (`byte_picker`, `thermometer`, `raw_integers`, `string_hash`,
 `context_features`) check and convert their inputs once and call the numba kernels in
 `hashtron_lab.kernels.encoders`. `make_encoder(cfg)` builds the encoder a dataset
 config names (`encoding.kind` plus its parameters); it is fitted on the training split
-only (thermometer quantiles) and then applied to every split.
+only (thermometer quantiles, tuples' thresholds and random tuples) and then applied to
+every split.
 
 Encodings (`encoding.kind`):
 
@@ -22,6 +23,13 @@ Encodings (`encoding.kind`):
   its left and right contexts of 1..window characters, each a string hash (``h =
   hash(h, codepoint, 0xffffffff)`` from the feature's index); ``2·window + 1``
   features, or byte-picked into ``n_features``.
+- ``tuples`` (``levels`` or ``quantiles``, ``tuple_size``, ``n_tuples``, ``window``,
+  ``image_shape``, ``repeat``): n-tuple (WiSARD) addresses. Every (ordinal) column gives
+  thermometer bits as above; ``n_tuples`` tuples of ``tuple_size`` bits are drawn at fit
+  time (seeded), from all bits or, with ``window`` ρ and ``image_shape`` [h, w], from
+  the pixels within Chebyshev distance ρ of a random centre pixel; feature r is the
+  ``tuple_size``-bit address ``sum_j bit(tuple[r][j]) << j``. The features are tiled
+  ``repeat`` times (column ``c·n_tuples + r`` is tuple r), one copy per discriminator.
 """
 from __future__ import annotations
 
@@ -86,6 +94,30 @@ def thermometer(values: np.ndarray, thresholds, n_features: int | None = None) -
     return out
 
 
+def tuple_features(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.ndarray,
+                   repeat: int = 1) -> np.ndarray:
+    """n-tuple (WiSARD) addresses: float (n, d) -> uint32 (n, R·repeat).
+
+    Bit ``(c, k)`` is ``value[c] >= thresholds[c][k]`` (the `thermometer` code of column
+    c); tuple r reads bit ``(cols[r, j], shifts[r, j])`` for j < K (``cols``/``shifts``
+    (R, K), K <= 32) and its feature is ``sum_j bit << j``. The R features are then tiled
+    ``repeat`` times, column ``g·R + r`` = tuple r: a network with ``repeat`` groups of R
+    neurons, one group per class, gives every class's group the same tuples — WiSARD's
+    per-class discriminators all share one input-to-RAM mapping, so their RAMs compare
+    the same addresses and only the learned contents differ.
+    """
+    codes = thermometer(values, thresholds)
+    cols = np.ascontiguousarray(cols, dtype=np.int32)
+    shifts = np.ascontiguousarray(shifts, dtype=np.uint32)
+    if cols.ndim != 2 or cols.shape != shifts.shape or cols.shape[1] > 32:
+        raise ValueError(f"tuple_features needs cols and shifts of one shape (R, K <= 32), got {cols.shape} and {shifts.shape}")
+    out = np.empty((codes.shape[0], cols.shape[0]), dtype=np.uint32)
+    K.tuple_pack_into(codes, cols, shifts, out)
+    if int(repeat) != 1:
+        out = np.tile(out, (1, int(repeat)))
+    return np.ascontiguousarray(out, dtype=np.uint32)
+
+
 def raw_integers(values: np.ndarray, columns=None) -> np.ndarray:
     """Integer-valued matrix -> uint32 matrix; refuses fractions, negatives and values >= 2**32."""
     vals = np.asarray(values)
@@ -121,7 +153,7 @@ def codepoints_of(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return codepoints, offsets
 
 
-def context_features(text: "TextColumns", window: int) -> np.ndarray:
+def context_features(text: TextColumns, window: int) -> np.ndarray:
     """G2P features, uint32 (n, 2·window + 1): grapheme, then (left k, right k) for k = 1..window."""
     out = np.empty((text.n_samples, 2 * int(window) + 1), dtype=np.uint32)
     K.context_hash_into(text.chars, text.word_begin, text.word_end, text.span_begin, text.span_end,
@@ -202,7 +234,7 @@ class TableColumns:
     def n_samples(self) -> int:
         return self.values.shape[0]
 
-    def take(self, idx: np.ndarray) -> "TableColumns":
+    def take(self, idx: np.ndarray) -> TableColumns:
         return TableColumns(np.ascontiguousarray(self.values[idx]), self.kinds, self.names)
 
 
@@ -220,7 +252,7 @@ class TextColumns:
     def n_samples(self) -> int:
         return self.span_begin.shape[0]
 
-    def take(self, idx: np.ndarray) -> "TextColumns":
+    def take(self, idx: np.ndarray) -> TextColumns:
         return TextColumns(self.chars, self.word_begin[idx], self.word_end[idx],
                            self.span_begin[idx], self.span_end[idx])
 
@@ -233,6 +265,7 @@ ENCODING_KEYS = {
     "thermometer": {"kind", "levels", "quantiles", "n_features"},
     "raw": {"kind", "n_features"},
     "context": {"kind", "window", "n_features"},
+    "tuples": {"kind", "levels", "quantiles", "tuple_size", "n_tuples", "window", "image_shape", "repeat"},
 }
 
 
@@ -244,6 +277,85 @@ def _positive_int(value, key, allow_none=False):
     return int(value)
 
 
+def _window(w, allow_none=False):
+    if w is None and allow_none:
+        return None
+    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 0:
+        raise DatasetError(f"encoding.window must be an integer >= 0{' or null' if allow_none else ''}, got {w!r}")
+    return int(w)
+
+
+def _check_thresholds(p: dict, kind: str) -> None:
+    """Exactly one of ``levels`` (sorted into floats) or ``quantiles`` (a count), in place."""
+    if (p["levels"] is None) == (p["quantiles"] is None):
+        raise DatasetError(f"encoding.kind={kind} needs exactly one of encoding.levels "
+                           f"(fixed thresholds, e.g. [4, 8, 12]) or encoding.quantiles (a count)")
+    if p["levels"] is not None:
+        levels = list(p["levels"]) if not isinstance(p["levels"], (str, bytes)) else None
+        if not levels or len(levels) > MAX_THRESHOLDS or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in levels):
+            raise DatasetError(f"encoding.levels must be a list of 1..{MAX_THRESHOLDS} numbers, got {p['levels']!r}")
+        p["levels"] = sorted(float(v) for v in levels)
+    else:
+        q = _positive_int(p["quantiles"], "quantiles")
+        if q > MAX_THRESHOLDS:
+            raise DatasetError(f"encoding.quantiles must be at most {MAX_THRESHOLDS}, got {q}")
+        p["quantiles"] = q
+
+
+def _check_tuples(p: dict) -> None:
+    """tuple_size, n_tuples, window, image_shape and repeat of encoding.kind=tuples, in place."""
+    k = p["tuple_size"]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 32:
+        raise DatasetError(f"encoding.tuple_size must be an integer in 1..32 (the bits of a uint32 address), got {k!r}")
+    p["tuple_size"] = int(k)
+    if p["n_tuples"] is None:
+        raise DatasetError("encoding.kind=tuples needs encoding.n_tuples (how many tuples, one feature each)")
+    p["n_tuples"] = _positive_int(p["n_tuples"], "n_tuples")
+    p["window"] = _window(p["window"], allow_none=True)
+    shape = p["image_shape"]
+    if shape is not None:
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2 or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in shape):
+            raise DatasetError(f"encoding.image_shape must be null or two positive integers [height, width], got {shape!r}")
+        p["image_shape"] = [int(v) for v in shape]
+    if p["window"] is not None and p["image_shape"] is None:
+        raise DatasetError(f"encoding.window={p['window']} needs encoding.image_shape [height, width] to place the "
+                           f"columns on a grid. Fix: set encoding.image_shape (e.g. [8, 8] for digits), "
+                           f"or set encoding.window to null (tuples from all bits).")
+    p["repeat"] = 1 if p["repeat"] is None else _positive_int(p["repeat"], "repeat")
+
+
+def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.random.Generator,
+                window: int | None = None, image_shape=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Random n-tuples over the thermometer bits: int64 (n_tuples, tuple_size) flat bit indices.
+
+    Bit ``b`` is column ``c``'s threshold ``k`` for ``b = sum(n_bits_per_column[:c]) + k``.
+    Without ``window`` each tuple is ``tuple_size`` distinct bits drawn from all bits; with
+    ``window`` ρ and ``image_shape`` (h, w) (column ``c`` is pixel ``(c // w, c % w)``) a
+    centre pixel is drawn among the pixels with bits, and the tuple from the bits of the
+    pixels within Chebyshev distance ρ of it. Bits repeat within a tuple only when fewer
+    than ``tuple_size`` candidates exist. Returns the tuples and the centres (or None).
+    """
+    counts = np.asarray(n_bits_per_column, dtype=np.int64)
+    offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    tuples = np.empty((int(n_tuples), int(tuple_size)), dtype=np.int64)
+    if window is None:
+        n_bits = int(offsets[-1])
+        for r in range(n_tuples):
+            tuples[r] = rng.choice(n_bits, size=tuple_size, replace=n_bits < tuple_size)
+        return tuples, None
+    rows, cols = np.divmod(np.arange(counts.shape[0]), int(image_shape[1]))
+    with_bits = np.nonzero(counts > 0)[0]
+    centres = rng.choice(with_bits, size=n_tuples)
+    for r, c in enumerate(centres):
+        near = np.nonzero((np.abs(rows - rows[c]) <= window) & (np.abs(cols - cols[c]) <= window) & (counts > 0))[0]
+        cand = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in near])
+        tuples[r] = cand[rng.choice(cand.shape[0], size=tuple_size, replace=cand.shape[0] < tuple_size)]
+    return tuples, centres
+
+
 @dataclass
 class Encoder:
     """An encoding chosen by config; ``fit`` on the training split, then ``transform`` any split."""
@@ -253,7 +365,7 @@ class Encoder:
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def from_config(cls, cfg) -> "Encoder":
+    def from_config(cls, cfg) -> Encoder:
         if not isinstance(cfg, dict) or "kind" not in cfg:
             raise DatasetError(f"encoding must be a mapping with a 'kind' key (one of {sorted(ENCODING_KEYS)}), got {cfg!r}")
         kind = cfg["kind"]
@@ -271,29 +383,16 @@ class Encoder:
             if p["bytes_per_column"] not in (None, 1, 2, 3, 4):
                 raise DatasetError(f"encoding.bytes_per_column must be null (as needed) or 1..4, got {p['bytes_per_column']!r}")
         elif kind == "thermometer":
-            if (p["levels"] is None) == (p["quantiles"] is None):
-                raise DatasetError("encoding.kind=thermometer needs exactly one of encoding.levels "
-                                   "(fixed thresholds, e.g. [4, 8, 12]) or encoding.quantiles (a count)")
-            if p["levels"] is not None:
-                levels = list(p["levels"]) if not isinstance(p["levels"], (str, bytes)) else None
-                if not levels or len(levels) > MAX_THRESHOLDS or not all(
-                        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in levels):
-                    raise DatasetError(f"encoding.levels must be a list of 1..{MAX_THRESHOLDS} numbers, got {p['levels']!r}")
-                p["levels"] = sorted(float(v) for v in levels)
-            else:
-                q = _positive_int(p["quantiles"], "quantiles")
-                if q > MAX_THRESHOLDS:
-                    raise DatasetError(f"encoding.quantiles must be at most {MAX_THRESHOLDS}, got {q}")
-                p["quantiles"] = q
+            _check_thresholds(p, kind)
             p["n_features"] = _positive_int(p["n_features"], "n_features", allow_none=True)
         elif kind == "raw":
             p["n_features"] = _positive_int(p["n_features"], "n_features", allow_none=True)
         elif kind == "context":
-            w = p["window"]
-            if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 0:
-                raise DatasetError(f"encoding.window must be an integer >= 0, got {w!r}")
-            p["window"] = int(w)
+            p["window"] = _window(p["window"])
             p["n_features"] = _positive_int(p["n_features"], "n_features", allow_none=True)
+        elif kind == "tuples":
+            _check_thresholds(p, kind)
+            _check_tuples(p)
         return cls(kind, p)
 
     # -- fitting ---------------------------------------------------------------
@@ -303,7 +402,9 @@ class Encoder:
             raise DatasetError(f"{where} gives grapheme samples: encoding.kind must be 'context', got {self.kind!r}")
         if not text and self.kind == "context":
             raise DatasetError(f"{where} gives numeric columns: encoding.kind 'context' is for grapheme datasets; "
-                               f"use one of byte_picker, thermometer, raw")
+                               f"use one of byte_picker, thermometer, raw, tuples")
+        if not text and self.kind == "tuples":
+            _check_ordinal(cols, where)
         if not text and self.kind in ("raw", "byte_picker"):
             floats = [n for n, k in zip(cols.names, cols.kinds) if k == ORDINAL and not _is_integral(cols.values[:, cols.names.index(n)])]
             if floats:
@@ -315,9 +416,15 @@ class Encoder:
                                f"but encoding.n_features={self.params['n_features']}. Fix: set n_features to null, "
                                f"or use byte_picker to get {self.params['n_features']} features.")
 
-    def fit(self, train, full) -> "Encoder":
-        """Fit on the training split; ``full`` (every row) only fixes byte widths."""
-        if self.kind == "thermometer":
+    def fit(self, train, full, rng: np.random.Generator | None = None) -> Encoder:
+        """Fit on the training split; ``full`` (every row) only fixes byte widths.
+
+        ``rng`` draws the random tuples of encoding.kind=tuples (required for that kind;
+        `load_dataset` passes one derived from its seed); the other kinds ignore it.
+        """
+        if self.kind == "tuples":
+            self._fit_tuples(train, rng)
+        elif self.kind == "thermometer":
             ordinal = [c for c, k in enumerate(train.kinds) if k == ORDINAL]
             if self.params["levels"] is not None:
                 thr = {c: np.asarray(self.params["levels"]) for c in ordinal}
@@ -351,8 +458,50 @@ class Encoder:
             self.fitted["bytes_per_column"] = [int(w) for w in widths]
         return self
 
+    def _fit_tuples(self, train, rng) -> None:
+        """Thresholds (as thermometer) and ``n_tuples`` random tuples of their bits.
+
+        ``fitted["tuples"]`` holds flat bit indices (see `draw_tuples`): bit ``b`` is column
+        ``c``'s threshold ``k`` for ``b = sum(n_bits[:c]) + k``, with ``fitted["n_bits"]``
+        the bits per column (threshold counts).
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("encoding.kind=tuples draws its tuples at random: Encoder.fit needs "
+                            "rng=np.random.Generator (load_dataset passes np.random.default_rng([seed, 3])), "
+                            f"got {rng!r}")
+        _check_ordinal(train, "the training split")
+        d = train.values.shape[1]
+        if self.params["levels"] is not None:
+            thr = [np.asarray(self.params["levels"], dtype=np.float64) for _ in range(d)]
+        else:
+            thr = quantile_thresholds(train.values, self.params["quantiles"]) if d else []
+            self.fitted["thresholds"] = {train.names[c]: [float(v) for v in thr[c]] for c in range(d)}
+        n_bits = [len(t) for t in thr]
+        if sum(n_bits) == 0:
+            raise DatasetError("encoding.kind=tuples found no bits: every column is constant on the training split, "
+                               "so every quantile threshold was dropped. Fix: check the data, or set encoding.levels.")
+        window, shape = self.params["window"], self.params["image_shape"]
+        if window is not None and shape[0] * shape[1] != d:
+            raise DatasetError(f"encoding.image_shape {shape} has {shape[0] * shape[1]} pixels but the dataset has "
+                               f"{d} columns. Fix: set encoding.image_shape to [height, width] with "
+                               f"height * width = {d}.")
+        tuples, centres = draw_tuples(n_bits, self.params["tuple_size"], self.params["n_tuples"], rng,
+                                      window, shape)
+        offsets = np.zeros(d + 1, dtype=np.int64)
+        np.cumsum(n_bits, out=offsets[1:])
+        col = np.searchsorted(offsets, tuples, side="right") - 1
+        self._thr = thr
+        self._cols = np.ascontiguousarray(col, dtype=np.int32)
+        self._shifts = np.ascontiguousarray(tuples - offsets[col], dtype=np.uint32)
+        self.fitted["n_bits"] = n_bits
+        self.fitted["tuples"] = tuples.tolist()
+        if centres is not None:
+            self.fitted["centres"] = [int(c) for c in centres]
+
     # -- transforming ---------------------------------------------------------
     def transform(self, cols) -> np.ndarray:
+        if self.kind == "tuples":
+            return tuple_features(cols.values, self._thr, self._cols, self._shifts, self.params["repeat"])
         if self.kind == "context":
             feats = context_features(cols, self.params["window"])
             if self.params["n_features"] is not None:
@@ -377,6 +526,14 @@ class Encoder:
 
     def describe(self) -> dict:
         return {"kind": self.kind, **self.params, **self.fitted}
+
+
+def _check_ordinal(cols: TableColumns, where: str) -> None:
+    other = [n for n, k in zip(cols.names, cols.kinds) if k != ORDINAL]
+    if other:
+        raise DatasetError(f"{where}: encoding.kind=tuples needs ordinal (thresholded) columns, but {other[:10]}"
+                           f"{f' and {len(other) - 10} more' if len(other) > 10 else ''} are integer or category "
+                           f"columns. Fix: use encoding.kind=thermometer (it passes such columns through).")
 
 
 def _is_integral(col: np.ndarray) -> bool:

@@ -57,6 +57,22 @@ def thermometer_into(values, thresholds, offsets, out):
 
 
 # ---------------------------------------------------------------------------
+# n-tuples: feature r = sum over j of bit(cols[r, j], shifts[r, j]) << j
+# ---------------------------------------------------------------------------
+@njit(cache=True, parallel=True)
+def tuple_pack_into(codes, cols, shifts, out):
+    """codes uint32 (n, d) thermometer codes; cols int32 (R, K) and shifts uint32 (R, K),
+    K <= 32; out uint32 (n, R): out[s, r] = OR_j ((codes[s, cols[r, j]] >> shifts[r, j]) & 1) << j."""
+    for s in prange(codes.shape[0]):
+        for r in range(cols.shape[0]):
+            v = np.uint32(0)
+            for j in range(cols.shape[1]):
+                bit = (codes[s, cols[r, j]] >> shifts[r, j]) & np.uint32(1)
+                v |= np.uint32(bit << np.uint32(j))
+            out[s, r] = v
+
+
+# ---------------------------------------------------------------------------
 # string hash: h = hash(h, codepoint, 0xffffffff), from a start value
 # ---------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
