@@ -70,6 +70,9 @@ ARCH_CASES: dict[str, list[dict]] = {
     # output wider than 16 bits: only 16 used; 20-bit features shifted by up to 15 wrap at 2^32
     "wide_out_wrap": [_h(4), _PAR, _h(18), _mp(18, 1, 1, 1, 20, 1, 1, 0)],
     "wide_out_direct": [_h(4), _sum([4], 0), _h(18, 999)],
+    # class groups voted by argmax, read by a 2-bit output layer (the n-tuple shape), and argmax mid-net
+    "argmax_groups": [_h(12, 7), {"type": "argmax", "groups": 3}, _h(2)],
+    "argmax_mid": [_h(8), {"type": "argmax", "groups": 4}, _h(3, 5), _full(3, 1, 1)],
 }
 
 SMALL_MODS = (1, 2, 3, 5, 17, 256)

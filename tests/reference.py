@@ -108,7 +108,7 @@ def combiner_cells(comb: dict, prev_width: int) -> int:
         for d in comb["dims"]:
             n *= d
         return n
-    if kind == "parity":
+    if kind in ("parity", "argmax"):
         return prev_width
     raise ValueError(kind)
 
@@ -168,8 +168,14 @@ def parity_feature(c: dict, cells, n: int) -> int:
     return p
 
 
+def argmax_feature(c: dict, cells, n: int) -> int:
+    size = len(cells) // c["groups"]
+    counts = [sum(cells[g * size:(g + 1) * size]) for g in range(c["groups"])]
+    return counts.index(max(counts))
+
+
 FEATURES = {"majpool2d": majpool2d_feature, "full": full_feature, "sum": sum_feature,
-            "parity": parity_feature}
+            "parity": parity_feature, "argmax": argmax_feature}
 
 
 def feature(comb: dict, cells, m: int) -> int:

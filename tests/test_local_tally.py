@@ -1,5 +1,6 @@
 """The `local` tally mode (our extension) and the influence map it relies on."""
 import numpy as np
+import pytest
 
 from hashtron_lab.model.architecture import Architecture
 from hashtron_lab.model.network import Network
@@ -33,3 +34,40 @@ def test_local_votes_are_the_target_bit_and_flip_mode_differs():
     assert np.array_equal(t.improving, trace.cells[:, 7] != ((targets >> 2) & 1))
     flip = tally(net, trace, targets, 0, 7, mode="flip")
     assert not np.array_equal(flip.votes, t.votes)
+
+
+ARGMAX = {"layers": [{"type": "hashtron", "neurons": 12}, {"type": "argmax", "groups": 3},
+                     {"type": "hashtron", "neurons": 2}]}
+
+
+def test_argmax_groups_vote_their_class_with_the_positive_weight():
+    """Neuron n of an argmax layer is in group n // 4: it wants 1 exactly on samples of class n // 4."""
+    net = Network.untrained(Architecture.from_spec(ARGMAX), np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 256, (120, 12)).astype(np.uint32)
+    y = rng.integers(0, 3, 120).astype(np.uint32)
+    trace = net.trace(X)
+    for pos in (0, 5, 11):
+        t = tally(net, trace, y, 0, pos, mode="local", positive_weight=50)
+        mine = y == pos // 4
+        assert np.array_equal(t.votes, np.where(mine, 50, -1))
+        assert np.array_equal(t.improving, trace.cells[:, pos] != mine)
+    # the flip test gives the same neuron votes only where its flip moves the argmax
+    assert np.count_nonzero(tally(net, trace, y, 0, 0).votes) < 120
+
+
+def test_argmax_local_tally_refuses_targets_past_the_groups():
+    net = Network.untrained(Architecture.from_spec(ARGMAX), np.random.default_rng(3))
+    X = np.zeros((4, 12), np.uint32)
+    with pytest.raises(ValueError, match="output_code modulo without parity words"):
+        tally(net, net.trace(X), np.array([0, 1, 2, 3], np.uint32), 0, 0, mode="local")
+    with pytest.raises(ValueError, match="weight of a vote for 1"):
+        tally(net, net.trace(X), np.array([0, 1, 2, 0], np.uint32), 0, 0, mode="local", positive_weight=0)
+
+
+def test_argmax_validation_names_the_fix():
+    from hashtron_lab.model.architecture import ArchitectureError
+    bad = {"layers": [{"type": "hashtron", "neurons": 10}, {"type": "argmax", "groups": 3},
+                      {"type": "hashtron", "neurons": 2}]}
+    with pytest.raises(ArchitectureError, match="divide the 10 neurons"):
+        Architecture.from_spec(bad)

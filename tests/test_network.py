@@ -87,6 +87,11 @@ def test_reference_combiners_by_hand():
     assert [ref.feature(s0, v, n) for n in range(3)] == [2, 1, 0]
     assert [ref.feature(s1, v, n) for n in range(2)] == [1, 2]  # cells {0,2,4} and {3,5,1}
     assert ref.feature({"type": "parity"}, v, 5) == 1
+    # argmax: the index of the group with the most true cells, ties to the lowest group
+    am = {"type": "argmax", "groups": 3}
+    assert ref.feature(am, [1, 0, 1, 1, 0, 1], 0) == 1
+    assert ref.feature(am, [1, 0, 0, 1, 0, 0], 0) == 0
+    assert ref.feature(am, [0, 0, 0, 0, 1, 0], 7) == 2
     # disregard: a 2-cell block with bias 0 only matters when the other cell is true
     mp2 = dict(mp, subwidth=2, width=2, capwidth=1)
     assert ref.disregards(mp2, [1, 0, 0, 0], 1) is False
@@ -107,7 +112,8 @@ def _combiner_strategy():
     sums = st.lists(st.integers(1, 4), min_size=1, max_size=3).flatmap(
         lambda dims: st.builds(lambda a: {"type": "sum", "dims": dims, "axis": a},
                                st.integers(0, len(dims) - 1)))
-    return st.one_of(majpool, full, sums, st.just({"type": "parity"}))
+    argmax = st.builds(lambda g: {"type": "argmax", "groups": g}, st.integers(2, 4))
+    return st.one_of(majpool, full, sums, argmax, st.just({"type": "parity"}))
 
 
 def probe_network(comb: dict, prev: int) -> Network:
@@ -137,8 +143,11 @@ def test_combiners_match_reference(comb, data):
 
 
 def _check_combiner(comb, data):
-    n_cells = ref.combiner_cells(comb, 1) if comb["type"] != "parity" else data.draw(st.integers(1, 12))
-    prev = data.draw(st.integers(1, min(n_cells, 12)))
+    if comb["type"] == "argmax":  # needs whole groups
+        prev = comb["groups"] * data.draw(st.integers(1, 3))
+    else:
+        n_cells = ref.combiner_cells(comb, 1) if comb["type"] != "parity" else data.draw(st.integers(1, 12))
+        prev = data.draw(st.integers(1, min(n_cells, 12)))
     net = probe_network(comb, prev)
     rows = data.draw(st.lists(st.lists(st.integers(0, 1), min_size=prev, max_size=prev), min_size=1, max_size=6))
     X = np.array(rows, np.uint32)
@@ -176,7 +185,7 @@ def test_cases_exercise_the_spec(lab):
     cases = lab.cases
     """Guard against a test set that silently stops covering what it should."""
     kinds = {item["type"] for spec in cases.values() for item in spec}
-    assert kinds == {"hashtron", "majpool2d", "full", "sum", "parity"}
+    assert kinds == {"hashtron", "majpool2d", "full", "sum", "parity", "argmax"}
     mps = [i for spec in cases.values() for i in spec if i["type"] == "majpool2d"]
     assert any(i["subwidth"] * i["subheight"] > 1 for i in mps)
     assert any(i["bias"] != 0 for i in mps)

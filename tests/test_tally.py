@@ -17,7 +17,7 @@ N_SAMPLES = 100
 TALLY_CASES = (
     "majpool_sub", "majpool_2d_bias", "majpool_negbias", "majpool_pack", "full_overlap",
     "sum_3d_axis1", "parity", "deep", "single_direct_premod", "single_full",
-    "one_out_direct", "one_out_full", "one_out_multibit", "wide_out_direct",
+    "one_out_direct", "one_out_full", "one_out_multibit", "wide_out_direct", "argmax_groups", "argmax_mid",
 )
 
 

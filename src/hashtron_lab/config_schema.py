@@ -131,6 +131,7 @@ class AcceptanceSchema:
     reject_revisits: bool = True
     keep_unvoted: bool = False            # keys without votes keep the neuron's current bit
     tally: str = "flip"                   # flip (reference) | local (hidden neurons of one output bit vote its target)
+    positive_weight: int = 1              # local tally: weight of a vote for 1
 
 
 @dataclass

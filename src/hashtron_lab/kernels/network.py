@@ -19,9 +19,9 @@ from numba import njit, prange
 from .filter import filter_lookup
 from .hashing import hash32
 
-K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY = 0, 1, 2, 3, 4
+K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY, K_ARGMAX = 0, 1, 2, 3, 4, 5
 CHUNK = 256
-SUB, BIAS, NTAPS, MATRIX, NCELLS = 0, 1, 2, 3, 8
+SUB, BIAS, NTAPS, MATRIX, GROUPS, NCELLS = 0, 1, 2, 3, 4, 8
 
 
 @njit(cache=True, inline="always")
@@ -65,6 +65,17 @@ def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
     elif kind == K_PARITY:
         for t in range(base, base + nt):
             o = np.uint32(o ^ np.uint32(cells[taps[t]]))
+    elif kind == K_ARGMAX:
+        groups = cparams[l, GROUPS]
+        size = nt // groups
+        best = -1
+        for g in range(groups):
+            count = 0
+            for t in range(base + g * size, base + (g + 1) * size):
+                count += np.int64(cells[taps[t]])
+            if count > best:  # strict: ties go to the lowest group
+                best = count
+                o = np.uint32(g)
     return o
 
 

@@ -19,17 +19,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 # Combiner kind codes shared with kernels/network.py.
-NONE, MAJPOOL2D, FULL, SUM, PARITY = 0, 1, 2, 3, 4
-COMBINER_CODES = {"majpool2d": MAJPOOL2D, "full": FULL, "sum": SUM, "parity": PARITY}
+NONE, MAJPOOL2D, FULL, SUM, PARITY, ARGMAX = 0, 1, 2, 3, 4, 5
+COMBINER_CODES = {"majpool2d": MAJPOOL2D, "full": FULL, "sum": SUM, "parity": PARITY, "argmax": ARGMAX}
 COMBINER_KEYS = {
     "majpool2d": ("width", "height", "subwidth", "subheight", "capwidth", "capheight", "repeat", "bias"),
     "full": ("size", "bits", "maxbits"),
     "sum": ("dims", "axis"),
     "parity": (),
+    "argmax": ("groups",),
 }
 HASHTRON_KEYS = ("neurons", "premodulo")
 MAX_OUTPUT_BITS = 16
 N_PARAMS = 9  # width of the combiner parameter table
+GROUPS = 4    # argmax: its group count sits in this column of the parameter row
 
 
 class ArchitectureError(ValueError):
@@ -73,6 +75,9 @@ class Combiner:
             row[:3] = [1, 0, p["maxbits"]]
         elif self.kind == "sum":
             row[:3] = [1, 0, list(p["dims"])[p["axis"]]]
+        elif self.kind == "argmax":
+            row[:3] = [1, 0, self.n_cells(prev_width)]
+            row[GROUPS] = p["groups"]
         else:
             row[:3] = [1, 0, self.n_cells(prev_width)]
         row[N_PARAMS - 1] = self.n_cells(prev_width)
@@ -248,6 +253,12 @@ def _check_combiner(comb: Combiner, prev_width: int, where: str) -> None:
         dims = list(p["dims"])
         if not dims or any(d < 1 for d in dims) or not 0 <= p["axis"] < len(dims):
             raise ArchitectureError(f"{where}: dims must be positive and 0 <= axis < len(dims)")
+    elif comb.kind == "argmax":
+        g = p["groups"]
+        if g < 2 or prev_width % g:
+            raise ArchitectureError(
+                f"{where}: groups must be >= 2 and divide the {prev_width} neurons before it into equal groups, got {g}"
+            )
     if comb.n_cells(prev_width) < prev_width:
         raise ArchitectureError(
             f"{where}: holds {comb.n_cells(prev_width)} cells but the layer before it has {prev_width} "

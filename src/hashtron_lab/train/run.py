@@ -62,6 +62,7 @@ class Acceptance:
     reject_revisits: bool = True     # local-minimum detection by hash of the prediction vector
     keep_unvoted: bool = False       # keys without votes keep the neuron's current bit (not in the reference)
     tally: str = "flip"              # flip (reference) | local (hidden neurons of one output bit vote its target)
+    positive_weight: int = 1         # local tally: weight of a vote for 1 (>= samples: WiSARD's "any sample sets it")
 
 
 @dataclass
@@ -188,7 +189,7 @@ class Run:
 
     # -- one neuron update ---------------------------------------------------------
     def tally(self, layer: int, pos: int) -> Tally:
-        return tally(self.net, self.trace, self.targets, layer, pos, self.accept.tally)
+        return tally(self.net, self.trace, self.targets, layer, pos, self.accept.tally, self.accept.positive_weight)
 
     def _judge(self, before: float) -> tuple[bool, str]:
         """Acceptance of the change just applied to the network and trace; a kept change becomes

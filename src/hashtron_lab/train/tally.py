@@ -50,22 +50,29 @@ class Tally:
 TALLY_MODES = ("flip", "local")
 
 
-def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int, mode: str = "flip") -> Tally:
+def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int, mode: str = "flip",
+          positive_weight: int = 1) -> Tally:
     """Votes of every sample for neuron `pos` of `layer`. `targets` = wanted output xor parity.
 
     mode "flip" (the reference, DESIGN §3): the flip test. mode "local" (our extension): a hidden
-    neuron that can influence exactly one output bit b votes for bit b of the target on every
-    sample, as an output neuron does (WiSARD-style local credit); others keep the flip test.
+    neuron gets its credit locally, on every sample, instead of only where a flip changes the
+    output — a neuron that can influence exactly one output bit b votes for bit b of the target,
+    as an output neuron does; a neuron in group g of an `argmax` combiner votes 1 on the samples
+    whose target is g and 0 on the others (WiSARD's discriminators: group g is class g's). Other
+    hidden neurons keep the flip test. A vote for 1 weighs `positive_weight`: a group's samples
+    are a minority, and a weight at least the sample count makes one of them enough to set a key
+    (WiSARD's rule).
     """
     if mode not in TALLY_MODES:
         raise ValueError(f"tally mode must be one of {TALLY_MODES}, got {mode!r}")
+    if positive_weight < 1:
+        raise ValueError(f"the weight of a vote for 1 must be >= 1, got {positive_weight}")
     n = trace.out.shape[0]
     k = int(net.first[layer]) + pos
     if mode == "local" and layer < net.architecture.n_layers - 1:
-        bits = np.flatnonzero(net.influence()[layer][pos])
-        if bits.shape[0] == 1:
-            want = ((np.asarray(targets, np.uint32) >> np.uint32(bits[0])) & 1).astype(np.uint8)
-            votes = (2 * want.astype(np.int32) - 1)
+        want = _local_target(net, np.asarray(targets, np.uint32), layer, pos)
+        if want is not None:
+            votes = np.where(want, np.int32(positive_weight), np.int32(-1)).astype(np.int32)
             return Tally(layer, pos, trace.keys[:, k].copy(), votes, trace.cells[:, k] != want,
                          trace.cells[:, k].copy())
     votes = np.zeros(n, dtype=np.int32)
@@ -73,3 +80,22 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
                     votes, improving, *net.pack().args())
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy())
+
+
+def _local_target(net: Network, targets: np.ndarray, layer: int, pos: int) -> np.ndarray | None:
+    """The bit hidden neuron `pos` of `layer` should give each sample under local credit, or None
+    when its credit is not local (it reaches several output bits through other combiners)."""
+    comb = net.architecture.combiners[layer]
+    if comb is not None and comb.kind == "argmax":
+        groups = int(comb.params["groups"])
+        if targets.size and int(targets.max()) >= groups:
+            raise ValueError(
+                f"local tally: layer {layer} feeds argmax over {groups} groups (group g is class g), but a "
+                f"target is {int(targets.max())}. Fix: use output_code modulo without parity words, and "
+                f"one group per class")
+        group = pos // (net.architecture.widths[layer] // groups)
+        return (targets == group).astype(np.uint8)
+    bits = np.flatnonzero(net.influence()[layer][pos])
+    if bits.shape[0] == 1:
+        return ((targets >> np.uint32(bits[0])) & 1).astype(np.uint8)
+    return None
