@@ -21,7 +21,12 @@ ROWS = {
     "digits, Go MNIST stack (byte picker)": ["~experiment"],
     "digits, acc_digits": ["experiment=acc_digits"],
     "breast cancer, acc_breast_cancer": ["experiment=acc_breast_cancer"],
+    "digits, ntuple_digits": ["experiment=ntuple_digits"],
+    "breast cancer, ntuple_breast_cancer": ["experiment=ntuple_breast_cancer"],
 }
+# the backward pipeline option each row's experiment is tuned for (default: `backward`)
+BACKWARD = {"experiment=acc_digits": "backward_wide", "experiment=ntuple_digits": "backward_all",
+            "experiment=ntuple_breast_cancer": "backward_all"}
 
 
 def fmt(values: list[float]) -> str:
@@ -34,11 +39,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="reports/measurements.json")
+    ap.add_argument("--rows", nargs="+", default=None, help="substrings of the row labels to run (default: all)")
     args = ap.parse_args()
+    rows = {k: v for k, v in ROWS.items() if not args.rows or any(r in k for r in args.rows)}
     results = []
-    for label, overrides in ROWS.items():
+    for label, overrides in rows.items():
         for direction in ("backward", "forward"):
-            pipe = "backward_wide" if "experiment=acc_digits" in overrides and direction == "backward" else direction
+            pipe = BACKWARD.get(overrides[0], direction) if direction == "backward" else direction
             for seed in args.seeds:
                 cfg = cs.load_config([*overrides, f"pipeline={pipe}", f"seed={seed}", "tracking=none"])
                 m = train(cfg).metrics
@@ -49,7 +56,7 @@ def main() -> None:
     Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     print("\n| configuration | pipeline | train | validation | test | wall s | updates/s |")
     print("|---|---|---|---|---|---|---|")
-    for label in ROWS:
+    for label in rows:
         for direction in ("backward", "forward"):
             rs = [r for r in results if r["row"] == label and r["direction"] == direction]
             print(f"| {label} | {direction} | {fmt([r['train_accuracy'] for r in rs])} | "

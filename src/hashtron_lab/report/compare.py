@@ -350,7 +350,8 @@ def _success_rows(success: Mapping, c: Criteria) -> list[list[str]]:
          "100 %", o["pass"]],
         ["Capacity adaptation: R² of ln premodulo ~ ln margin",
          f"{r2['value']:.3f} over {r2['decisions']:,} decisions (slope {r2['slope']:.2f}; {r2['excluded']} without "
-         f"a margin left out)" if r2["value"] is not None else f"not computable ({r2['decisions']} decisions)",
+         f"a margin left out)" if r2["value"] is not None else (f"not computable ({r2['decisions']} decisions with a margin and a premodulo; {r2['excluded']:,} "
+               f"left out — premodulo 0 means the capacity law was off, `capacity=fixed`)"),
          f"> {c.r2_target}", r2["pass"]],
         ["Generalization: train capped, validation rising",
          (f"train in the {c.train_floor:.0%}–{c.train_cap:.0%} band in {g['runs_capped']} of {g['runs']} runs "
