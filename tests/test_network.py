@@ -248,3 +248,20 @@ def test_untrained_is_deterministic(lab):
         ta, tb = a.trace(X), b.trace(X)
         assert_trace_equal(ta, tb.keys, tb.cells, tb.out)
         assert_trace_equal(ta, *reference_trace(a, X))
+
+
+def test_set_neuron_splices_the_packed_arrays_exactly(lab):
+    """After any sequence of replacements the incrementally spliced arrays equal a full repack,
+    and a Packed kept before a replacement (an update's undo copy) is left untouched."""
+    rng = np.random.default_rng(5)
+    net = lab.network("deep", 1)
+    kept = net.pack()
+    kept_filt = kept.filt.copy()
+    for _ in range(30):
+        layer = int(rng.integers(net.architecture.n_layers))
+        pos = int(rng.integers(net.architecture.widths[layer]))
+        net.set_neuron(layer, pos, lab.neuron(rng))
+        fresh = Network(net.architecture, [list(layer) for layer in net.neurons]).pack()
+        for a, b in zip(net.pack().args(), fresh.args()):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(kept.filt, kept_filt)

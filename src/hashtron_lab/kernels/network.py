@@ -65,14 +65,14 @@ def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
     elif kind == K_PARITY:
         for t in range(base, base + nt):
             o = np.uint32(o ^ np.uint32(cells[taps[t]]))
-    elif kind == K_ARGMAX:
+    elif kind == K_ARGMAX:  # taps are 0..n_cells-1 in order: read the cells directly (vectorises)
         groups = cparams[l, GROUPS]
         size = nt // groups
         best = -1
         for g in range(groups):
             count = 0
-            for t in range(base + g * size, base + (g + 1) * size):
-                count += np.int64(cells[taps[t]])
+            for j in range(g * size, (g + 1) * size):
+                count += np.int64(cells[j])
             if count > best:  # strict: ties go to the lowest group
                 best = count
                 o = np.uint32(g)
@@ -145,8 +145,7 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
         if not changed:
             return out[s]
         if ckind[nxt] != K_NONE:
-            for j in range(wn, cparams[nxt, NCELLS]):
-                nxt_buf[j] = 0
+            nxt_buf[wn:cparams[nxt, NCELLS]] = 0
         tmp = cur
         cur = nxt_buf
         nxt_buf = tmp
@@ -169,11 +168,10 @@ def scratch_size(widths, ckind, cparams):
 def _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_off):
     L = widths.shape[0]
     lf = first[L - 1]
-    for j in range(widths[L - 1]):
-        buf[j] = cells[s, lf + j]
+    w = widths[L - 1]
+    buf[:w] = cells[s, lf:lf + w]
     if ckind[L - 1] != K_NONE:
-        for j in range(widths[L - 1], cparams[L - 1, NCELLS]):
-            buf[j] = 0
+        buf[w:cparams[L - 1, NCELLS]] = 0
     out[s] = _output_from(L - 1, buf, widths, ckind, cparams, taps, tap_off)
 
 
@@ -206,10 +204,9 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                 changed = False
                 if l > l0:
                     pf = first[l - 1]
-                    for j in range(widths[l - 1]):
-                        buf[j] = cells[s, pf + j]
-                    for j in range(widths[l - 1], cparams[l - 1, NCELLS]):
-                        buf[j] = 0
+                    wp = widths[l - 1]
+                    buf[:wp] = cells[s, pf:pf + wp]
+                    buf[wp:cparams[l - 1, NCELLS]] = 0
                     direct = l == L - 1 and ckind[l] == K_NONE
                     g0 = np.uint32(0)
                     if direct:

@@ -64,10 +64,8 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, firs
         b = np.zeros(size, dtype=np.uint8)
         for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             f = first[l]
-            for j in range(widths[l]):
-                a[j] = cells[s, f + j]
-            for j in range(widths[l], cparams[l, NCELLS]):
-                a[j] = 0
+            a[:widths[l]] = cells[s, f:f + widths[l]]
+            a[widths[l]:cparams[l, NCELLS]] = 0
             if combiner_disregards(ckind[l], cparams, l, a, i):
                 votes[s] = 0
                 improving[s] = False
@@ -125,10 +123,8 @@ def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod,
         b = np.zeros(size, dtype=np.uint8)
         for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             for c in range(4):
-                for j in range(widths[l]):
-                    a[j] = cells[s, f + j]
-                for j in range(widths[l], cparams[l, NCELLS]):
-                    a[j] = 0
+                a[:widths[l]] = cells[s, f:f + widths[l]]
+                a[widths[l]:cparams[l, NCELLS]] = 0
                 a[i1] = (c >> 1) & 1
                 a[i2] = c & 1
                 if a[i1] == cells[s, f + i1] and a[i2] == cells[s, f + i2]:

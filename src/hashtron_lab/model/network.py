@@ -1,7 +1,7 @@
 """A hashtron network: an architecture plus one Hashtron per neuron, evaluated by numba kernels."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,23 @@ class Trace:
         return Trace(self.keys.copy(), self.cells.copy(), self.out.copy())
 
 
+def _spliced(p: Packed, k: int, h: Hashtron) -> Packed:
+    """`p` with neuron k's program and filter replaced by h's."""
+    ps, pe, fs, fe = p.prog_off[k], p.prog_off[k + 1], p.filt_off[k], p.filt_off[k + 1]
+    prog_off = p.prog_off.copy()
+    prog_off[k + 1:] += len(h.program) - (pe - ps)
+    filt_off = p.filt_off.copy()
+    filt_off[k + 1:] += h.filter.shape[0] - (fe - fs)
+    salts = np.array([c[0] for c in h.program], dtype=np.uint32)
+    mods = np.array([c[1] for c in h.program], dtype=np.uint32)
+    return replace(
+        p, prog_off=prog_off, filt_off=filt_off,
+        prog_salt=np.concatenate([p.prog_salt[:ps], salts, p.prog_salt[pe:]]),
+        prog_mod=np.concatenate([p.prog_mod[:ps], mods, p.prog_mod[pe:]]),
+        filt=np.concatenate([p.filt[:fs], h.filter.astype(np.uint8), p.filt[fe:]]),
+    )
+
+
 class Network:
     def __init__(self, architecture: Architecture, neurons: list[list[Hashtron]]):
         if [len(layer) for layer in neurons] != architecture.widths:
@@ -70,8 +87,15 @@ class Network:
         return self.neurons[layer][pos]
 
     def set_neuron(self, layer: int, pos: int, h: Hashtron, packed: "Packed | None" = None) -> None:
-        """Replace a neuron; `packed` (the arrays of the network as it will be) skips a repack on undo."""
+        """Replace a neuron; `packed` (the arrays of the network as it will be) skips a repack on undo.
+
+        Otherwise the current arrays get the new neuron spliced in (new arrays: a kept `Packed`,
+        e.g. an update's undo copy, never changes), so an update costs O(bytes), not a Python
+        loop over every neuron.
+        """
         self.neurons[layer][pos] = h
+        if packed is None and self._packed is not None:
+            packed = _spliced(self._packed, int(self.first[layer]) + pos, h)
         self._packed = packed
 
     def copy(self) -> "Network":

@@ -97,10 +97,11 @@ def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Genera
     for e in exclude:  # a handful at most: cheaper than np.isin
         inside &= ps != e
     ps, S, Ns = ps[inside], S[inside], Ns[inside]
-    tallied = set(ps.tolist())
-    for p in range(width):
-        if p not in tallied and p not in exclude:
-            return p, "untallied"
+    if ps.shape[0] + len(exclude) < width:  # some neuron was never tallied: the lowest such first
+        free = np.ones(width, dtype=bool)
+        free[ps] = False
+        free[[e for e in exclude if e < width]] = False
+        return int(np.flatnonzero(free)[0]), "untallied"
     if cfg.explore > 0.0 and rng.random() < cfg.explore:
         return _random(width, exclude, rng), "random"
     a = np.abs(S).astype(np.float64) * (N / Ns.astype(np.float64))  # |S| at the current N

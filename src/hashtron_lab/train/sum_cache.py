@@ -165,6 +165,7 @@ class SumCache:
         self._n = 0             # rows used (live + garbage)
         self._garbage = 0       # pruned rows not yet compacted away
         self._last: dict[int, dict[int, list[int]]] = {}  # layer -> pos -> [newest row, rows of it]
+        self._by_layer: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # layer -> (positions, newest rows), sorted
         self._runs: list[str] = []
         self._run_code = 0
         self.run_id = run_id
@@ -216,10 +217,14 @@ class SumCache:
         if ent is None:
             self._prev[i] = -1
             by_pos[pos] = [i, 1]
+            self._by_layer.pop(layer, None)  # a new position: rebuilt on the next query
         else:
             self._prev[i] = ent[0]
             ent[0] = i
             ent[1] += 1
+            idx = self._by_layer.get(layer)
+            if idx is not None:
+                idx[1][np.searchsorted(idx[0], pos)] = i
             if self.keep_last is not None and ent[1] > self.keep_last:
                 self._garbage += 1
         self._n += 1
@@ -274,6 +279,7 @@ class SumCache:
             prev[order[same]] = order[np.flatnonzero(same) - 1]
         self._prev = prev
         self._last = {}
+        self._by_layer = {}
         newest = order[start + counts - 1] if n else np.zeros(0, np.int64)
         for row, c in zip(newest.tolist(), counts.tolist()):
             self._last.setdefault(int(rec["layer"][row]), {})[int(rec["pos"][row])] = [row, c]
@@ -312,6 +318,13 @@ class SumCache:
 
     def _newest(self, layer: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(layers, positions, rows) of every neuron's newest record, sorted by (layer, pos)."""
+        if layer is not None:  # the selection's query, once per update: kept up to date by `add`
+            idx = self._by_layer.get(layer)
+            if idx is None:
+                by_pos = self._last.get(layer, {})
+                ps = np.array(sorted(by_pos), np.int64)
+                idx = self._by_layer[layer] = (ps, np.array([by_pos[p][0] for p in ps.tolist()], np.int64))
+            return np.full(idx[0].shape[0], layer, np.int64), idx[0].copy(), idx[1].copy()
         ls, ps, rs = [], [], []
         layers = sorted(self._last) if layer is None else ([layer] if layer in self._last else [])
         for l in layers:

@@ -13,25 +13,47 @@ from .tally import Tally
 
 
 @dataclass
+class Snapshot:
+    """The trace entries one neuron's update can change: its own column, every column of the
+    layers after it, and the outputs (its layer's keys and the other columns stay as they are)."""
+
+    col: int
+    cells_col: np.ndarray
+    tail_from: int
+    keys_tail: np.ndarray
+    cells_tail: np.ndarray
+    out: np.ndarray
+
+    @classmethod
+    def take(cls, net: Network, trace: Trace, layer: int, pos: int) -> "Snapshot":
+        col = int(net.first[layer]) + pos
+        tail = int(net.first[layer]) + net.architecture.widths[layer]
+        return cls(col, trace.cells[:, col].copy(), tail, trace.keys[:, tail:].copy(),
+                   trace.cells[:, tail:].copy(), trace.out.copy())
+
+    def restore(self, trace: Trace) -> None:
+        trace.cells[:, self.col] = self.cells_col
+        trace.keys[:, self.tail_from:] = self.keys_tail
+        trace.cells[:, self.tail_from:] = self.cells_tail
+        trace.out[...] = self.out
+
+
+@dataclass
 class Update:
-    """A replaced neuron and what is needed to undo it exactly (the old neuron and the trace columns it changed)."""
+    """A replaced neuron and what is needed to undo it exactly (the old neuron and the trace entries it changed)."""
 
     layer: int
     pos: int
     old: Hashtron
     new: Hashtron
     n_keys: int
-    saved_from: int = 0
-    saved: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    saved: Snapshot | None = None
     old_packed: object = None
 
     def undo(self, net: Network, trace: Trace | None = None) -> None:
         net.set_neuron(self.layer, self.pos, self.old, self.old_packed)
         if trace is not None and self.saved is not None:
-            keys, cells, out = self.saved
-            trace.keys[:, self.saved_from:] = keys
-            trace.cells[:, self.saved_from:] = cells
-            trace.out[...] = out
+            self.saved.restore(trace)
 
 
 def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False) -> tuple[Hashtron, int]:
@@ -55,11 +77,8 @@ def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodu
                  keep_unvoted: bool = False) -> Update:
     """Replace the tallied neuron and refresh the trace from its layer on."""
     new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted)
-    up = Update(t.layer, t.pos, net.neuron(t.layer, t.pos), new, n_keys, old_packed=net.pack())
-    if trace is not None:
-        f = int(net.first[t.layer])
-        up.saved_from = f
-        up.saved = (trace.keys[:, f:].copy(), trace.cells[:, f:].copy(), trace.out.copy())
+    up = Update(t.layer, t.pos, net.neuron(t.layer, t.pos), new, n_keys, old_packed=net.pack(),
+                saved=Snapshot.take(net, trace, t.layer, t.pos) if trace is not None else None)
     net.set_neuron(t.layer, t.pos, new)
     if trace is not None:
         net.refresh(trace, t.layer, t.pos)
@@ -98,8 +117,7 @@ def pair_update(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos
         return None
     ups = []
     for pos, new, old, n_keys in ((pos1, news[0], olds[0], len(k1)), (pos2, news[1], olds[1], len(k2))):
-        up = Update(layer, pos, old, new, n_keys, saved_from=f,
-                    saved=(trace.keys[:, f:].copy(), trace.cells[:, f:].copy(), trace.out.copy()))
+        up = Update(layer, pos, old, new, n_keys, saved=Snapshot.take(net, trace, layer, pos))
         net.set_neuron(layer, pos, new)
         net.refresh(trace, layer, pos)
         ups.append(up)
