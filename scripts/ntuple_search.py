@@ -27,7 +27,7 @@ GRIDS = {
     "ntuple_breast_cancer": {
         "dataset.encoding.quantiles": [3, 7, 15],
         "dataset.encoding.tuple_size": [2, 3, 4, 6],
-        "run.acceptance.positive_weight": [4, 1000000],
+        "run.acceptance.positive_weight": [4, 16, 64, 1000000],
     },
 }
 TUPLES = {"ntuple_digits": (100, 10), "ntuple_breast_cancer": (300, 2)}  # (n_tuples, groups)
