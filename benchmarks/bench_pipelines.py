@@ -2,7 +2,7 @@
 seed 000 "performance within 10 % of the current pipeline") and sum-cache memory per record.
 
     python benchmarks/bench_pipelines.py [--updates 1000] [--repeats 5] [--dataset digits]
-        [--seed 0] [--threads N]
+        [--seed 0] [--threads N] [--experiment ntuple_digits]
 
 Digits (`conf/dataset/<dataset>.yaml`, default the byte-picker encoding) on the Go MNIST stack
 (`conf/model/mnist_stack.yaml`). Every pipeline row trains a fresh untrained network for exactly
@@ -14,6 +14,10 @@ kernels are compiled by a short warm-up first. Rows:
   whole input);
 - forward, scheduled premodulo (P from the success rate, min 2, max 65536);
 - backward (capacity law, clamp, throttle, gold-zone selection: the defaults).
+
+With `--experiment NAME` the model, dataset and run settings come from `conf/` composed with
+`experiment=NAME` instead, and the rows are that experiment's forward and backward pipelines
+(`pipeline=forward` and the experiment's own backward option).
 
 Columns: median wall seconds, updates/s, ms per update; the share of wall time in tallies, in
 neuron rebuild + trace refresh + evaluation (+ undo), and in everything else (the pipeline's own
@@ -80,10 +84,22 @@ class TimedRun(Run):
             self.t_update += (time.perf_counter() - t0) - (self.t_tally - nested)
 
 
-def one(arch, ds, make_pipeline, updates: int, seed: int) -> dict:
+def experiment_rows(name: str, seed: int):
+    """(arch, dataset, rows, run settings) of a composed experiment: its forward and backward pipelines."""
+    from hashtron_lab import config_schema as cs
+    from hashtron_lab.experiment import make_pipeline, run_config
+
+    cfg = cs.load_config([f"experiment={name}", f"seed={seed}", "tracking=none"])
+    fwd = cs.load_config([f"experiment={name}", f"seed={seed}", "tracking=none", "pipeline=forward"])
+    arch = Architecture.from_spec(cfg["model"])
+    rows = {"forward": lambda: make_pipeline(fwd), "backward": lambda: make_pipeline(cfg)}
+    return arch, prepare_dataset(cfg, arch), rows, run_config(cfg)
+
+
+def one(arch, ds, make_pipeline, updates: int, seed: int, run_cfg: dict | None = None) -> dict:
     tr, va, _ = splits_of(ds)
     net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
-    run = TimedRun(net, tr, va, ds.n_classes, {"seed": seed, "budget": {"max_updates": updates},
+    run = TimedRun(net, tr, va, ds.n_classes, {**(run_cfg or {}), "seed": seed, "budget": {"max_updates": updates},
                                           "validation": {"patience": None, "restore_best": False,
                                                          "every_epochs": 0}, "progress": False})
     pipe = make_pipeline()
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--experiment", default=None, help="bench conf/experiment/<name>.yaml's pipelines instead")
     ap.add_argument("--threads", type=int, default=None,
                     help="numba threads (default: numba's); on cores shared with other processes 1 is "
                          "steadier and often faster, the parallel kernels wait on busy threads")
@@ -112,19 +129,24 @@ def main(argv: list[str] | None = None) -> int:
         numba.set_num_threads(a.threads)
 
     t0 = time.perf_counter()
-    arch, ds = load(a.dataset, a.seed)
-    print(f"dataset {a.dataset}: {ds.X_train.shape[0]} training samples, {ds.n_features} features, "
-          f"{ds.n_classes} classes; model mnist_stack {arch.widths}; loaded in {time.perf_counter() - t0:.1f} s; "
+    if a.experiment:
+        arch, ds, rows, run_cfg = experiment_rows(a.experiment, a.seed)
+        base_name, bwd, what = "forward", "backward", f"experiment {a.experiment}"
+    else:
+        arch, ds = load(a.dataset, a.seed)
+        rows, run_cfg, base_name, bwd, what = ROWS, None, BASE, "backward (defaults)", f"dataset {a.dataset}"
+    print(f"{what}: {ds.X_train.shape[0]} training samples, {ds.n_features} features, "
+          f"{ds.n_classes} classes; layers {arch.widths}; loaded in {time.perf_counter() - t0:.1f} s; "
           f"numba threads {numba.get_num_threads()}")
-    for make in ROWS.values():  # compile the kernels outside the measurement
-        one(arch, ds, make, 10, a.seed)
+    for make in rows.values():  # compile the kernels outside the measurement
+        one(arch, ds, make, 10, a.seed, run_cfg)
 
-    results: dict[str, list[dict]] = {name: [] for name in ROWS}
+    results: dict[str, list[dict]] = {name: [] for name in rows}
     for _ in range(a.repeats):
-        for name, make in ROWS.items():
-            results[name].append(one(arch, ds, make, a.updates, a.seed))
+        for name, make in rows.items():
+            results[name].append(one(arch, ds, make, a.updates, a.seed, run_cfg))
 
-    base = statistics.median(r["wall"] for r in results[BASE])
+    base = statistics.median(r["wall"] for r in results[base_name])
     print(f"\n{a.updates} neuron updates per run, median of {a.repeats} (interleaved)\n")
     head = (f"{'pipeline':<24}{'wall s':>8}{'min s':>7}{'upd/s':>7}{'ms/upd':>8}{'tally':>7}{'update':>8}{'other':>7}"
             f"{'updates by layer':>18}{'accepted':>10}{'train acc':>10}{'wall/fwd':>10}")
@@ -143,12 +165,13 @@ def main(argv: list[str] | None = None) -> int:
           "bookkeeping (selection, capacity decisions, sum cache, epoch ends)")
     walls = {n: statistics.median(r["wall"] for r in rs) for n, rs in results.items()}
     mins = {n: min(r["wall"] for r in rs) for n, rs in results.items()}
-    print(f"(fastest repeats: backward / forward (premodulo 0) = {mins['backward (defaults)'] / mins[BASE]:.2f}; "
+    print(f"(fastest repeats: {bwd} / {base_name} = {mins[bwd] / mins[base_name]:.2f}; "
           "numba kernels slow down a lot when other processes hold the cores, so compare rows of one run)")
-    print(f"\nbackward / forward (premodulo 0) wall-time ratio: {walls['backward (defaults)'] / walls[BASE]:.2f}"
-          f"   backward / forward (scheduled): {walls['backward (defaults)'] / walls['forward (scheduled)']:.2f}")
+    print(f"\n{bwd} / {base_name} wall-time ratio: {walls[bwd] / walls[base_name]:.2f}"
+          + (f"   {bwd} / forward (scheduled): {walls[bwd] / walls['forward (scheduled)']:.2f}"
+             if "forward (scheduled)" in walls else ""))
 
-    cache = results["backward (defaults)"][-1]["pipeline"].cache
+    cache = results[bwd][-1]["pipeline"].cache
     n = len(cache)
     print(f"\nsum cache after one backward run: {n} records "
           f"(keep_last={cache.keep_last})")
