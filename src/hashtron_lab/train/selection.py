@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..kernels import selection as KS
 from ..settings import from_mapping
 from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
 
@@ -93,24 +94,18 @@ def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Genera
                 return p, "round_robin"
         raise ValueError(f"no position left in layer {layer} of width {width}")
     ps, S, Ns = cache.layer_latest(layer)
-    inside = ps < width
-    for e in exclude:  # a handful at most: cheaper than np.isin
-        inside &= ps != e
-    ps, S, Ns = ps[inside], S[inside], Ns[inside]
-    if ps.shape[0] + len(exclude) < width:  # some neuron was never tallied: the lowest such first
-        free = np.ones(width, dtype=bool)
-        free[ps] = False
-        free[[e for e in exclude if e < width]] = False
-        return int(np.flatnonzero(free)[0]), "untallied"
+    excluded = np.zeros(width, dtype=np.bool_)
+    excluded[[e for e in exclude if 0 <= e < width]] = True
+    p = KS.first_untallied(ps, excluded)
+    if p >= 0:
+        return int(p), "untallied"
     if cfg.explore > 0.0 and rng.random() < cfg.explore:
         return _random(width, exclude, rng), "random"
-    a = np.abs(S).astype(np.float64) * (N / Ns.astype(np.float64))  # |S| at the current N
-    eps, tau = cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N
-    dist = np.abs(a - (eps + tau) / 2.0)
-    for mask, reason in (((a > eps) & (a < tau), "gold"), ((a > 0) & (a < N), "moderate")):
-        if mask.any():
-            cand = np.flatnonzero(mask)  # positions ascending: argmin picks the lowest on ties
-            return int(ps[cand[np.argmin(dist[cand])]]), reason
+    p, code = KS.zone_pick(ps, S, Ns, excluded, N, cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N)
+    if code == KS.GOLD:
+        return int(p), "gold"
+    if code == KS.MODERATE:
+        return int(p), "moderate"
     return _random(width, exclude, rng), "random"
 
 
