@@ -24,6 +24,15 @@ def first_untallied(ps, excluded):
 
 
 @njit(cache=True)
+def pick(ps, S, Ns, excluded, N, eps, tau):
+    """`first_untallied` as (position, UNTALLIED) if there is one, else `zone_pick`: one call per update."""
+    p = first_untallied(ps, excluded)
+    if p >= 0:
+        return p, UNTALLIED
+    return zone_pick(ps, S, Ns, excluded, N, eps, tau)
+
+
+@njit(cache=True)
 def zone_pick(ps, S, Ns, excluded, N, eps, tau):
     """(position, GOLD) of the sum closest to the middle of ε < |S| < τ, else (position, MODERATE)
     of the one closest among 0 < |S| < N, else (-1, NONE); |S| rescaled to N, ties to the lowest."""

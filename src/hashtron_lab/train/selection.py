@@ -35,6 +35,7 @@ from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
 
 RULES = ("gold", "random", "round_robin")
 REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
+_REASON = {KS.UNTALLIED: "untallied", KS.GOLD: "gold", KS.MODERATE: "moderate"}
 
 
 @dataclass
@@ -93,20 +94,23 @@ def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Genera
             if p not in exclude:
                 return p, "round_robin"
         raise ValueError(f"no position left in layer {layer} of width {width}")
-    ps, S, Ns = cache.layer_latest(layer)
+    ps, _, S, Ns, _ = cache._layer_index(layer)  # read only: no copies on the hot path
     excluded = np.zeros(width, dtype=np.bool_)
-    excluded[[e for e in exclude if 0 <= e < width]] = True
-    p = KS.first_untallied(ps, excluded)
-    if p >= 0:
-        return int(p), "untallied"
-    if cfg.explore > 0.0 and rng.random() < cfg.explore:
+    if exclude:
+        excluded[[e for e in exclude if 0 <= e < width]] = True
+    eps, tau = cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N
+    if cfg.explore > 0.0:  # the draw sits between the untallied and the zone rules
+        p = KS.first_untallied(ps, excluded)
+        if p >= 0:
+            return int(p), "untallied"
+        if rng.random() < cfg.explore:
+            return _random(width, exclude, rng), "random"
+        p, code = KS.zone_pick(ps, S, Ns, excluded, N, eps, tau)
+    else:
+        p, code = KS.pick(ps, S, Ns, excluded, N, eps, tau)
+    if code == KS.NONE:
         return _random(width, exclude, rng), "random"
-    p, code = KS.zone_pick(ps, S, Ns, excluded, N, cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N)
-    if code == KS.GOLD:
-        return int(p), "gold"
-    if code == KS.MODERATE:
-        return int(p), "moderate"
-    return _random(width, exclude, rng), "random"
+    return int(p), _REASON[code]
 
 
 def select_neuron(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,

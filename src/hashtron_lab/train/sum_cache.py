@@ -77,9 +77,9 @@ RECORD_DTYPE = np.dtype([
     ("stale", "?"),
 ])
 
-_I16 = np.iinfo(np.int16)
-_I32 = np.iinfo(np.int32)
-_I64 = np.iinfo(np.int64)
+_I16_MAX = int(np.iinfo(np.int16).max)   # plain ints: np.iinfo attributes cost a call each time
+_I32_MIN, _I32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
+_I64_MIN, _I64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _U32_MAX = int(np.iinfo(np.uint32).max)
 
 
@@ -151,13 +151,13 @@ class SumCache:
     def __init__(self, keep_last: int | None = 64, run_id: str = "", *, initial_capacity: int = 1024,
                  growth: float = 1.25, compact_fraction: float = 0.25):
         if keep_last is not None:
-            keep_last = _as_int("keep_last", keep_last, 1, _I64.max)
+            keep_last = _as_int("keep_last", keep_last, 1, _I64_MAX)
         if not growth > 1.0:
             raise ValueError(f"growth must be > 1, got {growth}")
         if not 0.0 < compact_fraction < 1.0:
             raise ValueError(f"compact_fraction must be in (0, 1), got {compact_fraction}")
         self.keep_last = keep_last
-        self.initial_capacity = _as_int("initial_capacity", initial_capacity, 1, _I32.max)
+        self.initial_capacity = _as_int("initial_capacity", initial_capacity, 1, _I32_MAX)
         self.growth = float(growth)
         self.compact_fraction = float(compact_fraction)
         self._rec = np.zeros(self.initial_capacity, RECORD_DTYPE)
@@ -165,7 +165,8 @@ class SumCache:
         self._n = 0             # rows used (live + garbage)
         self._garbage = 0       # pruned rows not yet compacted away
         self._last: dict[int, dict[int, list[int]]] = {}  # layer -> pos -> [newest row, rows of it]
-        self._by_layer: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # layer -> (positions, newest rows), sorted
+        # layer -> (positions ascending, their newest rows, S, N, {position: index}): the selection's view
+        self._by_layer: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]]] = {}
         self._runs: list[str] = []
         self._run_code = 0
         self.run_id = run_id
@@ -181,8 +182,8 @@ class SumCache:
         if value in self._runs:
             self._run_code = self._runs.index(value)
             return
-        if len(self._runs) > _I16.max:
-            raise SumCacheError(f"too many run ids in one sum cache (max {_I16.max + 1})")
+        if len(self._runs) > _I16_MAX:
+            raise SumCacheError(f"too many run ids in one sum cache (max {_I16_MAX + 1})")
         self._runs.append(value)
         self._run_code = len(self._runs) - 1
 
@@ -196,12 +197,12 @@ class SumCache:
             regime: str | int, duration: float, accepted: bool, accuracy: float,
             timestamp: float | None = None, stale: bool = False) -> None:
         """Append one neuron-training record (margin = |S|/N is derived)."""
-        layer = _as_int("layer", layer, 0, _I16.max)
-        pos = _as_int("pos", pos, 0, _I32.max)
-        epoch = _as_int("epoch", epoch, _I32.min, _I32.max)
-        N = _as_int("N", N, 1, _I64.max)
+        layer = _as_int("layer", layer, 0, _I16_MAX)
+        pos = _as_int("pos", pos, 0, _I32_MAX)
+        epoch = _as_int("epoch", epoch, _I32_MIN, _I32_MAX)
+        N = _as_int("N", N, 1, _I64_MAX)
         S = _as_int("S", S, -N, N)
-        s_out = _as_int("s_out", s_out, _I64.min + 1, _I64.max)
+        s_out = _as_int("s_out", s_out, _I64_MIN + 1, _I64_MAX)
         premodulo = _as_int("premodulo", premodulo, 0, _U32_MAX)
         code = _regime_code(regime)
         ts = time.time() if timestamp is None else float(timestamp)
@@ -224,7 +225,8 @@ class SumCache:
             ent[1] += 1
             idx = self._by_layer.get(layer)
             if idx is not None:
-                idx[1][np.searchsorted(idx[0], pos)] = i
+                j = idx[4][pos]
+                idx[1][j], idx[2][j], idx[3][j] = i, S, N
             if self.keep_last is not None and ent[1] > self.keep_last:
                 self._garbage += 1
         self._n += 1
@@ -318,12 +320,8 @@ class SumCache:
 
     def _newest(self, layer: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(layers, positions, rows) of every neuron's newest record, sorted by (layer, pos)."""
-        if layer is not None:  # the selection's query, once per update: kept up to date by `add`
-            idx = self._by_layer.get(layer)
-            if idx is None:
-                by_pos = self._last.get(layer, {})
-                ps = np.array(sorted(by_pos), np.int64)
-                idx = self._by_layer[layer] = (ps, np.array([by_pos[p][0] for p in ps.tolist()], np.int64))
+        if layer is not None:
+            idx = self._layer_index(layer)
             return np.full(idx[0].shape[0], layer, np.int64), idx[0].copy(), idx[1].copy()
         ls, ps, rs = [], [], []
         layers = sorted(self._last) if layer is None else ([layer] if layer in self._last else [])
@@ -409,8 +407,19 @@ class SumCache:
 
     def layer_latest(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions, S, N) of the newest record of each tallied neuron in `layer`, by position."""
-        _, ps, rows = self._newest(layer)
-        return ps, self._rec["S"][rows], self._rec["N"][rows]
+        ps, _, S, N, _ = self._layer_index(layer)
+        return ps.copy(), S.copy(), N.copy()
+
+    def _layer_index(self, layer: int):
+        """The selection's per-layer view (queried once per update; `add` keeps it current)."""
+        idx = self._by_layer.get(layer)
+        if idx is None:
+            by_pos = self._last.get(layer, {})
+            ps = np.array(sorted(by_pos), np.int64)
+            rows = np.array([by_pos[p][0] for p in ps.tolist()], np.int64)
+            idx = self._by_layer[layer] = (ps, rows, self._rec["S"][rows], self._rec["N"][rows],
+                                           {p: j for j, p in enumerate(ps.tolist())})
+        return idx
 
     def layer_margins(self, layer: int) -> dict[int, float]:
         """pos -> newest margin, for every tallied neuron of `layer`."""
