@@ -10,7 +10,10 @@ import hashlib
 from pathlib import Path
 
 
-def _drop_stale_cache(here: Path = Path(__file__).resolve().parent) -> None:
+HERE = Path(__file__).resolve().parent
+
+
+def _drop_stale_cache(here: Path = HERE) -> None:
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(here.glob("*.py")))).hexdigest()
     cache = here / "__pycache__"
     stamp = cache / "kernels-sources.sha256"

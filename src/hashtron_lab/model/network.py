@@ -86,7 +86,7 @@ class Network:
     def neuron(self, layer: int, pos: int) -> Hashtron:
         return self.neurons[layer][pos]
 
-    def set_neuron(self, layer: int, pos: int, h: Hashtron, packed: "Packed | None" = None) -> None:
+    def set_neuron(self, layer: int, pos: int, h: Hashtron, packed: Packed | None = None) -> None:
         """Replace a neuron; `packed` (the arrays of the network as it will be) skips a repack on undo.
 
         Otherwise the current arrays get the new neuron spliced in (new arrays: a kept `Packed`,

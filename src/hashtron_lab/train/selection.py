@@ -94,7 +94,7 @@ def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Genera
             if p not in exclude:
                 return p, "round_robin"
         raise ValueError(f"no position left in layer {layer} of width {width}")
-    ps, _, S, Ns, _ = cache._layer_index(layer)  # read only: no copies on the hot path
+    ps, _, S, Ns, _ = cache.layer_view(layer)
     excluded = np.zeros(width, dtype=np.bool_)
     if exclude:
         excluded[[e for e in exclude if 0 <= e < width]] = True

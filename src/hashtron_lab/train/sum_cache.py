@@ -218,7 +218,7 @@ class SumCache:
         if ent is None:
             self._prev[i] = -1
             by_pos[pos] = [i, 1]
-            self._by_layer.pop(layer, None)  # a new position: rebuilt on the next query
+            self._by_layer.pop(layer, None)  # a new position: `layer_view` rebuilds it on the next query
         else:
             self._prev[i] = ent[0]
             ent[0] = i
@@ -321,11 +321,10 @@ class SumCache:
     def _newest(self, layer: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(layers, positions, rows) of every neuron's newest record, sorted by (layer, pos)."""
         if layer is not None:
-            idx = self._layer_index(layer)
-            return np.full(idx[0].shape[0], layer, np.int64), idx[0].copy(), idx[1].copy()
+            ps, rows = self.layer_view(layer)[:2]
+            return np.full(ps.shape[0], layer, np.int64), ps.copy(), rows.copy()
         ls, ps, rs = [], [], []
-        layers = sorted(self._last) if layer is None else ([layer] if layer in self._last else [])
-        for l in layers:
+        for l in sorted(self._last):
             by_pos = self._last[l]
             for p in sorted(by_pos):
                 ls.append(l)
@@ -407,11 +406,12 @@ class SumCache:
 
     def layer_latest(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions, S, N) of the newest record of each tallied neuron in `layer`, by position."""
-        ps, _, S, N, _ = self._layer_index(layer)
+        ps, _, S, N, _ = self.layer_view(layer)
         return ps.copy(), S.copy(), N.copy()
 
-    def _layer_index(self, layer: int):
-        """The selection's per-layer view (queried once per update; `add` keeps it current)."""
+    def layer_view(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+        """(positions ascending, newest rows, S, N, {position: index}) of `layer`, without copies:
+        the selection reads it once per update and `add` keeps it current. Read only."""
         idx = self._by_layer.get(layer)
         if idx is None:
             by_pos = self._last.get(layer, {})

@@ -25,7 +25,7 @@ class Snapshot:
     out: np.ndarray
 
     @classmethod
-    def take(cls, net: Network, trace: Trace, layer: int, pos: int) -> "Snapshot":
+    def take(cls, net: Network, trace: Trace, layer: int, pos: int) -> Snapshot:
         col = int(net.first[layer]) + pos
         tail = int(net.first[layer]) + net.architecture.widths[layer]
         return cls(col, trace.cells[:, col].copy(), tail, trace.keys[:, tail:].copy(),
