@@ -1,0 +1,64 @@
+"""`NTupleClassifier`: the n-tuple network behind fit / predict / score, on raw numeric columns."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.model_selection import train_test_split
+
+from hashtron_lab import NotFittedError, NTupleClassifier
+
+
+def split(loader):
+    d = loader()
+    return train_test_split(d.data, d.target, test_size=0.2, stratify=d.target, random_state=0)
+
+
+def test_digits_in_three_lines_generalise():
+    Xtr, Xte, ytr, yte = split(load_digits)
+    clf = NTupleClassifier(window=2, image_shape=(8, 8)).fit(Xtr, ytr)
+    assert clf.score(Xte, yte) >= 0.93
+    assert clf.score(Xtr, ytr) - clf.score(Xte, yte) < 0.06
+
+
+def test_breast_cancer_with_string_labels_and_the_same_model_for_the_same_seed():
+    Xtr, Xte, ytr, yte = split(load_breast_cancer)
+    names = np.array(["malignant", "benign"])
+    a = NTupleClassifier(n_tuples=300, tuple_size=6, quantiles=7, seed=1).fit(Xtr, names[ytr])
+    b = NTupleClassifier(n_tuples=300, tuple_size=6, quantiles=7, seed=1).fit(Xtr, names[ytr])
+    pred = a.predict(Xte)
+    assert set(pred) <= set(names)
+    assert np.mean(pred == names[yte]) >= 0.9
+    assert np.array_equal(pred, b.predict(Xte))
+    assert a.model_.network_ == b.model_.network_
+
+
+def test_forward_direction_with_a_larger_budget_reaches_the_same_network():
+    Xtr, Xte, ytr, _ = split(load_breast_cancer)
+    back = NTupleClassifier(n_tuples=50, tuple_size=4, quantiles=3).fit(Xtr, ytr)
+    fwd = NTupleClassifier(n_tuples=50, tuple_size=4, quantiles=3, direction="forward", max_updates=2000).fit(Xtr, ytr)
+    assert np.array_equal(back.predict(Xte), fwd.predict(Xte))
+
+
+@pytest.mark.parametrize("X, y, match", [
+    ([[1.0, np.nan], [2.0, 3.0]], [0, 1], "NaN or infinite"),
+    ([1.0, 2.0], [0, 1], "2-D numeric matrix"),
+    ([["a", "b"], ["c", "d"]], [0, 1], "2-D numeric matrix"),
+    ([[1.0, 2.0], [2.0, 3.0]], [0, 0], "need at least 2"),
+    ([[1.0, 2.0], [2.0, 3.0]], [0, 1, 1], "one label per row"),
+])
+def test_bad_inputs_are_refused_clearly(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        NTupleClassifier(n_tuples=4, tuple_size=2).fit(X, y)
+
+
+def test_unfitted_wrong_width_and_unknown_parameter():
+    clf = NTupleClassifier(n_tuples=10, tuple_size=2, quantiles=2)
+    with pytest.raises(NotFittedError):
+        clf.predict([[1.0, 2.0]])
+    rng = np.random.default_rng(0)
+    clf.fit(rng.random((40, 3)), np.arange(40) % 2)
+    with pytest.raises(ValueError, match="fitted with 3"):
+        clf.predict(rng.random((5, 4)))
+    with pytest.raises(ValueError, match="unknown parameter"):
+        clf.set_params(tuple_sise=3)
