@@ -13,7 +13,9 @@ kernels are compiled by a short warm-up first. Rows:
 - forward, premodulo 0 (the reference default: no premodulo step, the filter keys on the
   whole input);
 - forward, scheduled premodulo (P from the success rate, min 2, max 65536);
-- backward (capacity law, clamp, throttle, gold-zone selection: the defaults).
+- backward (capacity law, clamp, throttle, gold-zone selection: the defaults);
+- backward with the capacity law off (premodulo 0, as forward): what order, selection and the
+  sum cache cost without the law's premodulo step.
 
 With `--experiment NAME` the model, dataset and run settings come from `conf/` composed with
 `experiment=NAME` instead, and the rows are that experiment's forward and backward pipelines
@@ -51,6 +53,7 @@ ROWS = {
     "forward (premodulo 0)": lambda: ForwardPipeline({}),
     "forward (scheduled)": lambda: ForwardPipeline({"schedule": True}),
     "backward (defaults)": lambda: BackwardPipeline({}),
+    "backward (law off)": lambda: BackwardPipeline({"capacity_control": False, "fixed_premodulo": 0}),
 }
 BASE = "forward (premodulo 0)"
 
