@@ -44,6 +44,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..jsonable import jsonable
 from ..track.alerts import RULES, alerts_from_record
 from . import html as H
 from . import plots
@@ -212,19 +213,6 @@ def success_metrics(runs: Sequence[RunData], summary: Mapping[str, Any], criteri
             "sum_cache_bytes_per_record": cache, "generalization": gen}
 
 
-def _plain(x: Any) -> Any:
-    """JSON-safe: numpy → python, non-finite floats → None."""
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 # -- wording ---------------------------------------------------------------------------
 def compare_sentence(label: str, b: Mapping, f: Mapping, higher_is_better: bool = True, scale: float = 100.0,
                      unit: str = " pp", digits: int = 1) -> str:
@@ -271,7 +259,7 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | Sequence[RunData], out_
     runs = [r for r in runs if r.direction in DIRECTIONS]
     summary = summarize(runs)
     success = success_metrics(runs, summary, c)
-    result = _plain({**summary, "success": {k: _compact(v) for k, v in success.items()}})
+    result = jsonable({**summary, "success": {k: _compact(v) for k, v in success.items()}}, nonfinite_as_none=True)
     alerts = {r.name: alerts_from_record(r.record(), alert_config) for r in runs}
 
     if out_json:
