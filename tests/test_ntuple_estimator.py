@@ -62,3 +62,20 @@ def test_unfitted_wrong_width_and_unknown_parameter():
         clf.predict(rng.random((5, 4)))
     with pytest.raises(ValueError, match="unknown parameter"):
         clf.set_params(tuple_sise=3)
+
+
+def test_presets_are_the_experiment_configs():
+    """NTupleClassifier holds in code what conf/experiment/ntuple_*.yaml compose (D26): they must agree."""
+    from hashtron_lab import config_schema as cs
+    from hashtron_lab import ntuple
+
+    for experiment in ("ntuple_digits", "ntuple_breast_cancer"):
+        cfg = cs.load_config([f"experiment={experiment}"])
+        assert {k: cfg["run"]["acceptance"][k] for k in ntuple.RUN["acceptance"]} == ntuple.RUN["acceptance"]
+        assert {k: cfg["pipeline"][k] for k in ntuple.BACKWARD} == ntuple.BACKWARD
+        assert {k: cfg["capacity"][k] for k in ntuple.CAPACITY} == ntuple.CAPACITY
+        assert cfg["selection"]["rule"] == ntuple.SELECTION["rule"]
+    digits = cs.load_config(["experiment=ntuple_digits"])["dataset"]["encoding"]
+    defaults = NTupleClassifier()
+    assert (defaults.n_tuples, defaults.tuple_size, defaults.quantiles) == (
+        digits["n_tuples"], digits["tuple_size"], digits["quantiles"])

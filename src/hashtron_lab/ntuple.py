@@ -16,7 +16,8 @@ import numpy as np
 from .data.encoders import ORDINAL, Encoder, TableColumns
 from .estimator import HashtronClassifier, NotFittedError
 
-# What the n-tuple experiments run (conf/experiment/ntuple_digits.yaml; docs/decisions.md D22–D24).
+# What the n-tuple experiments run (conf/run/ntuple.yaml, conf/experiment/ntuple_*.yaml; D22–D24);
+# tests/test_ntuple_estimator.py checks they agree.
 RUN = {"acceptance": {"rule": "always", "reject_revisits": False, "tally": "local", "positive_weight": 1_000_000}}
 BACKWARD = {"layer_fraction": 1.0, "max_attempts": 1}
 CAPACITY = {"enabled": False, "fixed_premodulo": 0}
