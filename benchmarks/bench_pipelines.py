@@ -24,8 +24,12 @@ With `--experiment NAME` the model, dataset and run settings come from `conf/` c
 Columns: median wall seconds, updates/s, ms per update; the share of wall time in tallies, in
 neuron rebuild + trace refresh + evaluation (+ undo), and in everything else (the pipeline's own
 bookkeeping: selection, capacity decisions, sum cache, epoch ends); updates per layer, accepted
-updates and final train accuracy of the last repeat; and the ratio of each row's wall time to
-the forward (premodulo 0) row's, measured in the same process. Then the sum cache of the last backward run: records, bytes per record as stored
+updates and final train accuracy of the last repeat; the ratio of each row's wall time to
+the forward (premodulo 0) row's, measured in the same process; and wall time per *rebuilt*
+neuron (an update whose tally offers no improving vote ends there, without building a neuron,
+so equal update counts can be unequal work) with its ratio to the forward row's. Below the table,
+each row's median ms per update by layer (tally + rebuild + evaluation as recorded per update).
+Then the sum cache of the last backward run: records, bytes per record as stored
 (record dtype + link), as allocated (`SumCache.nbytes` / records), and as serialised into a
 checkpoint (`SumCache.to_bytes`).
 """
@@ -56,6 +60,7 @@ ROWS = {
     "backward (law off)": lambda: BackwardPipeline({"capacity_control": False, "fixed_premodulo": 0}),
 }
 BASE = "forward (premodulo 0)"
+SKIPPED = ("no_improving_vote", "pair_filters_larger")  # updates that end before building a neuron
 
 
 def load(dataset: str, seed: int):
@@ -110,9 +115,13 @@ def one(arch, ds, make_pipeline, updates: int, seed: int, run_cfg: dict | None =
     drive(run, pipe)
     wall = time.perf_counter() - t0
     assert run.n_updates == updates, (run.n_updates, run.stopped)
-    by_layer = np.bincount([h["layer"] for h in run.history], minlength=arch.n_layers)
-    return {"wall": wall, "tally": run.t_tally, "update": run.t_update, "accepted": run.n_accepted,
-            "train_accuracy": run.train_accuracy(), "pipeline": pipe, "by_layer": by_layer.tolist()}
+    layers = [h["layer"] for h in run.history]
+    by_layer = np.bincount(layers, minlength=arch.n_layers)
+    seconds = np.bincount(layers, weights=[h["duration"] for h in run.history], minlength=arch.n_layers)
+    rebuilt = sum(h["reason"] not in SKIPPED for h in run.history)
+    return {"wall": wall, "tally": run.t_tally, "update": run.t_update, "accepted": run.n_accepted, "rebuilt": rebuilt,
+            "train_accuracy": run.train_accuracy(), "pipeline": pipe, "by_layer": by_layer.tolist(),
+            "layer_seconds": seconds.tolist()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,9 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             results[name].append(one(arch, ds, make, a.updates, a.seed, run_cfg))
 
     base = statistics.median(r["wall"] for r in results[base_name])
+    per_rebuilt = {n: statistics.median(r["wall"] / max(r["rebuilt"], 1) for r in rs) for n, rs in results.items()}
     print(f"\n{a.updates} neuron updates per run, median of {a.repeats} (interleaved)\n")
     head = (f"{'pipeline':<24}{'wall s':>8}{'min s':>7}{'upd/s':>7}{'ms/upd':>8}{'tally':>7}{'update':>8}{'other':>7}"
-            f"{'updates by layer':>18}{'accepted':>10}{'train acc':>10}{'wall/fwd':>10}")
+            f"{'updates by layer':>18}{'rebuilt':>9}{'accepted':>10}{'train acc':>10}{'wall/fwd':>10}"
+            f"{'ms/rebuilt':>11}{'/fwd':>6}")
     print(head)
     print("-" * len(head))
     for name, rs in results.items():
@@ -162,10 +173,17 @@ def main(argv: list[str] | None = None) -> int:
         layers = "/".join(str(x) for x in rs[-1]["by_layer"])
         best = min(r["wall"] for r in rs)
         print(f"{name:<24}{wall:>8.2f}{best:>7.2f}{a.updates / wall:>7.0f}{1000 * wall / a.updates:>8.2f}{tal:>7.0%}{upd:>8.0%}"
-              f"{1 - tal - upd:>7.0%}{layers:>18}{rs[-1]['accepted']:>10}{rs[-1]['train_accuracy']:>10.3f}"
-              f"{wall / base:>10.2f}")
+              f"{1 - tal - upd:>7.0%}{layers:>18}{rs[-1]['rebuilt']:>9}{rs[-1]['accepted']:>10}"
+              f"{rs[-1]['train_accuracy']:>10.3f}{wall / base:>10.2f}{1000 * per_rebuilt[name]:>11.2f}"
+              f"{per_rebuilt[name] / per_rebuilt[base_name]:>6.2f}")
     print("tally = flip-test tallies; update = rebuild, refresh, evaluate, undo; other = the pipeline's own "
           "bookkeeping (selection, capacity decisions, sum cache, epoch ends)")
+    print("rebuilt = updates that built a new neuron (the rest end at the tally: no sample would gain from a "
+          "flip); ms/rebuilt = wall / rebuilt, and /fwd its ratio to the forward row: the cost of the same work")
+    print("ms per update by layer (median):")
+    for name, rs in results.items():
+        ms = np.median([np.divide(r["layer_seconds"], np.maximum(r["by_layer"], 1)) for r in rs], axis=0) * 1000
+        print(f"  {name:<24}" + " ".join(f"{m:6.3f}" for m in ms))
     walls = {n: statistics.median(r["wall"] for r in rs) for n, rs in results.items()}
     mins = {n: min(r["wall"] for r in rs) for n, rs in results.items()}
     print(f"(fastest repeats: {bwd} / {base_name} = {mins[bwd] / mins[base_name]:.2f}; "

@@ -300,9 +300,14 @@ class SumCache:
 
     def _rows(self, layer: int, pos: int, k: int | None = None) -> np.ndarray:
         """Rows of a neuron's newest min(k, kept) records, oldest first."""
+        return np.array(self._row_list(layer, pos, k), np.int64)
+
+    def _row_list(self, layer: int, pos: int, k: int | None = None) -> list[int]:
+        """`_rows` as a list: the backward loop reads one to three rows per update, where a list
+        walk costs a fraction of building arrays."""
         ent = self._last.get(layer, {}).get(pos)
         if ent is None:
-            return np.zeros(0, np.int64)
+            return []
         m = ent[1]
         if self.keep_last is not None:
             m = min(m, self.keep_last)
@@ -310,12 +315,12 @@ class SumCache:
             if k < 0:
                 raise ValueError(f"k must be >= 0, got {k}")
             m = min(m, k)
-        out = np.empty(m, np.int64)
+        out = [0] * m
         r = ent[0]
         prev = self._prev
         for j in range(m - 1, -1, -1):
             out[j] = r
-            r = prev[r]
+            r = int(prev[r])
         return out
 
     def _newest(self, layer: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -383,8 +388,8 @@ class SumCache:
 
     def recent(self, layer: int, pos: int, k: int | None = None) -> list[tuple[int, int]]:
         """[(S, epoch), ...] newest last: what `CapacityController.decide` takes as `recent`."""
-        S, _, ep = self.sums(layer, pos, k)
-        return list(zip(S.tolist(), ep.tolist()))
+        S, ep = self._rec["S"], self._rec["epoch"]
+        return [(int(S[r]), int(ep[r])) for r in self._row_list(layer, pos, k)]
 
     def margin_trend(self, layer: int, pos: int, k: int | None = None) -> float:
         """Least-squares slope of margin per record over the last k records (0.0 with < 2)."""
