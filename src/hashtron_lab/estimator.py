@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .experiment import check_fit, make_pipeline, run_config
 from .model.architecture import Architecture, default_architecture
@@ -20,7 +21,7 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when predict/score is called before fit."""
 
 
-class HashtronClassifier:
+class HashtronClassifier(ClassifierMixin, BaseEstimator):
     """Train a hashtron network in three lines::
 
         clf = HashtronClassifier(seed=0).fit(X_train, y_train)
@@ -42,7 +43,7 @@ class HashtronClassifier:
             raise TypeError(f"unknown setting(s) {unknown}; valid: {list(SETTINGS)}")
         self.settings = settings
 
-    # scikit-learn's clone/grid-search protocol
+    # scikit-learn's clone/grid-search protocol (BaseEstimator introspects __init__; **settings needs these)
     def get_params(self, deep: bool = True) -> dict:
         return {"architecture": self.architecture, "direction": self.direction, "seed": self.seed, **self.settings}
 

@@ -188,6 +188,8 @@ def test_same_seed_same_features_different_seed_different_tuples():
     ({"window": 1, "image_shape": [8]}, r"image_shape must be null or two positive integers"),
     ({"window": 1, "image_shape": [8, 0]}, r"image_shape must be null or two positive integers"),
     ({"repeat": 0}, r"repeat must be a positive integer"),
+    ({"select_pool": 0}, r"select_pool must be a positive integer"),
+    ({"select_pool": 2.5}, r"select_pool must be a positive integer"),
     ({"levels": [4, 8], "quantiles": 3}, r"kind=tuples needs exactly one of encoding.levels.*quantiles"),
     ({"quantiles": None}, r"kind=tuples needs exactly one of"),
     ({"quantiles": 33}, r"at most 32"),
@@ -219,3 +221,91 @@ def test_non_ordinal_columns_are_refused(tmp_path):
     mixed = table(np.zeros((4, 2)), [ORD, E.INTEGER])
     with pytest.raises(DatasetError, match=r"needs ordinal.*\['c1'\]"):
         fitted({"kind": "tuples", "quantiles": 3, "tuple_size": 2, "n_tuples": 4}, mixed)
+
+
+# -- tuple selection (select_pool > 1, D27) ---------------------------------------------------
+def ref_scores(addr, labels):
+    """Plain Python: per tuple, mean over rows of [another row of its class shares its address]
+    minus [a row of another class does]."""
+    n, R = addr.shape
+    out = np.zeros(R)
+    for r in range(R):
+        for s in range(n):
+            same = [t for t in range(n) if t != s and addr[t, r] == addr[s, r]]
+            own = any(labels[t] == labels[s] for t in same)
+            other = any(labels[t] != labels[s] for t in same)
+            out[r] += int(own) - int(other)
+    return out / n
+
+
+def test_tuple_scores_on_hand_made_addresses():
+    from hashtron_lab.kernels.encoders import tuple_scores_into
+
+    labels = np.array([0, 0, 1, 1], np.int64)
+    addr = np.array([[5, 1, 1, 1],     # columns: tuples A (pairs by class), B (one address),
+                     [5, 1, 2, 2],     # C (all distinct), D (pairs across classes)
+                     [7, 1, 3, 1],
+                     [7, 1, 4, 2]], np.uint32)
+    out = np.full(4, np.nan)
+    tuple_scores_into(addr, labels, 2, out)
+    assert out.tolist() == [1.0, 0.0, 0.0, -1.0]
+
+
+def test_tuple_scores_match_plain_python():
+    from hashtron_lab.kernels.encoders import tuple_scores_into
+
+    rng = np.random.default_rng(3)
+    addr = rng.integers(0, 6, size=(60, 25)).astype(np.uint32)
+    labels = rng.integers(0, 3, size=60).astype(np.int64)
+    out = np.zeros(25)
+    tuple_scores_into(addr, labels, 3, out)
+    assert np.allclose(out, ref_scores(addr, labels), rtol=0, atol=1e-12)
+
+
+def informative_table(n=200, seed=5):
+    """Column 0 decides the label; columns 1..9 are noise."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n, 10))
+    return table(values), (values[:, 0] > 0).astype(np.int64)
+
+
+def test_selection_keeps_the_best_candidates_in_draw_order():
+    cols, y = informative_table()
+    base = {"kind": "tuples", "quantiles": 3, "tuple_size": 2, "n_tuples": 12}
+    enc = E.Encoder.from_config(base | {"select_pool": 5}).fit(cols, cols, rng=np.random.default_rng(0), labels=y)
+    cand = E.Encoder.from_config(base | {"n_tuples": 60}).fit(cols, cols, rng=np.random.default_rng(0))
+    # the candidates are the plain draw of 60; the kept 12 are its best by score, in draw order
+    thr = [np.asarray(cand.fitted["thresholds"][n]) for n in cols.names]
+    keep, scores = E.select_tuples(cols.values, thr, cand._cols, cand._shifts, y, 12)
+    assert keep.tolist() == sorted(keep.tolist()) and len(keep) == 12
+    assert enc.fitted["tuples"] == np.asarray(cand.fitted["tuples"])[keep].tolist()
+    assert scores[keep].min() >= np.delete(scores, keep).max()
+    sel = enc.fitted["selection"]
+    assert sel["candidates"] == 60 and sel["kept_mean_score"] > sel["mean_score"]
+    # the informative column's bits fill the kept tuples far more than a random draw's
+    def share(e):
+        return float(np.mean(np.asarray(e._cols) == 0))
+    assert share(enc) > 2 * share(cand)
+    assert np.array_equal(enc.transform(cols), ref_features(enc, cols))
+
+
+def test_selection_needs_labels_and_pool_one_is_the_plain_draw():
+    cols, y = informative_table(40)
+    cfg = {"kind": "tuples", "quantiles": 3, "tuple_size": 2, "n_tuples": 5}
+    with pytest.raises(TypeError, match="select_pool=3 chooses tuples by the training labels.*labels="):
+        fitted(cfg | {"select_pool": 3}, cols)
+    one = E.Encoder.from_config(cfg | {"select_pool": 1}).fit(cols, cols, rng=np.random.default_rng(0), labels=y)
+    assert one.fitted["tuples"] == fitted(cfg, cols).fitted["tuples"] and "selection" not in one.fitted
+    with pytest.raises(ValueError, match="one label per training row"):
+        E.Encoder.from_config(cfg | {"select_pool": 2}).fit(cols, cols, rng=np.random.default_rng(0), labels=y[:-1])
+
+
+def test_load_dataset_selects_with_the_training_labels_only():
+    """Same seed, same selected tuples; the selection reads the training split, so the chosen
+    tuples score better on it than the candidates on average."""
+    a, b = tuples_digits(0, select_pool=4), tuples_digits(0, select_pool=4)
+    assert a.meta["encoding"]["tuples"] == b.meta["encoding"]["tuples"]
+    assert np.array_equal(a.X_test, b.X_test)
+    sel = a.meta["encoding"]["selection"]
+    assert sel["candidates"] == 80 and sel["kept_mean_score"] > sel["mean_score"]
+    assert a.meta["encoding"]["tuples"] != tuples_digits(0).meta["encoding"]["tuples"]

@@ -30,6 +30,8 @@ Encodings (`encoding.kind`):
   the pixels within Chebyshev distance ρ of a random centre pixel; feature r is the
   ``tuple_size``-bit address ``sum_j bit(tuple[r][j]) << j``. The features are tiled
   ``repeat`` times (column ``c·n_tuples + r`` is tuple r), one copy per discriminator.
+  With ``select_pool`` k > 1, k·n_tuples candidates are drawn and the n_tuples that
+  discriminate the training labels best (leave-one-out) are kept.
 """
 from __future__ import annotations
 
@@ -265,7 +267,8 @@ ENCODING_KEYS = {
     "thermometer": {"kind", "levels", "quantiles", "n_features"},
     "raw": {"kind", "n_features"},
     "context": {"kind", "window", "n_features"},
-    "tuples": {"kind", "levels", "quantiles", "tuple_size", "n_tuples", "window", "image_shape", "repeat"},
+    "tuples": {"kind", "levels", "quantiles", "tuple_size", "n_tuples", "window", "image_shape", "repeat",
+               "select_pool"},
 }
 
 
@@ -324,6 +327,7 @@ def _check_tuples(p: dict) -> None:
                            f"columns on a grid. Fix: set encoding.image_shape (e.g. [8, 8] for digits), "
                            f"or set encoding.window to null (tuples from all bits).")
     p["repeat"] = 1 if p["repeat"] is None else _positive_int(p["repeat"], "repeat")
+    p["select_pool"] = 1 if p["select_pool"] is None else _positive_int(p["select_pool"], "select_pool")
 
 
 def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.random.Generator,
@@ -354,6 +358,30 @@ def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.rando
         cand = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in near])
         tuples[r] = cand[rng.choice(cand.shape[0], size=tuple_size, replace=cand.shape[0] < tuple_size)]
     return tuples, centres
+
+
+def select_tuples(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.ndarray, labels: np.ndarray,
+                  n_keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices ascending, scores): the ``n_keep`` candidate tuples that discriminate best on the
+    training rows, and every candidate's score.
+
+    A tuple's score is the leave-one-out agreement of its class RAMs with the labels (see
+    `kernels.encoders.tuple_scores_into`): the share of rows whose address another row of their
+    class also has, minus the share whose address a row of another class has. Random tuples over
+    weak columns mostly address noise; keeping the best of a larger draw trades a few points of
+    training fit for fewer such RAMs (docs/decisions.md D27). Ties keep the earlier draw.
+    """
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    if labels.ndim != 1 or labels.shape[0] != values.shape[0]:
+        raise ValueError(f"select_tuples needs one label per training row: {values.shape[0]} rows, "
+                         f"labels of shape {labels.shape}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"select_tuples needs class indices >= 0, got {int(labels.min())}")
+    addr = tuple_features(values, thresholds, cols, shifts)
+    scores = np.zeros(addr.shape[1], dtype=np.float64)
+    K.tuple_scores_into(addr, labels, int(labels.max(initial=0)) + 1, scores)
+    best = np.argsort(-scores, kind="stable")[:int(n_keep)]
+    return np.sort(best), scores
 
 
 @dataclass
@@ -416,14 +444,16 @@ class Encoder:
                                f"but encoding.n_features={self.params['n_features']}. Fix: set n_features to null, "
                                f"or use byte_picker to get {self.params['n_features']} features.")
 
-    def fit(self, train, full, rng: np.random.Generator | None = None) -> Encoder:
+    def fit(self, train, full, rng: np.random.Generator | None = None, labels: np.ndarray | None = None) -> Encoder:
         """Fit on the training split; ``full`` (every row) only fixes byte widths.
 
         ``rng`` draws the random tuples of encoding.kind=tuples (required for that kind;
         `load_dataset` passes one derived from its seed); the other kinds ignore it.
+        ``labels`` (class indices of the training rows) are read only by tuples with
+        ``select_pool`` > 1, which keep the candidate tuples that discriminate best.
         """
         if self.kind == "tuples":
-            self._fit_tuples(train, rng)
+            self._fit_tuples(train, rng, labels)
         elif self.kind == "thermometer":
             ordinal = [c for c, k in enumerate(train.kinds) if k == ORDINAL]
             if self.params["levels"] is not None:
@@ -458,8 +488,9 @@ class Encoder:
             self.fitted["bytes_per_column"] = [int(w) for w in widths]
         return self
 
-    def _fit_tuples(self, train, rng) -> None:
-        """Thresholds (as thermometer) and ``n_tuples`` random tuples of their bits.
+    def _fit_tuples(self, train, rng, labels) -> None:
+        """Thresholds (as thermometer) and ``n_tuples`` random tuples of their bits (the best
+        ``n_tuples`` of ``select_pool · n_tuples`` drawn, by `select_tuples`, when the pool is > 1).
 
         ``fitted["tuples"]`` holds flat bit indices (see `draw_tuples`): bit ``b`` is column
         ``c``'s threshold ``k`` for ``b = sum(n_bits[:c]) + k``, with ``fitted["n_bits"]``
@@ -485,14 +516,24 @@ class Encoder:
             raise DatasetError(f"encoding.image_shape {shape} has {shape[0] * shape[1]} pixels but the dataset has "
                                f"{d} columns. Fix: set encoding.image_shape to [height, width] with "
                                f"height * width = {d}.")
-        tuples, centres = draw_tuples(n_bits, self.params["tuple_size"], self.params["n_tuples"], rng,
-                                      window, shape)
+        pool, n_tuples = self.params["select_pool"], self.params["n_tuples"]
+        if pool > 1 and labels is None:
+            raise TypeError(f"encoding.select_pool={pool} chooses tuples by the training labels: Encoder.fit needs "
+                            "labels= (class indices of the training rows; load_dataset passes them)")
+        tuples, centres = draw_tuples(n_bits, self.params["tuple_size"], pool * n_tuples, rng, window, shape)
         offsets = np.zeros(d + 1, dtype=np.int64)
         np.cumsum(n_bits, out=offsets[1:])
         col = np.searchsorted(offsets, tuples, side="right") - 1
+        shifts = tuples - offsets[col]
+        if pool > 1:
+            keep, scores = select_tuples(train.values, thr, col, shifts, labels, n_tuples)
+            tuples, col, shifts = tuples[keep], col[keep], shifts[keep]
+            centres = None if centres is None else centres[keep]
+            self.fitted["selection"] = {"candidates": int(scores.shape[0]), "mean_score": float(scores.mean()),
+                                        "kept_mean_score": float(scores[keep].mean())}
         self._thr = thr
         self._cols = np.ascontiguousarray(col, dtype=np.int32)
-        self._shifts = np.ascontiguousarray(tuples - offsets[col], dtype=np.uint32)
+        self._shifts = np.ascontiguousarray(shifts, dtype=np.uint32)
         self.fitted["n_bits"] = n_bits
         self.fitted["tuples"] = tuples.tolist()
         if centres is not None:

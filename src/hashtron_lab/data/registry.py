@@ -169,7 +169,7 @@ def load_dataset(cfg: Mapping, seed: int, max_output_bits: int | None = None) ->
 
     # 6. encoding: fit on train only
     parts = {s: src.take(idx) for s, idx in (("train", tr), ("val", va), ("test", te))}
-    encoder.fit(parts["train"].columns, src.columns, rng=np.random.default_rng([seed, 3]))
+    encoder.fit(parts["train"].columns, src.columns, rng=np.random.default_rng([seed, 3]), labels=parts["train"].labels)
     X = {s: np.ascontiguousarray(encoder.transform(p.columns), dtype=np.uint32) for s, p in parts.items()}
     y = {s: np.ascontiguousarray(p.labels, dtype=np.int64) for s, p in parts.items()}
 

@@ -72,6 +72,37 @@ def tuple_pack_into(codes, cols, shifts, out):
             out[s, r] = v
 
 
+@njit(cache=True, parallel=True)
+def tuple_scores_into(addr, labels, n_classes, out):
+    """Leave-one-out discrimination of each tuple on the training rows.
+
+    addr uint32 (n, R): tuple r's address for row s; labels int64 (n,) in [0, n_classes).
+    out[r] = mean over rows of [another row of the row's class has its address] minus
+    [a row of another class has its address]: how often tuple r's RAMs, trained WiSARD-style
+    without the row itself, would vote for the row's class and not for another one.
+    """
+    n = addr.shape[0]
+    for r in prange(addr.shape[1]):
+        order = np.argsort(addr[:, r], kind="mergesort")
+        counts = np.zeros(n_classes, np.int64)
+        total = 0.0
+        a = 0
+        while a < n:
+            b = a
+            key = addr[order[a], r]
+            while b < n and addr[order[b], r] == key:
+                counts[labels[order[b]]] += 1
+                b += 1
+            group = b - a
+            for t in range(a, b):
+                own = counts[labels[order[t]]]
+                total += (1.0 if own >= 2 else 0.0) - (1.0 if group - own >= 1 else 0.0)
+            for t in range(a, b):
+                counts[labels[order[t]]] = 0
+            a = b
+        out[r] = total / n if n else 0.0
+
+
 # ---------------------------------------------------------------------------
 # string hash: h = hash(h, codepoint, 0xffffffff), from a start value
 # ---------------------------------------------------------------------------
