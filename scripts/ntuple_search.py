@@ -25,9 +25,10 @@ GRIDS = {
         "run.acceptance.positive_weight": [1000000],
     },
     "ntuple_breast_cancer": {
-        "dataset.encoding.quantiles": [3, 7, 15],
-        "dataset.encoding.tuple_size": [2, 3, 4, 6],
-        "run.acceptance.positive_weight": [4, 16, 64, 1000000],
+        "dataset.encoding.quantiles": [3, 7, 15, 31],
+        "dataset.encoding.tuple_size": [4, 6, 8, 10],
+        "dataset.encoding.select_pool": [1, 10, 30],
+        "run.acceptance.positive_weight": [1000000],
     },
 }
 TUPLES = {"ntuple_digits": (100, 10), "ntuple_breast_cancer": (300, 2)}  # (n_tuples, groups)

@@ -24,8 +24,8 @@ def test_digits_in_three_lines_generalise():
 def test_breast_cancer_with_string_labels_and_the_same_model_for_the_same_seed():
     Xtr, Xte, ytr, yte = split(load_breast_cancer)
     names = np.array(["malignant", "benign"])
-    a = NTupleClassifier(n_tuples=300, tuple_size=6, quantiles=7, seed=1).fit(Xtr, names[ytr])
-    b = NTupleClassifier(n_tuples=300, tuple_size=6, quantiles=7, seed=1).fit(Xtr, names[ytr])
+    a = NTupleClassifier(n_tuples=300, tuple_size=8, quantiles=15, select_pool=30, seed=1).fit(Xtr, names[ytr])
+    b = NTupleClassifier(n_tuples=300, tuple_size=8, quantiles=15, select_pool=30, seed=1).fit(Xtr, names[ytr])
     pred = a.predict(Xte)
     assert set(pred) <= set(names)
     assert np.mean(pred == names[yte]) >= 0.9
@@ -77,5 +77,24 @@ def test_presets_are_the_experiment_configs():
         assert cfg["selection"]["rule"] == ntuple.SELECTION["rule"]
     digits = cs.load_config(["experiment=ntuple_digits"])["dataset"]["encoding"]
     defaults = NTupleClassifier()
-    assert (defaults.n_tuples, defaults.tuple_size, defaults.quantiles) == (
-        digits["n_tuples"], digits["tuple_size"], digits["quantiles"])
+    assert (defaults.n_tuples, defaults.tuple_size, defaults.quantiles, defaults.select_pool) == (
+        digits["n_tuples"], digits["tuple_size"], digits["quantiles"], digits["select_pool"])
+
+
+def test_scikit_learn_model_selection_works_on_both_estimators():
+    """clone / GridSearchCV / cross_val_score: how the breast-cancer encoding was chosen (scripts/ntuple_cv.py)."""
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    from hashtron_lab import HashtronClassifier
+
+    Xtr, Xte, ytr, yte = split(load_breast_cancer)
+    base = NTupleClassifier(n_tuples=40, tuple_size=4)
+    assert is_classifier(base) and clone(base).get_params() == base.get_params()
+    gs = GridSearchCV(base, {"quantiles": [1, 7], "select_pool": [1, 5]}, cv=3).fit(Xtr, ytr)
+    assert gs.best_params_["quantiles"] == 7   # one threshold per column is clearly worse
+    assert gs.score(Xte, yte) >= 0.9
+    h = HashtronClassifier(seed=3, budget={"max_updates": 30})
+    assert is_classifier(h) and clone(h).get_params() == h.get_params()
+    Xd, yd = load_digits(return_X_y=True)
+    assert cross_val_score(h, Xd[:300], yd[:300], cv=2).shape == (2,)
