@@ -56,6 +56,8 @@ def test_unfitted_wrong_width_and_unknown_parameter():
     clf = NTupleClassifier(n_tuples=10, tuple_size=2, quantiles=2)
     with pytest.raises(NotFittedError):
         clf.predict([[1.0, 2.0]])
+    with pytest.raises(NotFittedError):
+        clf.decision_function([[1.0, 2.0]])
     rng = np.random.default_rng(0)
     clf.fit(rng.random((40, 3)), np.arange(40) % 2)
     with pytest.raises(ValueError, match="fitted with 3"):
@@ -98,3 +100,20 @@ def test_scikit_learn_model_selection_works_on_both_estimators():
     assert is_classifier(h) and clone(h).get_params() == h.get_params()
     Xd, yd = load_digits(return_X_y=True)
     assert cross_val_score(h, Xd[:300], yd[:300], cv=2).shape == (2,)
+
+
+def test_decision_function_is_what_the_argmax_compares():
+    from sklearn.metrics import roc_auc_score
+
+    Xtr, Xte, ytr, yte = split(load_digits)
+    clf = NTupleClassifier(n_tuples=30, window=2, image_shape=(8, 8), select_pool=1).fit(Xtr, ytr)
+    votes = clf.decision_function(Xte)
+    assert votes.shape == (len(Xte), 10) and votes.min() >= 0 and votes.max() <= 30
+    assert np.array_equal(clf.classes_[np.argmax(votes, axis=1)], clf.predict(Xte))   # argmax: first of ties
+    Xtr, Xte, ytr, yte = split(load_breast_cancer)
+    names = np.array(["malignant", "benign"])
+    bc = NTupleClassifier(n_tuples=100, tuple_size=6, quantiles=7).fit(Xtr, names[ytr])
+    margin = bc.decision_function(Xte)   # classes_ sorted: "benign" first, so the margin favours "malignant"
+    assert margin.shape == (len(Xte),)
+    assert np.array_equal(np.where(margin > 0, "malignant", "benign"), bc.predict(Xte))
+    assert roc_auc_score(names[yte] == "malignant", margin) > 0.95

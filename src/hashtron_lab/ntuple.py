@@ -83,14 +83,28 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.values.shape[1]
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def _features(self, X) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise NotFittedError("this NTupleClassifier is not fitted yet; call fit(X, y) first")
         X = _columns(X)
         if X.values.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.values.shape[1]} features, but the classifier was fitted with "
                              f"{self.n_features_in_}")
-        return self.classes_[self.model_.predict(self.encoder_.transform(X))]
+        return self.encoder_.transform(X)
+
+    def predict(self, X) -> np.ndarray:
+        features = self._features(X)
+        return self.classes_[self.model_.predict(features)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Votes: how many of each class's RAMs answer 1 (what the argmax compares), float (n, C) in
+        `classes_` order; with two classes, class 1's votes minus class 0's (scikit-learn's shape
+        for ROC curves and thresholds). Ties go to the earlier class in `predict`."""
+        features = self._features(X)
+        C, R = len(self.classes_), self.n_tuples
+        cells = self.model_.network_.trace(features).cells[:, :C * R]
+        votes = cells.reshape(-1, C, R).sum(axis=2, dtype=np.int64).astype(np.float64)
+        return votes[:, 1] - votes[:, 0] if C == 2 else votes
 
     def score(self, X, y) -> float:
         return float(np.mean(self.predict(X) == np.asarray(y)))
