@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 import reference as ref
+from hashtron_lab.kernels import network as KN
+from hashtron_lab.kernels import tally as KT
+from hashtron_lab.model.network import Trace
 from hashtron_lab.train.tally import tally
 from hashtron_lab.train.update import apply_update
 
@@ -115,7 +118,7 @@ def test_tally_independent_of_thread_count(lab):
     before = numba.get_num_threads()
     for name in ("majpool_sub", "deep", "one_out_full"):
         net = lab.network(name, 4)
-        X = lab.inputs(net, 700, 4)  # > 2 chunks of 256
+        X = lab.inputs(net, 700, 4)  # many chunks, the last one partial
         trace = net.trace(X)
         targets = random_targets(net, trace.out, 4)
         layer, pos = 0, net.architecture.widths[0] - 1
@@ -130,6 +133,18 @@ def test_tally_independent_of_thread_count(lab):
             numba.set_num_threads(before)
         for a, b in zip(*results):
             np.testing.assert_array_equal(a, b)
+        # nor on the samples per parallel task (kernels.network.CHUNK, D28)
+        n = X.shape[0]
+        for chunk in (1, 7, 256, 1000):
+            votes, improving = np.zeros(n, np.int32), np.zeros(n, np.bool_)
+            KT.tally_neuron(layer, pos, targets, trace.keys, trace.cells, trace.out, votes, improving,
+                            *net.pack().args(), chunk)
+            np.testing.assert_array_equal(votes, results[0][0])
+            np.testing.assert_array_equal(improving, results[0][1])
+            tr = Trace(np.zeros_like(trace.keys), np.zeros_like(trace.cells), np.zeros_like(trace.out))
+            KN.forward_from(0, -1, net.check_input(X), tr.keys, tr.cells, tr.out, *net.pack().args(), chunk)
+            for a, b in zip((tr.keys, tr.cells, tr.out), results[0][3:]):
+                np.testing.assert_array_equal(a, b)
         # and the parallel result still agrees with the reference on a sample subset
         votes, improving = reference_tally(net, X[:60], targets[:60], layer, pos)
         np.testing.assert_array_equal(results[0][0][:60], votes)

@@ -20,7 +20,7 @@ from .filter import filter_lookup
 from .hashing import hash32
 
 K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY, K_ARGMAX = 0, 1, 2, 3, 4, 5
-CHUNK = 256
+CHUNK = 32  # samples per parallel task: small enough to balance 2+ threads (D28)
 SUB, BIAS, NTAPS, MATRIX, GROUPS, NCELLS = 0, 1, 2, 3, 4, 8
 
 
@@ -177,7 +177,7 @@ def _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_
 
 @njit(cache=True, parallel=True)
 def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                 prog_off, prog_salt, prog_mod, filt_off, filt):
+                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
     """Recompute the recorded keys/cells of layers >= l0 and the outputs, in place.
 
     keys[s, first[l] + i] is neuron i's input after the layer premodulo; cells[s, k]
@@ -188,10 +188,10 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
     n = X.shape[0]
     L = widths.shape[0]
     size = scratch_size(widths, ckind, cparams)
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_chunks = (n + chunk - 1) // chunk
     for ch in prange(n_chunks):
         buf = np.zeros(size, dtype=np.uint8)
-        for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+        for s in range(ch * chunk, min(n, (ch + 1) * chunk)):
             if l0 == 0 and only < 0:
                 direct0 = L == 1 and ckind[0] == K_NONE
                 for i in range(widths[0]):

@@ -45,7 +45,7 @@ def flip_vote(bit, o_as, o_fl, target, single):
 
 @njit(cache=True, parallel=True)
 def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                 prog_off, prog_salt, prog_mod, filt_off, filt):
+                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
     """Fill votes[s] (signed weight) and improving[s] for neuron i of layer l."""
     n = cells.shape[0]
     L = widths.shape[0]
@@ -58,11 +58,11 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, firs
         return
     single = widths[L - 1] == 1
     size = scratch_size(widths, ckind, cparams)
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_chunks = (n + chunk - 1) // chunk
     for ch in prange(n_chunks):
         a = np.zeros(size, dtype=np.uint8)
         b = np.zeros(size, dtype=np.uint8)
-        for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+        for s in range(ch * chunk, min(n, (ch + 1) * chunk)):
             f = first[l]
             a[:widths[l]] = cells[s, f:f + widths[l]]
             a[widths[l]:cparams[l, NCELLS]] = 0
@@ -112,16 +112,16 @@ def key_sums(x_in, votes, current, salt, premod):
 
 @njit(cache=True, parallel=True)
 def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                 prog_off, prog_salt, prog_mod, filt_off, filt):
+                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
     """combo_out[s, c] = output of sample s with neuron i1's bit = c >> 1 and i2's bit = c & 1."""
     n = cells.shape[0]
     size = scratch_size(widths, ckind, cparams)
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_chunks = (n + chunk - 1) // chunk
     f = first[l]
     for ch in prange(n_chunks):
         a = np.zeros(size, dtype=np.uint8)
         b = np.zeros(size, dtype=np.uint8)
-        for s in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+        for s in range(ch * chunk, min(n, (ch + 1) * chunk)):
             for c in range(4):
                 a[:widths[l]] = cells[s, f:f + widths[l]]
                 a[widths[l]:cparams[l, NCELLS]] = 0
