@@ -156,6 +156,9 @@ class CapacityController:
     def _s_used(self, key: tuple[int, int], recent: Sequence[tuple[int, int]], epoch: int) -> tuple[float, bool]:
         cfg = self.cfg
         damp = cfg.dampening
+        if "moving_average" not in damp and "exp_smoothing" not in damp:  # the default: the newest |S|
+            s, e = recent[-1]
+            return abs(float(s)), self._is_stale(e, epoch)
 
         def value_at(i: int) -> tuple[float, bool]:
             """|S| (or its moving average) ending at recent[i], and whether a stale sum entered it."""

@@ -96,8 +96,9 @@ def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Genera
         raise ValueError(f"no position left in layer {layer} of width {width}")
     ps, _, S, Ns, _ = cache.layer_view(layer)
     excluded = np.zeros(width, dtype=np.bool_)
-    if exclude:
-        excluded[[e for e in exclude if 0 <= e < width]] = True
+    for e in exclude:  # a visit excludes a handful of positions: item writes beat fancy indexing
+        if 0 <= e < width:
+            excluded[e] = True
     eps, tau = cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N
     if cfg.explore > 0.0:  # the draw sits between the untallied and the zone rules
         p = KS.first_untallied(ps, excluded)

@@ -113,6 +113,8 @@ def backup_path(path: str | os.PathLike) -> Path:
 
 
 def _as_int(name: str, v: Any, lo: int, hi: int) -> int:
+    if type(v) is int and lo <= v <= hi:  # the common case, checked first: `add` runs once per update
+        return v
     try:
         i = operator.index(v)
     except TypeError:

@@ -1,8 +1,7 @@
 """Tally one neuron over a traced sample set: the votes, their key sums, and S / N."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,22 +20,19 @@ class Tally:
     improving: np.ndarray  # bool: flipping this sample's bit would make its output better
     current: np.ndarray    # uint8: the neuron's bit for every sample before the update
 
+    S: int = field(init=False)            # sum of vote signs, in [-N, N]: |S| ~ N collapsed, ~ 0 noise
+    votes_cast: int = field(init=False)   # samples with a vote
+    n_improving: int = field(init=False)  # samples a flip would improve
+
+    def __post_init__(self):
+        # every update reads all three: computed once here (cached_property takes a lock per first read)
+        self.S = int(np.sign(self.votes).sum())
+        self.votes_cast = int(np.count_nonzero(self.votes))
+        self.n_improving = int(np.count_nonzero(self.improving))
+
     @property
     def N(self) -> int:
         return int(self.votes.shape[0])
-
-    @cached_property
-    def S(self) -> int:
-        """Sum of vote signs: in [-N, N]; |S| ~ N collapsed, ~ 0 noise."""
-        return int(np.sign(self.votes).sum())
-
-    @cached_property
-    def votes_cast(self) -> int:
-        return int(np.count_nonzero(self.votes))
-
-    @cached_property
-    def n_improving(self) -> int:
-        return int(self.improving.sum())
 
     @property
     def margin(self) -> float:

@@ -63,8 +63,11 @@ class _NeuronState:
         self.since_flip = 0
 
     def flips(self) -> int:
-        d = list(self.dirs)
-        return sum(1 for a, b in zip(d, d[1:]) if a != b)
+        n, prev = 0, 0
+        for d in self.dirs:  # directions are ±1, so 0 marks "no previous"
+            n += prev != 0 and d != prev
+            prev = d
+        return n
 
 
 class Throttle:
