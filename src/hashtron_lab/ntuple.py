@@ -45,11 +45,7 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         self.window, self.image_shape = window, image_shape
         self.direction, self.seed, self.max_updates = direction, seed, max_updates
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("n_tuples", "tuple_size", "quantiles", "window", "image_shape",
-                                              "direction", "seed", "max_updates", "select_pool")}
-
-    def set_params(self, **params) -> NTupleClassifier:
+    def set_params(self, **params) -> NTupleClassifier:  # get_params: BaseEstimator's, from __init__
         for k, v in params.items():
             if k not in self.get_params():
                 raise ValueError(f"unknown parameter {k!r}; valid: {sorted(self.get_params())}")

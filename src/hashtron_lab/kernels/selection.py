@@ -1,7 +1,7 @@
 """Neuron selection over the sum cache's newest sums of one layer (DESIGN §6), once per update.
 
 `ps` (positions, ascending), `S` and `Ns` (their newest sum and sample count) come from
-`SumCache.layer_latest`; `excluded[p]` marks positions already tried in this layer visit.
+`SumCache.layer_view`; `excluded[p]` marks positions already tried in this layer visit.
 """
 import numpy as np
 from numba import njit

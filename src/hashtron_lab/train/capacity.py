@@ -153,31 +153,27 @@ class CapacityController:
     def _is_stale(self, entry_epoch: int, epoch: int) -> bool:
         return epoch - entry_epoch > self.cfg.stale_epochs
 
+    def _value_at(self, recent: Sequence[tuple[int, int]], i: int, epoch: int) -> tuple[float, bool]:
+        """|S| (or its moving average) ending at recent[i], and whether a stale sum entered it."""
+        cfg = self.cfg
+        if "moving_average" not in cfg.dampening:
+            s, e = recent[i]
+            return abs(float(s)), self._is_stale(e, epoch)
+        lo = max(0, i - cfg.ma_k + 1)
+        num = den = 0.0
+        stale = False
+        for s, e in recent[lo:i + 1]:
+            st = self._is_stale(e, epoch)
+            w = cfg.stale_weight if st else 1.0
+            stale |= st
+            num += w * abs(float(s))
+            den += w
+        return num / den, stale
+
     def _s_used(self, key: tuple[int, int], recent: Sequence[tuple[int, int]], epoch: int) -> tuple[float, bool]:
         cfg = self.cfg
-        damp = cfg.dampening
-        if "moving_average" not in damp and "exp_smoothing" not in damp:  # the default: the newest |S|
-            s, e = recent[-1]
-            return abs(float(s)), self._is_stale(e, epoch)
-
-        def value_at(i: int) -> tuple[float, bool]:
-            """|S| (or its moving average) ending at recent[i], and whether a stale sum entered it."""
-            if "moving_average" not in damp:
-                s, e = recent[i]
-                return abs(float(s)), self._is_stale(e, epoch)
-            lo = max(0, i - cfg.ma_k + 1)
-            num = den = 0.0
-            stale = False
-            for s, e in recent[lo:i + 1]:
-                st = self._is_stale(e, epoch)
-                w = cfg.stale_weight if st else 1.0
-                stale |= st
-                num += w * abs(float(s))
-                den += w
-            return num / den, stale
-
-        if "exp_smoothing" not in damp:
-            return value_at(len(recent) - 1)
+        if "exp_smoothing" not in cfg.dampening:
+            return self._value_at(recent, len(recent) - 1, epoch)
         st = self._ema.get(key)
         start, value = 0, None
         if st is not None:
@@ -189,10 +185,10 @@ class CapacityController:
                     break
         stale_any = False
         if value is None:
-            value, stale_any = value_at(0)
+            value, stale_any = self._value_at(recent, 0, epoch)
             start = 1
         for i in range(start, len(recent)):
-            x, stale = value_at(i)
+            x, stale = self._value_at(recent, i, epoch)
             a = cfg.ema_alpha * (cfg.stale_weight if stale else 1.0)
             value = a * x + (1.0 - a) * value
             stale_any |= stale
