@@ -45,13 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     drive(run, ForwardPipeline({}))
     trace, args, targets = run.trace, run.net.pack().args(), run.targets
     n = trace.out.shape[0]
-    votes, improving = np.zeros(n, np.int32), np.zeros(n, np.bool_)
+    votes, improving, flipped = np.zeros(n, np.int32), np.zeros(n, np.bool_), np.zeros(n, np.uint32)
     dummy = np.zeros((n, 1), np.uint32)
     picks = {l: list(range(0, w, max(1, w // 5)))[:5] for l, w in enumerate(arch.widths)}
 
     def tally(c, l):
         for i in picks[l]:
-            KT.tally_neuron(l, i, targets, trace.keys, trace.cells, trace.out, votes, improving, *args, c)
+            KT.tally_neuron(l, i, targets, trace.keys, trace.cells, trace.out, votes, improving, flipped, *args, c)
         return len(picks[l])
 
     def refresh(c, _):

@@ -10,7 +10,7 @@ from hashtron_lab.kernels import network as KN
 from hashtron_lab.kernels import tally as KT
 from hashtron_lab.model.network import Trace
 from hashtron_lab.train.tally import tally
-from hashtron_lab.train.update import apply_update
+from hashtron_lab.train.update import apply_update, build_neuron, replace_neuron
 
 N_SAMPLES = 100
 
@@ -136,8 +136,8 @@ def test_tally_independent_of_thread_count(lab):
         # nor on the samples per parallel task (kernels.network.CHUNK, D28)
         n = X.shape[0]
         for chunk in (1, 7, 256, 1000):
-            votes, improving = np.zeros(n, np.int32), np.zeros(n, np.bool_)
-            KT.tally_neuron(layer, pos, targets, trace.keys, trace.cells, trace.out, votes, improving,
+            votes, improving, flipped = np.zeros(n, np.int32), np.zeros(n, np.bool_), np.zeros(n, np.uint32)
+            KT.tally_neuron(layer, pos, targets, trace.keys, trace.cells, trace.out, votes, improving, flipped,
                             *net.pack().args(), chunk)
             np.testing.assert_array_equal(votes, results[0][0])
             np.testing.assert_array_equal(improving, results[0][1])
@@ -188,3 +188,30 @@ def test_apply_update_then_undo_restores_exactly(lab, name):
             assert net == original
             for a, b in ((trace.keys, saved.keys), (trace.cells, saved.cells), (trace.out, saved.out)):
                 np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", TALLY_CASES + ("wide_out_wrap", "single_direct"))
+def test_outputs_after_previews_the_rebuilt_network_exactly(lab, name):
+    """The flip test's outputs predict, sample for sample, the network outputs after any rebuild of
+    the tallied neuron (every layer, premodulo on and off): what lets a rebuild be judged untouched."""
+    net = lab.network(name, 33)
+    X = lab.inputs(net, 200, 33)
+    trace = net.trace(X)
+    targets = random_targets(net, trace.out, 33)
+    rng = np.random.default_rng(33)
+    changed = 0
+    for layer in range(net.architecture.n_layers):
+        for pos in sorted({0, net.architecture.widths[layer] - 1}):
+            for premodulo in (0, 5, 4096):
+                t = tally(net, trace, targets, layer, pos)
+                new, n_keys = build_neuron(t, int(rng.integers(0, 2**32)), premodulo)
+                before = trace.out.copy()
+                after = t.outputs_after(new, trace.out)
+                np.testing.assert_array_equal(trace.out, before)  # previewing changes nothing
+                up = replace_neuron(net, trace, layer, pos, new, n_keys)
+                fresh = net.trace(X)
+                np.testing.assert_array_equal(after, fresh.out)
+                changed += int(np.count_nonzero(fresh.cells[:, int(net.first[layer]) + pos] != t.current))
+                if premodulo == 4096:
+                    up.undo(net, trace)
+    assert changed > 0  # some rebuild did change some sample's bit

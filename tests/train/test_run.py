@@ -109,6 +109,29 @@ def test_undo_restores_the_exact_previous_model_and_trace(tr, lab, arch_name, ke
         np.testing.assert_array_equal(trace.out, trace0.out)
 
 
+@pytest.mark.parametrize("pipeline", [ForwardPipeline, BackwardPipeline])
+def test_judging_from_the_flip_outputs_equals_apply_then_undo(tr, monkeypatch, pipeline):
+    """A rebuild judged from the tally's flip outputs (the network untouched when rejected) gives
+    the same run, update for update, as applying it to the network and undoing a rejection."""
+    from hashtron_lab.train.tally import Tally
+
+    trn, va, _, nc = tr.digits()
+    runs = []
+    for preview in (True, False):
+        if not preview:
+            monkeypatch.setattr(Tally, "outputs_after", lambda self, new, out: None)
+        run = tr.make_run(tr.untrained(tr.mnist_stack(), 3), trn, va, nc, budget={"max_updates": 150},
+                          validation={"patience": None, "restore_best": False})
+        drive(run, pipeline())
+        runs.append(run)
+    a, b = runs
+    assert sum(not h["accepted"] and h["reason"] != "no_improving_vote" for h in a.history) > 0  # rejections happened
+    assert tr.model_bytes(a.net) == tr.model_bytes(b.net)
+    strip = [{k: v for k, v in h.items() if k != "duration"} for h in a.history]
+    assert strip == [{k: v for k, v in h.items() if k != "duration"} for h in b.history]
+    np.testing.assert_array_equal(a.trace.out, a.net.trace(trn.X).out)
+
+
 @pytest.mark.parametrize("rule", ["not_worse", "improve", "always"])
 def test_acceptance_rules_and_undo_inside_a_run(tr, rule):
     """Rejected updates leave accuracy (and the network, checked by a fresh forward pass) as before;

@@ -1,11 +1,12 @@
 """The tally: per-sample votes for one neuron's bit (DESIGN §3), in parallel, race-free.
 
-Each sample writes only its own slot (`votes[s]`, `improving[s]`), so the result
-does not depend on the thread count; reductions happen afterwards, in sample order.
+Each sample writes only its own slot (`votes[s]`, `improving[s]`, `flipped[s]`), so the
+result does not depend on the thread count; reductions happen afterwards, in sample order.
 """
 import numpy as np
 from numba import njit, prange
 
+from .filter import filter_lookup
 from .hashing import hash32
 from .network import CHUNK, K_NONE, NCELLS, combiner_disregards, run_tail, scratch_size
 
@@ -44,17 +45,23 @@ def flip_vote(bit, o_as, o_fl, target, single):
 
 
 @njit(cache=True, parallel=True)
-def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
-    """Fill votes[s] (signed weight) and improving[s] for neuron i of layer l."""
+def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, widths, first, lpremod, ckind, cparams,
+                 taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
+    """Fill votes[s] (signed weight), improving[s] and flipped[s] for neuron i of layer l.
+
+    flipped[s] is the network output of sample s with only this neuron's bit flipped (out[s]
+    when the flip cannot reach the output): the flip test computes it anyway, and it tells
+    exactly what any rebuild of this neuron would output (`preview_outputs`)."""
     n = cells.shape[0]
     L = widths.shape[0]
     k = first[l] + i
     if l == L - 1 and ckind[l] == K_NONE:
+        reach = np.uint32(1 << i) if i < 16 else np.uint32(0)  # the output holds the first 16 cells
         for s in prange(n):
             want = (targets[s] >> np.uint32(i)) & np.uint32(1)
             votes[s] = 1 if want else -1
             improving[s] = cells[s, k] != want
+            flipped[s] = out[s] ^ reach
         return
     single = widths[L - 1] == 1
     size = scratch_size(widths, ckind, cparams)
@@ -69,6 +76,7 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, firs
             if combiner_disregards(ckind[l], cparams, l, a, i):
                 votes[s] = 0
                 improving[s] = False
+                flipped[s] = out[s]
                 continue
             bit = a[i]
             a[i] = 1 - bit
@@ -77,6 +85,24 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, widths, firs
             v, imp = flip_vote(bit, out[s], o_fl, targets[s], single)
             votes[s] = v
             improving[s] = imp
+            flipped[s] = o_fl
+
+
+@njit(cache=True, parallel=True)
+def preview_outputs(x_in, current, flipped, out, salts, mods, filt, new_out):
+    """Network outputs if one tallied neuron became the hashtron (salts/mods program, filt).
+
+    Exact: a sample whose bit the new neuron keeps keeps out[s]; one whose bit it flips gets
+    flipped[s], the flip test's output, since no other neuron changed. Lets a rebuild be
+    judged before the network or the trace is touched.
+    """
+    n = x_in.shape[0]
+    length = filt.shape[0]
+    for s in prange(n):
+        x = np.uint32(x_in[s])
+        for c in range(salts.shape[0]):
+            x = hash32(x, salts[c], mods[c])
+        new_out[s] = flipped[s] if filter_lookup(filt, 0, length, x) != current[s] else out[s]
 
 
 @njit(cache=True)

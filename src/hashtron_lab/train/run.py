@@ -17,7 +17,7 @@ from ..settings import from_mapping
 from .checkpoint import load_checkpoint, save_checkpoint
 from .events import Hooks
 from .tally import Tally, tally
-from .update import apply_update
+from .update import build_neuron, replace_neuron
 
 
 @dataclass
@@ -99,7 +99,6 @@ def warm_kernels() -> None:
     if _WARM:
         return
     from ..model.architecture import Architecture
-    from .update import apply_update
 
     arch = Architecture.from_spec({"layers": [{"type": "hashtron", "neurons": 2},
                                               {"type": "full", "size": 2, "bits": 1, "maxbits": 1},
@@ -108,7 +107,10 @@ def warm_kernels() -> None:
     X = np.arange(8, dtype=np.uint32).reshape(4, 2)
     trace = net.trace(X)
     targets = np.array([0, 1, 1, 0], np.uint32)
-    apply_update(net, trace, tally(net, trace, targets, 0, 0), 1, 4).undo(net, trace)
+    t = tally(net, trace, targets, 0, 0)
+    new, n_keys = build_neuron(t, 1, 4)
+    t.outputs_after(new, trace.out)
+    replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
     _WARM = True
 
 
@@ -154,8 +156,8 @@ class Run:
         self.seen.add(self.pred_hash)
 
     # -- measures ------------------------------------------------------------------
-    def _objective(self) -> float:
-        out = self.trace.out
+    def _objective(self, out: np.ndarray | None = None) -> float:
+        out = self.trace.out if out is None else out
         if self.accept.objective == "hamming":
             diff = (out ^ self.targets).astype(np.uint32)
             bits = np.unpackbits(diff.view(np.uint8)).sum()
@@ -172,8 +174,8 @@ class Run:
         out = (net or self.net).forward(split.X)
         return float(np.mean(split.predict_from_outputs(out, self.code) == split.y)) if len(split) else 0.0
 
-    def _pred_hash(self) -> bytes:
-        return hashlib.blake2b(self.trace.out.tobytes(), digest_size=16).digest()
+    def _pred_hash(self, out: np.ndarray | None = None) -> bytes:
+        return hashlib.blake2b((self.trace.out if out is None else out).tobytes(), digest_size=16).digest()
 
     def wall(self) -> float:
         return self.elapsed + (time.perf_counter() - self._t0)
@@ -193,11 +195,12 @@ class Run:
     def tally(self, layer: int, pos: int) -> Tally:
         return tally(self.net, self.trace, self.targets, layer, pos, self.accept.tally, self.accept.positive_weight)
 
-    def _judge(self, before: float) -> tuple[bool, str]:
-        """Acceptance of the change just applied to the network and trace; a kept change becomes
-        the new reference point (objective, prediction hash)."""
-        after = self._objective()
-        h = self._pred_hash()
+    def _judge(self, before: float, out: np.ndarray | None = None) -> tuple[bool, str]:
+        """Acceptance of a change whose network outputs are `out` (default: the trace's, when the
+        change is already applied); a kept change becomes the new reference point (objective,
+        prediction hash)."""
+        after = self._objective(out)
+        h = self._pred_hash(out)
         if self.accept.rule == "always":
             accepted, reason = True, "always"
         elif self.accept.rule == "improve":
@@ -230,11 +233,18 @@ class Run:
             accepted, reason, keys = False, "no_improving_vote", 0
         else:
             salt = int(self.rng.integers(0, 2**32))
-            up = apply_update(self.net, self.trace, t, salt, premodulo, self.accept.keep_unvoted)
-            accepted, reason = self._judge(before)
-            if not accepted:
-                up.undo(self.net, self.trace)
-            keys = up.n_keys
+            new, keys = build_neuron(t, salt, premodulo, self.accept.keep_unvoted)
+            out_after = t.outputs_after(new, self.trace.out)
+            if out_after is not None:  # judged from the flip test's outputs: a rejected rebuild touches nothing
+                accepted, reason = self._judge(before, out_after)
+                if accepted:
+                    self.net.set_neuron(layer, pos, new)
+                    self.net.refresh(self.trace, layer, pos)
+            else:
+                up = replace_neuron(self.net, self.trace, layer, pos, new, keys)
+                accepted, reason = self._judge(before)
+                if not accepted:
+                    up.undo(self.net, self.trace)
         k = int(self.net.first[layer]) + pos
         record.update({
             "accepted": bool(accepted), "reason": reason, "keys": int(keys),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels import tally as KT
+from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 
 
@@ -19,6 +20,7 @@ class Tally:
     votes: np.ndarray      # int32: signed vote weight per sample (0 = no vote)
     improving: np.ndarray  # bool: flipping this sample's bit would make its output better
     current: np.ndarray    # uint8: the neuron's bit for every sample before the update
+    flipped: np.ndarray | None = None  # uint32: each sample's output with this bit flipped (flip tallies)
 
     S: int = field(init=False)            # sum of vote signs, in [-N, N]: |S| ~ N collapsed, ~ 0 noise
     votes_cast: int = field(init=False)   # samples with a vote
@@ -41,6 +43,17 @@ class Tally:
     def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(keys, vote sums, voting samples, keep sums) per key under the step `hash(x, salt, premodulo)`."""
         return KT.key_sums(self.x_in, self.votes, self.current, np.uint32(salt), np.uint32(premodulo))
+
+    def outputs_after(self, new: Hashtron, out: np.ndarray) -> np.ndarray | None:
+        """The network's outputs were this neuron replaced by `new` (exact; `out` = outputs now),
+        or None when the tally did not run the flip test (local votes)."""
+        if self.flipped is None:
+            return None
+        salts = np.array([p[0] for p in new.program], dtype=np.uint32)
+        mods = np.array([p[1] for p in new.program], dtype=np.uint32)
+        after = np.empty_like(out)
+        KT.preview_outputs(self.x_in, self.current, self.flipped, out, salts, mods, new.filter, after)
+        return after
 
 
 TALLY_MODES = ("flip", "local")
@@ -73,9 +86,10 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
                          trace.cells[:, k].copy())
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
+    flipped = np.empty(n, dtype=np.uint32)
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
-                    votes, improving, *net.pack().args())
-    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy())
+                    votes, improving, flipped, *net.pack().args())
+    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
 
 
 def _local_target(net: Network, targets: np.ndarray, layer: int, pos: int) -> np.ndarray | None:

@@ -77,11 +77,16 @@ def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodu
                  keep_unvoted: bool = False) -> Update:
     """Replace the tallied neuron and refresh the trace from its layer on."""
     new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted)
-    up = Update(t.layer, t.pos, net.neuron(t.layer, t.pos), new, n_keys, old_packed=net.pack(),
-                saved=Snapshot.take(net, trace, t.layer, t.pos) if trace is not None else None)
-    net.set_neuron(t.layer, t.pos, new)
+    return replace_neuron(net, trace, t.layer, t.pos, new, n_keys)
+
+
+def replace_neuron(net: Network, trace: Trace | None, layer: int, pos: int, new: Hashtron, n_keys: int) -> Update:
+    """Put `new` in place (refreshing the trace from its layer on), keeping what an undo needs."""
+    up = Update(layer, pos, net.neuron(layer, pos), new, n_keys, old_packed=net.pack(),
+                saved=Snapshot.take(net, trace, layer, pos) if trace is not None else None)
+    net.set_neuron(layer, pos, new)
     if trace is not None:
-        net.refresh(trace, t.layer, t.pos)
+        net.refresh(trace, layer, pos)
     return up
 
 
