@@ -116,7 +116,8 @@ def test_moving_average_of_last_k():
     d = c.decide(0, 0, 100, recent, 3, 0)
     assert d.S == 40 and d.S_used == pytest.approx(30.0)           # (20 + 30 + 40) / 3, magnitudes
     assert d.raw == round((100 / 31) ** 2) and not d.stale
-    assert c.history_needed == 3
+    assert c.history_needed == 3 and c.reads_history
+    assert not _ctl(dampening=["clamp", "percent_limit"]).reads_history and _ctl(dampening=["exp_smoothing"]).reads_history
     short = c.decide(0, 0, 100, [(40, 3)], 3, 0)
     assert short.S_used == 40.0
 

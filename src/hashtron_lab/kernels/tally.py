@@ -88,7 +88,7 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, wid
             flipped[s] = o_fl
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def preview_outputs(x_in, current, flipped, out, salts, mods, filt, new_out):
     """Network outputs if one tallied neuron became the hashtron (salts/mods program, filt).
 
@@ -98,7 +98,7 @@ def preview_outputs(x_in, current, flipped, out, salts, mods, filt, new_out):
     """
     n = x_in.shape[0]
     length = filt.shape[0]
-    for s in prange(n):
+    for s in range(n):
         x = np.uint32(x_in[s])
         for c in range(salts.shape[0]):
             x = hash32(x, salts[c], mods[c])

@@ -150,6 +150,12 @@ class CapacityController:
         """How many recent sums `decide` looks at (pass at least this many)."""
         return self.cfg.ma_k if "moving_average" in self.cfg.dampening else 1
 
+    @property
+    def reads_history(self) -> bool:
+        """Whether `decide` reads sums older than the newest one (averaging or smoothing); when
+        not, a caller need not fetch them (a cache query per update saved)."""
+        return "moving_average" in self.cfg.dampening or "exp_smoothing" in self.cfg.dampening
+
     def _is_stale(self, entry_epoch: int, epoch: int) -> bool:
         return epoch - entry_epoch > self.cfg.stale_epochs
 
@@ -210,30 +216,31 @@ class CapacityController:
             raise ValueError(f"N must be >= 1, got {N}")
         if previous < 0:
             raise ValueError(f"previous premodulo must be >= 0, got {previous}")
-        recent = [(int(s), int(e)) for s, e in recent]
         key = (int(layer), int(pos))
         if not recent:
             final, clamps = self._bounds(N, [], [])
             return Decision(key[0], key[1], epoch, None, None, N, None, "unknown", math.sqrt(N), previous,
                             N, final, clamps, 1.0, False)
-        s_used, stale = self._s_used(key, recent, epoch)
+        if self.reads_history:
+            recent = [(int(s), int(e)) for s, e in recent]
+            s_used, stale = self._s_used(key, recent, epoch)
+        else:  # the law reads the newest sum alone (the default): no history to walk
+            recent = [(int(recent[-1][0]), int(recent[-1][1]))]
+            s_used, stale = abs(float(recent[0][0])), self._is_stale(recent[0][1], epoch)
         target, raw, clamps = capacity_law(s_used, N)
         value = float(raw)
-        lows: list[float] = []
-        highs: list[float] = []
+        bounds: list[tuple[float, float]] = []
         alpha, osc = 1.0, False
         if previous > 0:
             if "clamp" in cfg.dampening:
                 lo, hi = previous / cfg.clamp_factor, previous * cfg.clamp_factor
-                lows.append(lo)
-                highs.append(hi)
+                bounds.append((lo, hi))
                 if value < lo or value > hi:
                     value = min(max(value, lo), hi)
                     clamps.append("clamp")
             if "percent_limit" in cfg.dampening:
                 lo, hi = previous * (1.0 - cfg.percent_limit), previous * (1.0 + cfg.percent_limit)
-                lows.append(lo)
-                highs.append(hi)
+                bounds.append((lo, hi))
                 if value < lo or value > hi:
                     value = min(max(value, lo), hi)
                     clamps.append("percent_limit")
@@ -242,7 +249,7 @@ class CapacityController:
                 if alpha < 1.0 and scaled != value:
                     clamps.append("throttle")
                 value = scaled
-        final, clamps = self._bounds(value, clamps, list(zip(lows, highs)))
+        final, clamps = self._bounds(value, clamps, bounds)
         return Decision(key[0], key[1], epoch, recent[-1][0], s_used, N, s_used / N,
                         regime_of(s_used, N, cfg.eps_factor, cfg.tau_factor), target, previous, raw, final,
                         clamps, alpha, stale, osc)
