@@ -141,6 +141,9 @@ class CapacityController:
 
     def __init__(self, cfg: CapacityConfig | Mapping[str, Any] | None = None, throttle: Throttle | None = None):
         self.cfg = cfg if isinstance(cfg, CapacityConfig) else CapacityConfig.from_dict(cfg)
+        d = self.cfg.dampening  # read once: `decide` runs on every backward update
+        self._clamp, self._percent = "clamp" in d, "percent_limit" in d
+        self._history = "moving_average" in d or "exp_smoothing" in d
         self.throttle = throttle
         # (layer, pos) -> [ema value, S of newest entry folded in, epoch of it]
         self._ema: dict[tuple[int, int], list] = {}
@@ -154,7 +157,7 @@ class CapacityController:
     def reads_history(self) -> bool:
         """Whether `decide` reads sums older than the newest one (averaging or smoothing); when
         not, a caller need not fetch them (a cache query per update saved)."""
-        return "moving_average" in self.cfg.dampening or "exp_smoothing" in self.cfg.dampening
+        return self._history
 
     def _is_stale(self, entry_epoch: int, epoch: int) -> bool:
         return epoch - entry_epoch > self.cfg.stale_epochs
@@ -221,7 +224,7 @@ class CapacityController:
             final, clamps = self._bounds(N, [], [])
             return Decision(key[0], key[1], epoch, None, None, N, None, "unknown", math.sqrt(N), previous,
                             N, final, clamps, 1.0, False)
-        if self.reads_history:
+        if self._history:
             recent = [(int(s), int(e)) for s, e in recent]
             s_used, stale = self._s_used(key, recent, epoch)
         else:  # the law reads the newest sum alone (the default): no history to walk
@@ -232,13 +235,13 @@ class CapacityController:
         bounds: list[tuple[float, float]] = []
         alpha, osc = 1.0, False
         if previous > 0:
-            if "clamp" in cfg.dampening:
+            if self._clamp:
                 lo, hi = previous / cfg.clamp_factor, previous * cfg.clamp_factor
                 bounds.append((lo, hi))
                 if value < lo or value > hi:
                     value = min(max(value, lo), hi)
                     clamps.append("clamp")
-            if "percent_limit" in cfg.dampening:
+            if self._percent:
                 lo, hi = previous * (1.0 - cfg.percent_limit), previous * (1.0 + cfg.percent_limit)
                 bounds.append((lo, hi))
                 if value < lo or value > hi:

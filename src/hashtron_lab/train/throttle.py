@@ -95,16 +95,17 @@ class Throttle:
         flip = bool(st.dirs) and st.dirs[-1] != d
         st.dirs.append(d)
         c = self.cfg
+        osc = st.flips() >= c.flips_to_trigger
         if flip:
             st.since_flip = 0
-            if st.flips() >= c.flips_to_trigger:
+            if osc:
                 st.alpha = max(c.alpha_min, st.alpha * c.shrink)
         else:
             st.since_flip += 1
             if st.since_flip >= c.settle_steps:
                 st.alpha = min(1.0, st.alpha * c.recover)
         final = math.exp(math.log(previous) + st.alpha * step)
-        return final, st.alpha, self._osc(st)
+        return final, st.alpha, osc
 
     def _osc(self, st: _NeuronState) -> bool:
         return st.flips() >= self.cfg.flips_to_trigger
