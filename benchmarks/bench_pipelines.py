@@ -25,7 +25,8 @@ Columns: median wall seconds, updates/s, ms per update; the share of wall time i
 neuron rebuild + trace refresh + evaluation (+ undo), and in everything else (the pipeline's own
 bookkeeping: selection, capacity decisions, sum cache, epoch ends); updates per layer, accepted
 updates and final train accuracy of the last repeat; the ratio of each row's wall time to
-the forward (premodulo 0) row's, measured in the same process; and wall time per *rebuilt*
+the forward (premodulo 0) row's, measured in the same process (and, below the table, the
+median of the per-repeat ratios, whose rows ran back to back); and wall time per *rebuilt*
 neuron (an update whose tally offers no improving vote ends there, without building a neuron,
 so equal update counts can be unequal work) with its ratio to the forward row's. Below the table,
 each row's median ms per update by layer (tally + rebuild + evaluation as recorded per update).
@@ -191,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{bwd} / {base_name} wall-time ratio: {walls[bwd] / walls[base_name]:.2f}"
           + (f"   {bwd} / forward (scheduled): {walls[bwd] / walls['forward (scheduled)']:.2f}"
              if "forward (scheduled)" in walls else ""))
+    # rows of one repeat ran back to back: their ratio cancels the machine's slow drifts
+    paired = [b["wall"] / f["wall"] for b, f in zip(results[bwd], results[base_name])]
+    q1, med, q3 = np.percentile(paired, [25, 50, 75])
+    print(f"paired per repeat: median {med:.2f} (quartiles {q1:.2f}–{q3:.2f}; "
+          f"{sum(r <= 1.10 for r in paired)} of {len(paired)} repeats within 1.10)")
 
     cache = results[bwd][-1]["pipeline"].cache
     n = len(cache)

@@ -35,6 +35,17 @@ def test_untallied_first_lowest_index():
     assert select_neuron(c, 0, 4, N, _rng()) == (0, "untallied")
 
 
+def test_untallied_ignores_positions_past_the_width_and_tried_ones():
+    """A cache from a wider layer (positions >= width) still leaves untallied positions to fill; tried
+    positions are skipped; with none left the zone rule picks among the rest."""
+    c = _cache({0: 45, 5: 45, 6: 45, 7: 45})  # 4 records, width 4: positions 1..3 still untallied
+    assert c.first_untallied(1, 4) == 1
+    assert select_neuron(c, 1, 4, N, _rng()) == (1, "untallied")
+    assert Selector().select(c, 1, 4, N, _rng(), exclude={1, 2}) == (3, "untallied")
+    assert Selector().select(c, 1, 4, N, _rng(), exclude={1, 2, 3}) == (0, "gold")
+    assert _cache({0: 45, 1: 45}).first_untallied(1, 2) == -1
+
+
 def test_gold_closest_to_middle_ties_lowest():
     c = _cache({0: 20, 1: -44, 2: 46, 3: 90, 4: 5})
     assert select_neuron(c, 1, 5, N, _rng(), SelectionConfig()) == (1, "gold")   # |−44| and 46 tie → 1

@@ -1,4 +1,5 @@
-"""Neuron selection over the sum cache's newest sums of one layer (DESIGN §6), once per update.
+"""The gold-zone pick among a layer's neurons by their newest sums (DESIGN §6): once per update
+when every neuron of the layer has a record (until then `SumCache.first_untallied` picks).
 
 `ps` (positions, ascending), `S` and `Ns` (their newest sum and sample count) come from
 `SumCache.layer_view`; `excluded[p]` marks positions already tried in this layer visit.
@@ -6,30 +7,7 @@
 import numpy as np
 from numba import njit
 
-UNTALLIED, GOLD, MODERATE, NONE = 0, 1, 2, -1
-
-
-@njit(cache=True)
-def first_untallied(ps, excluded):
-    """Lowest position without a record and not excluded, or -1."""
-    width = excluded.shape[0]
-    free = np.ones(width, dtype=np.bool_)
-    for p in ps:
-        if p < width:
-            free[p] = False
-    for p in range(width):
-        if free[p] and not excluded[p]:
-            return p
-    return -1
-
-
-@njit(cache=True)
-def pick(ps, S, Ns, excluded, N, eps, tau):
-    """`first_untallied` as (position, UNTALLIED) if there is one, else `zone_pick`: one call per update."""
-    p = first_untallied(ps, excluded)
-    if p >= 0:
-        return p, UNTALLIED
-    return zone_pick(ps, S, Ns, excluded, N, eps, tau)
+GOLD, MODERATE, NONE = 1, 2, -1
 
 
 @njit(cache=True)

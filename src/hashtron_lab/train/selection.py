@@ -35,7 +35,7 @@ from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
 
 RULES = ("gold", "random", "round_robin")
 REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
-_REASON = {KS.UNTALLIED: "untallied", KS.GOLD: "gold", KS.MODERATE: "moderate"}
+_REASON = {KS.GOLD: "gold", KS.MODERATE: "moderate"}
 
 
 @dataclass
@@ -94,21 +94,18 @@ def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Genera
             if p not in exclude:
                 return p, "round_robin"
         raise ValueError(f"no position left in layer {layer} of width {width}")
+    p = cache.first_untallied(layer, width, exclude)
+    if p >= 0:
+        return p, "untallied"
     ps, _, S, Ns, _ = cache.layer_view(layer)
     excluded = np.zeros(width, dtype=np.bool_)
     for e in exclude:  # a visit excludes a handful of positions: item writes beat fancy indexing
         if 0 <= e < width:
             excluded[e] = True
     eps, tau = cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N
-    if cfg.explore > 0.0:  # the draw sits between the untallied and the zone rules
-        p = KS.first_untallied(ps, excluded)
-        if p >= 0:
-            return int(p), "untallied"
-        if rng.random() < cfg.explore:
-            return _random(width, exclude, rng), "random"
-        p, code = KS.zone_pick(ps, S, Ns, excluded, N, eps, tau)
-    else:
-        p, code = KS.pick(ps, S, Ns, excluded, N, eps, tau)
+    if cfg.explore > 0.0 and rng.random() < cfg.explore:  # the draw sits between the untallied and the zone rules
+        return _random(width, exclude, rng), "random"
+    p, code = KS.zone_pick(ps, S, Ns, excluded, N, eps, tau)
     if code == KS.NONE:
         return _random(width, exclude, rng), "random"
     return int(p), _REASON[code]

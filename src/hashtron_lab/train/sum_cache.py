@@ -416,6 +416,19 @@ class SumCache:
         ps, _, S, N, _ = self.layer_view(layer)
         return ps.copy(), S.copy(), N.copy()
 
+    def first_untallied(self, layer: int, width: int, exclude=()) -> int:
+        """Lowest position in [0, width) of `layer` with no record and not in `exclude`, or -1.
+
+        Cheap while a layer fills (fewer neurons tallied than its width): the selection asks
+        it first, so `layer_view` is rebuilt once the layer is full, not once per new neuron."""
+        by_pos = self._last.get(layer, {})
+        if len(by_pos) >= width and max(by_pos) < width:  # every position of [0, width) has a record
+            return -1
+        for p in range(width):
+            if p not in by_pos and p not in exclude:
+                return p
+        return -1
+
     def layer_view(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
         """(positions ascending, newest rows, S, N, {position: index}) of `layer`, without copies:
         the selection reads it once per update and `add` keeps it current. Read only."""
