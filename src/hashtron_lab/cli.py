@@ -11,7 +11,7 @@ job's output directory::
                       record/           run.json + history/epochs/decisions (JSON lines)
 
 Multirun (``-m``) works with every Hydra launcher: basic (sequential), joblib (local
-processes), Ray. The `MultirunGroup` callback (configured in `conf/config.yaml`) opens one
+processes; the jobs side by side split the cores, D30), Ray. The `MultirunGroup` callback (configured in `conf/config.yaml`) opens one
 MLflow parent run per multirun; every job becomes its child and carries the shared
 ``hashtron.group`` tag, so the MLflow UI compares them side by side.
 """
@@ -25,6 +25,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -86,8 +87,10 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
         cache = getattr(result.pipeline, "cache", None)
         if cache is not None:
             cache.save(out / "sum_cache.bin")
+        import numba
+
         extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": monitor.alerts, "group": group,
-                 "mlflow_run_id": tracker.run_id if tracker else None}
+                 "mlflow_run_id": tracker.run_id if tracker else None, "numba_threads": numba.get_num_threads()}
         info = record_of(result, cfg, extra)
         write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
         if tracker is not None:
@@ -126,11 +129,28 @@ def _tracking_root(cwd: str) -> Path:
     return Path(env) if env else config_schema.project_root(cwd)
 
 
+def share_cores(hc) -> int | None:
+    """Jobs a launcher runs side by side on this machine (joblib's `n_jobs`) split its cores
+    instead of each running numba on all of them (D30); launchers that give a job its own
+    machine (Ray, SLURM) and single runs are left alone. Returns the threads set, or None."""
+    n_jobs = OmegaConf.select(hc, "launcher.n_jobs") if hc.mode == RunMode.MULTIRUN else None
+    if not n_jobs:
+        return None
+    import numba
+
+    cores = os.cpu_count() or 1
+    side_by_side = min(cores, int(n_jobs)) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs))  # joblib: -1 = all
+    threads = max(1, cores // side_by_side)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return threads
+
+
 @hydra.main(version_base=None, config_path=str(config_schema.conf_dir()), config_name="config")
 def main(cfg: DictConfig) -> float:
     """Train one run of the composed config; returns its validation accuracy (for sweepers)."""
     plain = config_schema.check(cfg)
     hc = HydraConfig.get()
+    share_cores(hc)
     group, parent = _group_and_parent(plain)
     info = train_and_save(plain, hc.runtime.output_dir, group=group, parent_run_id=parent,
                           source="hydra", root=config_schema.project_root(hc.runtime.cwd),

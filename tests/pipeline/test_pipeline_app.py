@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+from hashtron_lab.track.records import read_run_record
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["experiment=quick", "main.seeds=[0]"]
@@ -51,8 +54,10 @@ def test_multirun_2x2_with_joblib_logs_four_children_of_one_parent_to_one_store(
     assert len({r.data.tags["hashtron.group"] for r in runs}) == 1
     assert all(r.info.status == "FINISHED" for r in runs)
     assert all("test_accuracy" in r.data.metrics for r in children)
+    threads = max(1, (os.cpu_count() or 1) // 2)  # two jobs side by side split the cores (D30)
     for job in range(4):
         assert (tmp_path / "sweep" / str(job) / "model.htl").is_file()
+        assert read_run_record(tmp_path / "sweep" / str(job) / "record")["info"]["numba_threads"] == threads
     check_run_content(client, next(r for r in children if r.data.tags["direction"] == "backward"), tmp_path)
 
 
@@ -114,3 +119,26 @@ def test_the_app_refuses_a_frozen_run_in_a_dirty_copy(project):
     p = project.run([project.py, "-m", "hashtron_lab", *QUICK, "tracking=none", "phase=frozen"], check=False)
     assert p.returncode != 0 and "phase=frozen refuses uncommitted inputs" in p.stderr, p.stderr
     assert "conf/model/tiny.yaml" in p.stderr
+
+
+@pytest.mark.parametrize("mode,n_jobs", [("MULTIRUN", 2), ("MULTIRUN", -1), ("MULTIRUN", None), ("RUN", 2)])
+def test_share_cores_splits_them_among_side_by_side_jobs(mode, n_jobs):
+    import numba
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from hashtron_lab.cli import share_cores
+
+    cores = os.cpu_count() or 1
+    launcher = {"_target_": "x"} if n_jobs is None else {"_target_": "x", "n_jobs": n_jobs}
+    hc = OmegaConf.create({"mode": getattr(RunMode, mode), "launcher": launcher})
+    before = numba.get_num_threads()
+    try:
+        got = share_cores(hc)
+        if mode == "RUN" or n_jobs is None:  # single runs and launchers without local jobs: untouched
+            assert got is None and numba.get_num_threads() == before
+        else:
+            side = min(cores, n_jobs) if n_jobs > 0 else cores
+            assert got == max(1, cores // side) == numba.get_num_threads()
+    finally:
+        numba.set_num_threads(before)
