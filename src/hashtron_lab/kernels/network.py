@@ -20,7 +20,8 @@ from .filter import filter_lookup
 from .hashing import hash32
 
 K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY, K_ARGMAX = 0, 1, 2, 3, 4, 5
-CHUNK = 32  # samples per parallel task: small enough to balance 2+ threads (D28)
+CHUNK = 32  # samples per parallel task: small enough to balance 2+ threads (D28); callers pass it,
+# since numba compiles an omitted default argument as a separate specialization
 SUB, BIAS, NTAPS, MATRIX, GROUPS, NCELLS = 0, 1, 2, 3, 4, 8
 
 
@@ -177,7 +178,7 @@ def _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_
 
 @njit(cache=True, parallel=True)
 def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
+                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk):
     """Recompute the recorded keys/cells of layers >= l0 and the outputs, in place.
 
     keys[s, first[l] + i] is neuron i's input after the layer premodulo; cells[s, k]

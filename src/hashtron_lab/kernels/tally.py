@@ -46,7 +46,7 @@ def flip_vote(bit, o_as, o_fl, target, single):
 
 @njit(cache=True, parallel=True)
 def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, widths, first, lpremod, ckind, cparams,
-                 taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
+                 taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt, chunk):
     """Fill votes[s] (signed weight), improving[s] and flipped[s] for neuron i of layer l.
 
     flipped[s] is the network output of sample s with only this neuron's bit flipped (out[s]
@@ -138,7 +138,7 @@ def key_sums(x_in, votes, current, salt, premod):
 
 @njit(cache=True, parallel=True)
 def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk=CHUNK):
+                 prog_off, prog_salt, prog_mod, filt_off, filt, chunk):
     """combo_out[s, c] = output of sample s with neuron i1's bit = c >> 1 and i2's bit = c & 1."""
     n = cells.shape[0]
     size = scratch_size(widths, ckind, cparams)

@@ -206,7 +206,7 @@ class Network:
         X = self.check_input(X)
         n, m = X.shape[0], self.architecture.n_neurons
         t = Trace(np.zeros((n, m), np.uint32), np.zeros((n, m), np.uint8), np.zeros(n, np.uint32))
-        K.forward_from(0, -1, X, t.keys, t.cells, t.out, *self.pack().args())
+        K.forward_from(0, -1, X, t.keys, t.cells, t.out, *self.pack().args(), K.CHUNK)
         return t
 
     def refresh(self, trace: Trace, layer: int, only: int = -1) -> None:
@@ -214,7 +214,7 @@ class Network:
         if layer == 0 and only < 0:
             raise ValueError("refreshing all of layer 0 needs the inputs: call trace(X) instead")
         dummy = np.zeros((trace.out.shape[0], 1), np.uint32)
-        K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.out, *self.pack().args())
+        K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.out, *self.pack().args(), K.CHUNK)
 
     def forward(self, X) -> np.ndarray:
         """Raw network output integers (before parity and class modulo)."""

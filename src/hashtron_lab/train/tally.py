@@ -88,7 +88,7 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     improving = np.zeros(n, dtype=np.bool_)
     flipped = np.empty(n, dtype=np.uint32)
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
-                    votes, improving, flipped, *net.pack().args())
+                    votes, improving, flipped, *net.pack().args(), KT.CHUNK)
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
 
 

@@ -105,7 +105,7 @@ def pair_update(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos
     n = trace.out.shape[0]
     combo = np.zeros((n, 4), dtype=np.uint32)
     args = net.pack().args()
-    KT.pair_outputs(layer, pos1, pos2, trace.keys, trace.cells, trace.out, combo, *args)
+    KT.pair_outputs(layer, pos1, pos2, trace.keys, trace.cells, trace.out, combo, *args, KT.CHUNK)
     f = int(net.first[layer])
     keyed = []
     for pos, salt in zip((pos1, pos2), salts):
