@@ -47,7 +47,6 @@ class BackwardPipeline:
         thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle)
         self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
                                              Throttle(thr_cfg) if thr_cfg.enabled else None)
-        self._reads_history = self.controller.reads_history
         self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection))
         self.cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
         self.phase = 0
@@ -124,7 +123,7 @@ class BackwardPipeline:
             dec = self.controller.decide(layer, pos, N, [], run.epoch, 0)
         else:
             recent = [(t.S, run.epoch)]
-            if self._reads_history:
+            if self.controller.reads_history:
                 recent = self.cache.recent(layer, pos, self.controller.history_needed) + recent
             dec = self.controller.decide(layer, pos, N, recent, run.epoch, previous)
         premodulo = dec.final if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
