@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hashtron_lab.config_schema import read_params
+from hashtron_lab.kernels import share_cores
 from hashtron_lab.track.git_info import checked_state
 
 DIRECTIONS = ("backward", "forward")
@@ -57,25 +58,17 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def _share_cores(threads: int) -> None:
-    """Worker initializer: this process's numba kernels use `threads` threads."""
-    import numba
-
-    numba.set_num_threads(threads)
-
-
 def for_each_seed(fn: Callable[..., Any], seeds: list[int], n_jobs: int, *args, **kw) -> list[Any]:
     """`fn(seed, *args, **kw)` for every seed, in up to `n_jobs` fresh processes (spawned, so no
     numba or thread state is inherited); results in seed order. One seed, or n_jobs <= 1:
     in this process. The processes share the cores (D30): each runs its numba kernels on
     cores // processes threads, not on every core, which oversubscribed them and made wall
     times swing several-fold."""
-    cores = os.cpu_count() or 1
-    n = max(1, min(int(n_jobs), len(seeds), cores))
+    n = max(1, min(int(n_jobs), len(seeds), os.cpu_count() or 1))
     if n == 1:
         return [fn(s, *args, **kw) for s in seeds]
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_share_cores,
-                             initargs=(max(1, cores // n),)) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=share_cores,
+                             initargs=(n,)) as pool:
         futures = [pool.submit(fn, s, *args, **kw) for s in seeds]
         return [f.result() for f in futures]
 

@@ -136,13 +136,10 @@ def share_cores(hc) -> int | None:
     n_jobs = OmegaConf.select(hc, "launcher.n_jobs") if hc.mode == RunMode.MULTIRUN else None
     if not n_jobs:
         return None
-    import numba
+    from .kernels import share_cores as split
 
     cores = os.cpu_count() or 1
-    side_by_side = min(cores, int(n_jobs)) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs))  # joblib: -1 = all
-    threads = max(1, cores // side_by_side)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    return threads
+    return split(min(cores, int(n_jobs)) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs)))  # joblib: -1 = all
 
 
 @hydra.main(version_base=None, config_path=str(config_schema.conf_dir()), config_name="config")
