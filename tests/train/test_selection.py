@@ -46,6 +46,20 @@ def test_untallied_ignores_positions_past_the_width_and_tried_ones():
     assert _cache({0: 45, 1: 45}).first_untallied(1, 2) == -1
 
 
+def test_a_full_layer_is_remembered_per_width():
+    """Once every position of [0, w) has a record the answer for w is cached; a wider query still
+    finds the next gap, and a new record fills it."""
+    c = _cache({0: 45, 1: 45, 2: 45})
+    assert c.first_untallied(1, 3) == -1
+    assert c.first_untallied(1, 2) == -1
+    assert c.first_untallied(1, 5) == 3
+    c.add(1, 3, 0, 10, N, 0, 4, "gold", 0.1, True, 0.5)
+    assert c.first_untallied(1, 5) == 4
+    c.add(1, 4, 0, 10, N, 0, 4, "gold", 0.1, True, 0.5)
+    assert c.first_untallied(1, 5) == -1
+    assert c.first_untallied(0, 1) == 0  # other layers keep their own answer
+
+
 def test_gold_closest_to_middle_ties_lowest():
     c = _cache({0: 20, 1: -44, 2: 46, 3: 90, 4: 5})
     assert select_neuron(c, 1, 5, N, _rng(), SelectionConfig()) == (1, "gold")   # |−44| and 46 tie → 1

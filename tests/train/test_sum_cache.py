@@ -117,6 +117,16 @@ def test_add_validates():
     assert len(c) == 1
 
 
+def test_unchecked_add_stores_the_same_records():
+    """The training loop's `check=False` skips only the checks: valid input gives identical rows."""
+    checked, unchecked = SumCache(), SumCache()
+    for i, (layer, pos, S) in enumerate([(0, 3, 5), (1, 0, -40), (0, 3, 7)]):
+        for c, check in ((checked, True), (unchecked, False)):
+            c.add(layer, pos, i, S, 100, 2 * S, 9, "gold", 0.5, True, 0.75, timestamp=1.0, check=check)
+    assert checked.to_bytes() == unchecked.to_bytes()
+    assert unchecked.recent(0, 3) == [(5, 0), (7, 2)]
+
+
 def test_pruning_keeps_last_k_per_neuron():
     k = 4
     c = SumCache(keep_last=k, initial_capacity=8)

@@ -14,6 +14,7 @@ Validation happens here, once, so kernels can trust the arrays they get.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -136,8 +137,9 @@ class Architecture:
     def n_layers(self) -> int:
         return len(self.layers)
 
-    @property
+    @cached_property
     def widths(self) -> list[int]:
+        """Neurons per layer (computed once: the training loops read it per update). Read only."""
         return [layer.neurons for layer in self.layers]
 
     @property

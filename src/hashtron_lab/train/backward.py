@@ -131,7 +131,7 @@ class BackwardPipeline:
                                   regime=dec.regime, alpha=dec.alpha)
         self.premodulo[nid] = premodulo
         self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime_of(t.S, N, self.controller.cfg.eps_factor, self.controller.cfg.tau_factor),
-                       time.perf_counter() - start, record["accepted"], record["train_accuracy"])
+                       time.perf_counter() - start, record["accepted"], record["train_accuracy"], check=False)
         decision = {**vars(dec), "clamps": list(dec.clamps), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
                     "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}
         run.hooks.emit("decision", decision)

@@ -151,7 +151,7 @@ class Selector:
                exclude: set[int] | None = None) -> tuple[int, str]:
         """Like `select_neuron`, skipping positions in `exclude` (already tried in this layer visit)."""
         if exclude:
-            return _pick(cache, layer, width, N, rng, self.cfg, self.rr, set(exclude))
+            return _pick(cache, layer, width, N, rng, self.cfg, self.rr, exclude)
         return select_neuron(cache, layer, width, N, rng, self.cfg, self.rr)
 
     def select_many(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,

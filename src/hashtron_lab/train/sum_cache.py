@@ -167,6 +167,7 @@ class SumCache:
         self._n = 0             # rows used (live + garbage)
         self._garbage = 0       # pruned rows not yet compacted away
         self._last: dict[int, dict[int, list[int]]] = {}  # layer -> pos -> [newest row, rows of it]
+        self._full: dict[int, int] = {}  # layer -> w: every position of [0, w) has a record (neurons never leave)
         # layer -> (positions ascending, their newest rows, S, N, {position: index}): the selection's view
         self._by_layer: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]]] = {}
         self._runs: list[str] = []
@@ -197,15 +198,19 @@ class SumCache:
     # ------------------------------------------------------------------ adding
     def add(self, layer: int, pos: int, epoch: int, S: int, N: int, s_out: int, premodulo: int,
             regime: str | int, duration: float, accepted: bool, accuracy: float,
-            timestamp: float | None = None, stale: bool = False) -> None:
-        """Append one neuron-training record (margin = |S|/N is derived)."""
-        layer = _as_int("layer", layer, 0, _I16_MAX)
-        pos = _as_int("pos", pos, 0, _I32_MAX)
-        epoch = _as_int("epoch", epoch, _I32_MIN, _I32_MAX)
-        N = _as_int("N", N, 1, _I64_MAX)
-        S = _as_int("S", S, -N, N)
-        s_out = _as_int("s_out", s_out, _I64_MIN + 1, _I64_MAX)
-        premodulo = _as_int("premodulo", premodulo, 0, _U32_MAX)
+            timestamp: float | None = None, stale: bool = False, check: bool = True) -> None:
+        """Append one neuron-training record (margin = |S|/N is derived).
+
+        `check=False` skips the type and range checks: for the training loop, whose ints come
+        from its own tallies and decisions (it adds a record per update)."""
+        if check:
+            layer = _as_int("layer", layer, 0, _I16_MAX)
+            pos = _as_int("pos", pos, 0, _I32_MAX)
+            epoch = _as_int("epoch", epoch, _I32_MIN, _I32_MAX)
+            N = _as_int("N", N, 1, _I64_MAX)
+            S = _as_int("S", S, -N, N)
+            s_out = _as_int("s_out", s_out, _I64_MIN + 1, _I64_MAX)
+            premodulo = _as_int("premodulo", premodulo, 0, _U32_MAX)
         code = _regime_code(regime)
         ts = time.time() if timestamp is None else float(timestamp)
         if self._n == self._rec.shape[0]:
@@ -283,6 +288,7 @@ class SumCache:
             prev[order[same]] = order[np.flatnonzero(same) - 1]
         self._prev = prev
         self._last = {}
+        self._full = {}
         self._by_layer = {}
         newest = order[start + counts - 1] if n else np.zeros(0, np.int64)
         for row, c in zip(newest.tolist(), counts.tolist()):
@@ -421,8 +427,11 @@ class SumCache:
 
         Cheap while a layer fills (fewer neurons tallied than its width): the selection asks
         it first, so `layer_view` is rebuilt once the layer is full, not once per new neuron."""
+        if width <= self._full.get(layer, 0):
+            return -1
         by_pos = self._last.get(layer, {})
         if len(by_pos) >= width and max(by_pos) < width:  # every position of [0, width) has a record
+            self._full[layer] = width
             return -1
         for p in range(width):
             if p not in by_pos and p not in exclude:
