@@ -114,20 +114,24 @@ def key_sums(x_in, votes, current, salt, premod):
     used when the caller keeps unvoted keys' answers. premod 0 keys on x itself.
     """
     n = x_in.shape[0]
-    keys = np.empty(n, dtype=np.uint32)
+    # (key << 32 | sample) sorts by key, then sample: a stable order from one plain uint64 sort,
+    # ~2.5x faster than a mergesort argsort of the keys
+    packed = np.empty(n, dtype=np.uint64)
     for s in range(n):
-        keys[s] = x_in[s] if premod == 0 else hash32(x_in[s], salt, premod)
-    order = np.argsort(keys, kind="mergesort")
+        key = np.uint32(x_in[s]) if premod == 0 else hash32(x_in[s], salt, premod)
+        packed[s] = (np.uint64(key) << np.uint64(32)) | np.uint64(s)
+    packed.sort()
     uk = np.empty(n, dtype=np.uint32)
     us = np.zeros(n, dtype=np.int64)
     uc = np.zeros(n, dtype=np.int64)
     uw = np.zeros(n, dtype=np.int64)
     m = -1
     for t in range(n):
-        s = order[t]
-        if m < 0 or keys[s] != uk[m]:
+        s = np.int64(packed[t] & np.uint64(0xFFFFFFFF))
+        key = np.uint32(packed[t] >> np.uint64(32))
+        if m < 0 or key != uk[m]:
             m += 1
-            uk[m] = keys[s]
+            uk[m] = key
         us[m] += votes[s]
         if votes[s] != 0:
             uc[m] += 1
