@@ -53,6 +53,7 @@ class BackwardPipeline:
         self.boot_pos = 0
         self.plan: list[int] = []
         self.visit: dict | None = None
+        self._tried: set[int] = set()       # the visit's "tried" list as a set (a 1,000-RAM visit tries 1,000)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
 
@@ -70,11 +71,12 @@ class BackwardPipeline:
         layer = self.visit["layer"]
         width = run.net.architecture.widths[layer]
         pos, reason = self.selector.select(self.cache, layer, width, len(run.train), run.rng,
-                                           exclude=set(self.visit["tried"]))
+                                           exclude=self._tried)
         record = self._train(run, layer, pos, phase="backward", selection=reason)
         v = self.visit
         v["attempts"] += 1
         v["tried"].append(pos)
+        self._tried.add(pos)
         v["accepted"] += int(record["accepted"])
         k = self._per_layer(width)
         out_of_time = (self.cfg.layer_seconds is not None
@@ -102,6 +104,7 @@ class BackwardPipeline:
 
     def _start_visit(self, run: Run) -> None:
         self.visit = {"layer": self.plan[0], "attempts": 0, "accepted": 0, "tried": [], "started": run.wall()}
+        self._tried = set()
 
     def _bootstrap(self, run: Run) -> bool:
         """Phase 0: every neuron of the final layer, premodulo N (heavy collisions: the class prior)."""
@@ -148,6 +151,7 @@ class BackwardPipeline:
     def load_state(self, st: dict) -> None:
         self.phase, self.boot_pos, self.plan = st["phase"], st["boot_pos"], list(st["plan"])
         self.visit = dict(st["visit"]) if st["visit"] else None
+        self._tried = set(self.visit["tried"]) if self.visit else set()
         self.premodulo, self.skips = dict(st["premodulo"]), list(st["skips"])
         self.cache = SumCache.from_state(st["cache"])
         self.controller.load_state_dict(st["controller"])
