@@ -265,3 +265,24 @@ def test_set_neuron_splices_the_packed_arrays_exactly(lab):
         for a, b in zip(net.pack().args(), fresh.args()):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(kept.filt, kept_filt)
+
+
+def test_features_reading_names_exactly_the_features_whose_taps_hold_the_cell(lab, arch_name):
+    """The kernels recompute only these features after one cell changes, so the list must hold every
+    feature that reads the cell (a missing one would leave a stale bit) and no other."""
+    from hashtron_lab.kernels.network import features_reading
+
+    net = lab.network(arch_name, 0)
+    p = net.pack()
+    a = net.architecture
+    out = np.empty(max(a.widths) + 16, np.int64)
+    for l in range(a.n_layers - 1):
+        if l + 1 == a.n_layers - 1 and a.output_is_direct:
+            continue  # a direct output layer reads one feature, and the kernels do not ask
+        taps = a.combiners[l].taps(a.widths[l], net._features_read(l))
+        n_feat = a.widths[l + 1]
+        assert taps.shape[0] == n_feat
+        for cell in range(a.widths[l]):
+            k = features_reading(l, cell, n_feat, p.cparams, p.taps, p.tap_off, out)
+            want = [m for m in range(n_feat) if taps[m][0] >= 0 and cell in taps[m]]
+            assert out[:k].tolist() == want, (arch_name, l, cell)

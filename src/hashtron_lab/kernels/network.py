@@ -82,6 +82,25 @@ def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
     return o
 
 
+@njit(cache=True)
+def features_reading(l, cell, n_features, cparams, taps, tap_off, out):
+    """Write the features of combiner l (of its first n_features) whose taps read `cell` into
+    out[:k]; return k. A changed cell can change only these features: the kernels recompute
+    them alone instead of every feature of the next layer (a -1 row, the constant 0, reads nothing)."""
+    nt = cparams[l, NTAPS]
+    k = 0
+    for m in range(n_features):
+        base = tap_off[l] + m * nt
+        if taps[base] < 0:
+            continue
+        for t in range(base, base + nt):
+            if taps[t] == cell:
+                out[k] = m
+                k += 1
+                break
+    return k
+
+
 @njit(cache=True, inline="always")
 def combiner_disregards(kind, cparams, l, cells, n):
     """True when cell n's value cannot change any feature (only majpool2d ever says so):
@@ -117,12 +136,14 @@ def _output_from(l, cells, widths, ckind, cparams, taps, tap_off):
 
 @njit(cache=True, inline="always")
 def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
-             prog_off, prog_salt, prog_mod, filt_off, filt):
+             prog_off, prog_salt, prog_mod, filt_off, filt, feats, n_feats):
     """Output of sample s when layer l's cells are those in cells_a (both buffers are clobbered).
 
     Memoised against the recorded trace (keys/cells/out of sample s): a neuron whose input key
     is unchanged keeps its recorded bit without a filter lookup, and once a whole layer is
     unchanged the recorded output is returned. Exact, and most flips touch few neurons.
+    `feats[:n_feats]` (n_feats >= 0): the only features of combiner l that can differ from the
+    trace (those reading the changed cell, `features_reading`); n_feats < 0: any may.
     """
     L = widths.shape[0]
     cur = cells_a
@@ -136,7 +157,12 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
         if direct:
             f0 = combiner_feature(ckind[l], cparams, l, cur, 0, taps, tap_off)
         changed = False
-        for j in range(wn):
+        partial = n_feats >= 0 and not direct
+        if partial:  # every other neuron of the next layer keeps its recorded input and bit
+            for j in range(wn):
+                nxt_buf[j] = cells[s, fn + j]
+        for q in range(n_feats if partial else wn):
+            j = feats[q] if partial else q
             f = f0 if direct else combiner_feature(ckind[l], cparams, l, cur, j, taps, tap_off)
             key = prehash(f, j, lpremod[nxt])
             if key == keys[s, fn + j]:
@@ -147,6 +173,7 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
                     changed = True
         if not changed:
             return out[s]
+        n_feats = -1  # the changed cells of later layers are not tracked: all their features
         if ckind[nxt] != K_NONE:
             nxt_buf[wn:cparams[nxt, NCELLS]] = 0
         tmp = cur
@@ -191,6 +218,10 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
     n = X.shape[0]
     L = widths.shape[0]
     size = scratch_size(widths, ckind, cparams)
+    feats = np.empty(size, dtype=np.int64)  # with `only`: the features of layer l0 + 1 it can change
+    n_feats = -1
+    if only >= 0 and (l0 < L - 2 or (l0 == L - 2 and ckind[L - 1] != K_NONE)):  # not a direct output layer
+        n_feats = features_reading(l0, only, widths[l0 + 1], cparams, taps, tap_off, feats)
     n_chunks = (n + chunk - 1) // chunk
     for ch in prange(n_chunks):
         buf = np.zeros(size, dtype=np.uint8)
@@ -214,7 +245,9 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                     g0 = np.uint32(0)
                     if direct:
                         g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0, taps, tap_off)
-                    for i in range(w):
+                    partial = memo and l == l0 + 1 and n_feats >= 0 and not direct  # the others keep their keys
+                    for q in range(n_feats if partial else w):
+                        i = feats[q] if partial else q
                         g = g0 if direct else combiner_feature(ckind[l - 1], cparams, l - 1, buf, i, taps, tap_off)
                         key = prehash(g, i, lpremod[l])
                         if memo and key == keys[s, f0 + i]:

@@ -8,7 +8,7 @@ from numba import njit, prange
 
 from .filter import filter_lookup
 from .hashing import hash32
-from .network import CHUNK, K_NONE, NCELLS, combiner_disregards, run_tail, scratch_size
+from .network import CHUNK, K_NONE, NCELLS, combiner_disregards, features_reading, run_tail, scratch_size
 
 
 @njit(cache=True, inline="always")
@@ -65,6 +65,10 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, wid
         return
     single = widths[L - 1] == 1
     size = scratch_size(widths, ckind, cparams)
+    feats = np.empty(size, dtype=np.int64)  # the next layer's features that read cell i: the only ones a flip changes
+    n_feats = -1
+    if l < L - 2 or (l == L - 2 and ckind[L - 1] != K_NONE):  # a next layer with one feature per neuron
+        n_feats = features_reading(l, i, widths[l + 1], cparams, taps, tap_off, feats)
     n_chunks = (n + chunk - 1) // chunk
     for ch in prange(n_chunks):
         a = np.zeros(size, dtype=np.uint8)
@@ -81,7 +85,7 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, wid
             bit = a[i]
             a[i] = 1 - bit
             o_fl = run_tail(l, s, a, b, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
-                            prog_off, prog_salt, prog_mod, filt_off, filt)
+                            prog_off, prog_salt, prog_mod, filt_off, filt, feats, n_feats)
             v, imp = flip_vote(bit, out[s], o_fl, targets[s], single)
             votes[s] = v
             improving[s] = imp
@@ -148,6 +152,7 @@ def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod,
     size = scratch_size(widths, ckind, cparams)
     n_chunks = (n + chunk - 1) // chunk
     f = first[l]
+    every = np.zeros(1, dtype=np.int64)  # two cells change: every feature may (n_feats = -1)
     for ch in prange(n_chunks):
         a = np.zeros(size, dtype=np.uint8)
         b = np.zeros(size, dtype=np.uint8)
@@ -161,7 +166,8 @@ def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod,
                     combo_out[s, c] = out[s]
                 else:
                     combo_out[s, c] = run_tail(l, s, a, b, keys, cells, out, widths, first, lpremod, ckind, cparams,
-                                               taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt)
+                                               taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt,
+                                               every, -1)
 
 
 @njit(cache=True)
