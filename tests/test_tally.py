@@ -162,6 +162,27 @@ def test_key_sums_equals_dict_aggregation(cases, salt, premodulo):
     assert int(sums.sum()) == int(t.votes.sum()) and int(counts.sum()) == t.votes_cast
 
 
+@pytest.mark.parametrize("keep_unvoted", [False, True])
+def test_voted_map_keeps_voted_keys_and_optionally_the_current_bit_of_unvoted_ones(keep_unvoted):
+    keys = np.array([3, 8, 9, 20, 41, 77], np.uint32)
+    sums = np.array([2, -1, 0, 0, 5, 0], np.int64)
+    kept = np.array([0, 3, -2, 0, -1, 4], np.int64)  # keep sums count only for keys whose votes cancel
+    k, b = KT.voted_map(keys, sums, kept, keep_unvoted)
+    want = {3: 1, 8: 0, 41: 1}
+    if keep_unvoted:
+        want.update({9: 0, 77: 1})  # 20: votes and current bits both cancel -> left out
+    assert k.tolist() == sorted(want) and b.tolist() == [want[x] for x in sorted(want)]
+    assert b.dtype == np.uint8 and k.dtype == np.uint32
+
+
+def test_vote_counts_equals_numpy():
+    rng = np.random.default_rng(3)
+    votes = rng.integers(-4, 5, 500).astype(np.int32)
+    improving = rng.random(500) < 0.3
+    S, cast, n_imp = KT.vote_counts(votes, improving)
+    assert (S, cast, n_imp) == (int(np.sign(votes).sum()), int(np.count_nonzero(votes)), int(improving.sum()))
+
+
 @pytest.mark.parametrize("name", ["majpool_sub", "deep", "one_out_multibit", "single_direct_premod"])
 def test_apply_update_then_undo_restores_exactly(lab, name):
     net = lab.network(name, 21)

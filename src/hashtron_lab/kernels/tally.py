@@ -144,6 +144,42 @@ def key_sums(x_in, votes, current, salt, premod):
     return uk[: m + 1], us[: m + 1], uc[: m + 1], uw[: m + 1]
 
 
+@njit(cache=True)
+def vote_counts(votes, improving):
+    """(S, votes cast, improving samples) of a tally in one pass, S = the sum of the vote signs:
+    one call where numpy took four (sign, sum, two counts) on every update."""
+    S = 0
+    cast = 0
+    n_improving = 0
+    for s in range(votes.shape[0]):
+        v = votes[s]
+        if v != 0:
+            cast += 1
+            S += 1 if v > 0 else -1
+        if improving[s]:
+            n_improving += 1
+    return S, cast, n_improving
+
+
+@njit(cache=True)
+def voted_map(keys, sums, kept, keep_unvoted):
+    """The map a rebuilt filter stores, from `key_sums`' output: a key whose votes sum > 0 answers
+    1, < 0 answers 0; a key whose votes cancel is left out (the reference's rule) or, with
+    `keep_unvoted`, keeps the neuron's current bit (the sign of its keep sum) unless that is 0
+    too. Keys stay strictly ascending, so `filter_make` needs no sort."""
+    m = keys.shape[0]
+    out_keys = np.empty(m, dtype=np.uint32)
+    out_bits = np.empty(m, dtype=np.uint8)
+    n = 0
+    for j in range(m):
+        w = sums[j] if sums[j] != 0 else (kept[j] if keep_unvoted else 0)
+        if w != 0:
+            out_keys[n] = keys[j]
+            out_bits[n] = 1 if w > 0 else 0
+            n += 1
+    return out_keys[:n], out_bits[:n]
+
+
 @njit(cache=True, parallel=True)
 def pair_outputs(l, i1, i2, keys, cells, out, combo_out, widths, first, lpremod, ckind, cparams, taps, tap_off,
                  prog_off, prog_salt, prog_mod, filt_off, filt, chunk):

@@ -27,10 +27,9 @@ class Tally:
     n_improving: int = field(init=False)  # samples a flip would improve
 
     def __post_init__(self):
-        # every update reads all three: computed once here (cached_property takes a lock per first read)
-        self.S = int(np.sign(self.votes).sum())
-        self.votes_cast = int(np.count_nonzero(self.votes))
-        self.n_improving = int(np.count_nonzero(self.improving))
+        # every update reads all three: computed once here, in one kernel pass
+        S, cast, n_improving = KT.vote_counts(self.votes, self.improving)
+        self.S, self.votes_cast, self.n_improving = int(S), int(cast), int(n_improving)
 
     @property
     def N(self) -> int:

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..hashing import hash_array
 from ..kernels.filter import filter_make
+from ..kernels.tally import voted_map
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 from .tally import Tally
@@ -63,14 +64,10 @@ def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False
     rule) — unless `keep_unvoted`, where such keys keep the bit the neuron gave their samples.
     """
     keys, sums, _, kept = t.key_sums(salt, premodulo)
-    bits = sums > 0
-    keep = sums != 0
-    if keep_unvoted:
-        bits = np.where(keep, bits, kept > 0)
-        keep = keep | (kept != 0)
-    filt = filter_make(np.ascontiguousarray(keys[keep]), bits[keep].astype(np.uint8))
+    keys, bits = voted_map(keys, sums, kept, keep_unvoted)
+    filt = filter_make(keys, bits)
     program = [(int(salt), int(premodulo))] if premodulo > 0 else []
-    return Hashtron(program=program, filter=filt), int(keep.sum())
+    return Hashtron(program=program, filter=filt), int(keys.shape[0])
 
 
 def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodulo: int,
