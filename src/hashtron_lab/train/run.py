@@ -200,13 +200,13 @@ class Run:
         change is already applied); a kept change becomes the new reference point (objective,
         prediction hash)."""
         after = self._objective(out)
-        h = self._pred_hash(out)
         if self.accept.rule == "always":
             accepted, reason = True, "always"
         elif self.accept.rule == "improve":
             accepted, reason = after > before, ("improved" if after > before else "not_improved")
         else:
             accepted, reason = after >= before, ("not_worse" if after >= before else "worse")
+        h = self._pred_hash(out) if accepted else None  # a rejected change's vector is never looked up
         if accepted and self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
             accepted, reason = False, "local_minimum"  # back to an earlier, different prediction vector
         if accepted:
