@@ -240,6 +240,10 @@ class Run:
                 if accepted:
                     self.net.set_neuron(layer, pos, new)
                     self.net.refresh(self.trace, layer, pos)
+            elif self.accept.rule == "always" and not self.accept.reject_revisits:
+                self.net.set_neuron(layer, pos, new)  # kept whatever it does: no undo snapshot to take
+                self.net.refresh(self.trace, layer, pos)
+                accepted, reason = self._judge(before)
             else:
                 up = replace_neuron(self.net, self.trace, layer, pos, new, keys)
                 accepted, reason = self._judge(before)
