@@ -276,13 +276,16 @@ def test_features_reading_names_exactly_the_features_whose_taps_hold_the_cell(la
     p = net.pack()
     a = net.architecture
     out = np.empty(max(a.widths) + 16, np.int64)
-    for l in range(a.n_layers - 1):
-        if l + 1 == a.n_layers - 1 and a.output_is_direct:
-            continue  # a direct output layer reads one feature, and the kernels do not ask
+    args = (p.widths, p.ckind, p.cparams, p.taps, p.tap_off, out)
+    for l in range(a.n_layers):
+        if l == a.n_layers - 1 or (l + 1 == a.n_layers - 1 and a.output_is_direct):
+            # no next layer, or a direct output layer whose neurons all read feature 0: no list
+            assert features_reading(l, 0, *args) == -1, (arch_name, l)
+            continue
         taps = a.combiners[l].taps(a.widths[l], net._features_read(l))
         n_feat = a.widths[l + 1]
         assert taps.shape[0] == n_feat
         for cell in range(a.widths[l]):
-            k = features_reading(l, cell, n_feat, p.cparams, p.taps, p.tap_off, out)
+            k = features_reading(l, cell, *args)
             want = [m for m in range(n_feat) if taps[m][0] >= 0 and cell in taps[m]]
             assert out[:k].tolist() == want, (arch_name, l, cell)

@@ -83,13 +83,18 @@ def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
 
 
 @njit(cache=True)
-def features_reading(l, cell, n_features, cparams, taps, tap_off, out):
-    """Write the features of combiner l (of its first n_features) whose taps read `cell` into
+def features_reading(l, cell, widths, ckind, cparams, taps, tap_off, out):
+    """Write the features of combiner l that feed layer l + 1 and whose taps read `cell` into
     out[:k]; return k. A changed cell can change only these features: the kernels recompute
-    them alone instead of every feature of the next layer (a -1 row, the constant 0, reads nothing)."""
+    them alone instead of every feature of the next layer (a -1 row, the constant 0, reads nothing).
+    -1 when there is no such per-neuron feature list: l is the last layer, or layer l + 1 is a
+    direct output layer (all its neurons read feature 0)."""
+    L = widths.shape[0]
+    if l >= L - 1 or (l == L - 2 and ckind[L - 1] == K_NONE):
+        return -1
     nt = cparams[l, NTAPS]
     k = 0
-    for m in range(n_features):
+    for m in range(widths[l + 1]):
         base = tap_off[l] + m * nt
         if taps[base] < 0:
             continue
@@ -157,7 +162,7 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
         if direct:
             f0 = combiner_feature(ckind[l], cparams, l, cur, 0, taps, tap_off)
         changed = False
-        partial = n_feats >= 0 and not direct
+        partial = n_feats >= 0  # never for a direct output layer (see features_reading)
         if partial:  # every other neuron of the next layer keeps its recorded input and bit
             for j in range(wn):
                 nxt_buf[j] = cells[s, fn + j]
@@ -219,9 +224,7 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
     L = widths.shape[0]
     size = scratch_size(widths, ckind, cparams)
     feats = np.empty(size, dtype=np.int64)  # with `only`: the features of layer l0 + 1 it can change
-    n_feats = -1
-    if only >= 0 and (l0 < L - 2 or (l0 == L - 2 and ckind[L - 1] != K_NONE)):  # not a direct output layer
-        n_feats = features_reading(l0, only, widths[l0 + 1], cparams, taps, tap_off, feats)
+    n_feats = features_reading(l0, only, widths, ckind, cparams, taps, tap_off, feats) if only >= 0 else -1
     n_chunks = (n + chunk - 1) // chunk
     for ch in prange(n_chunks):
         buf = np.zeros(size, dtype=np.uint8)
@@ -245,7 +248,7 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                     g0 = np.uint32(0)
                     if direct:
                         g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0, taps, tap_off)
-                    partial = memo and l == l0 + 1 and n_feats >= 0 and not direct  # the others keep their keys
+                    partial = l == l0 + 1 and n_feats >= 0  # the others keep their keys
                     for q in range(n_feats if partial else w):
                         i = feats[q] if partial else q
                         g = g0 if direct else combiner_feature(ckind[l - 1], cparams, l - 1, buf, i, taps, tap_off)

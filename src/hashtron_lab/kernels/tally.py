@@ -66,9 +66,7 @@ def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, wid
     single = widths[L - 1] == 1
     size = scratch_size(widths, ckind, cparams)
     feats = np.empty(size, dtype=np.int64)  # the next layer's features that read cell i: the only ones a flip changes
-    n_feats = -1
-    if l < L - 2 or (l == L - 2 and ckind[L - 1] != K_NONE):  # a next layer with one feature per neuron
-        n_feats = features_reading(l, i, widths[l + 1], cparams, taps, tap_off, feats)
+    n_feats = features_reading(l, i, widths, ckind, cparams, taps, tap_off, feats)
     n_chunks = (n + chunk - 1) // chunk
     for ch in prange(n_chunks):
         a = np.zeros(size, dtype=np.uint8)

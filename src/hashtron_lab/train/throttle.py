@@ -95,7 +95,7 @@ class Throttle:
         flip = bool(st.dirs) and st.dirs[-1] != d
         st.dirs.append(d)
         c = self.cfg
-        osc = st.flips() >= c.flips_to_trigger
+        osc = self._osc(st)
         if flip:
             st.since_flip = 0
             if osc:
