@@ -12,9 +12,9 @@ from hashtron_lab.train.capacity import (
     CapacityConfig,
     CapacityController,
     Decision,
-    _round_half_up,
     capacity_law,
 )
+from hashtron_lab.kernels.capacity import round_half_up
 from hashtron_lab.train.throttle import Throttle, ThrottleConfig
 
 
@@ -38,7 +38,7 @@ def test_capacity_law(S, N, target, raw, clamps):
 
 
 def test_rounding_is_half_up_and_n_checked():
-    assert [_round_half_up(x) for x in (0.5, 1.5, 2.5, 2.49, 6.25)] == [1, 2, 3, 2, 6]  # not banker's
+    assert [round_half_up(x) for x in (0.5, 1.5, 2.5, 2.49, 6.25)] == [1, 2, 3, 2, 6]  # not banker's
     assert capacity_law(1.5, 4)[1] == 3          # (4/2.5)² = 2.56 → 3; a float |S| (an average) is fine
     with pytest.raises(ValueError):
         capacity_law(0, 0)

@@ -94,6 +94,28 @@ def test_state_round_trip_continues_identically():
     assert ra == rb
 
 
+def test_many_neurons_keep_separate_state_past_the_first_allocation():
+    """The state rows grow when more neurons change than were allocated; each neuron's row is its own."""
+    th = Throttle()
+    for n in range(40):  # neuron n sees n + 1 alternating proposals
+        _run(th, [100.0 if t % 2 == 0 else 10000.0 for t in range(n + 1)], key=(0, n))
+    for n in (0, 15, 16, 39):
+        alone = Throttle()
+        _run(alone, [100.0 if t % 2 == 0 else 10000.0 for t in range(n + 1)], key=(0, n))
+        assert th.state_dict()[f"0.{n}"] == alone.state_dict()[f"0.{n}"]
+    assert len(th.state_dict()) == 40
+    assert th.alpha(0, 39) == pytest.approx(0.05) and th.alpha(0, 0) == 1.0
+    loaded = Throttle()
+    loaded.load_state_dict(th.state_dict())
+    assert loaded.state_dict() == th.state_dict()
+
+
+def test_a_neuron_without_a_change_is_not_in_the_state():
+    th = Throttle()
+    th.scale(0, 1, 500.0, 500.0)   # no change: nothing recorded, as before any change
+    assert th.state_dict() == {} and th.alpha(0, 1) == 1.0 and not th.oscillating(0, 1)
+
+
 def test_config_from_dict_and_validation():
     assert ThrottleConfig.from_dict({"window": 8}).window == 8
     with pytest.raises(ValueError, match="'windw'.*valid keys.*window"):

@@ -133,7 +133,9 @@ class BackwardPipeline:
         record = run.train_neuron(layer, pos, premodulo, t=t, started=start, phase=phase, selection=selection,
                                   regime=dec.regime, alpha=dec.alpha)
         self.premodulo[nid] = premodulo
-        self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime_of(t.S, N, self.controller.cfg.eps_factor, self.controller.cfg.tau_factor),
+        c = self.controller.cfg  # the regime is a function of |S| and N: the decision's, when it used |S|
+        regime = dec.regime if dec.S_used == abs(t.S) else regime_of(t.S, N, c.eps_factor, c.tau_factor)
+        self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime,
                        time.perf_counter() - start, record["accepted"], record["train_accuracy"], check=False)
         decision = {**vars(dec), "clamps": list(dec.clamps), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
                     "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}

@@ -33,17 +33,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
+from ..kernels import capacity as KC
 from ..settings import from_mapping
-from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, regime_of
+from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, REGIME_NAMES
 from .throttle import Throttle
 
-UINT32_MAX = 2**32 - 1
+UINT32_MAX = KC.UINT32_MAX
 LAWS = ("square",)
 DAMPENING = ("clamp", "moving_average", "exp_smoothing", "percent_limit")
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
 
 
 @dataclass
@@ -117,19 +116,8 @@ def capacity_law(S: float, N: int) -> tuple[float, int, list[str]]:
     """The square law: (target_capacity, raw_premodulo, clamps fired) for sum magnitude |S| and N samples."""
     if N < 1:
         raise ValueError(f"N must be >= 1, got {N}")
-    clamps: list[str] = []
-    target = N / (abs(float(S)) + 1.0)
-    if target < 1.0:
-        target = 1.0
-        clamps.append("capacity_low")
-    elif target > N:
-        target = float(N)
-        clamps.append("capacity_high")
-    raw = _round_half_up(target * target)
-    if raw > UINT32_MAX:
-        raw = UINT32_MAX
-        clamps.append("uint32")
-    return target, max(raw, 1), clamps
+    target, raw, bits = KC.square_law(float(S), int(N))
+    return target, int(raw), [name for bit, name in KC.BIT_NAMES if bits & bit]
 
 
 class CapacityController:
@@ -145,6 +133,14 @@ class CapacityController:
         self._clamp, self._percent = "clamp" in d, "percent_limit" in d
         self._history = "moving_average" in d or "exp_smoothing" in d
         self.throttle = throttle
+        self._params = np.zeros(KC.N_PARAMS)   # the settings as the compiled decision reads them
+        p, c = self._params, self.cfg
+        p[KC.P_CLAMP], p[KC.P_CLAMP_FACTOR] = float(self._clamp), c.clamp_factor
+        p[KC.P_PERCENT], p[KC.P_PERCENT_LIMIT] = float(self._percent), c.percent_limit
+        p[KC.P_MIN_PREMODULO], p[KC.P_EPS], p[KC.P_TAU] = c.min_premodulo, c.eps_factor, c.tau_factor
+        if throttle is not None:
+            throttle.params_into(p)
+        self._no_state = KC.new_state(1, 1)
         # (layer, pos) -> [ema value, S of newest entry folded in, epoch of it]
         self._ema: dict[tuple[int, int], list] = {}
 
@@ -213,65 +209,31 @@ class CapacityController:
         `recent`: [(S, epoch), ...] of its last sums, newest last (may be empty);
         `previous`: its current premodulo (0 = none: no dampening).
         """
-        cfg = self.cfg
         N, previous, epoch = int(N), int(previous), int(epoch)
         if N < 1:
             raise ValueError(f"N must be >= 1, got {N}")
         if previous < 0:
             raise ValueError(f"previous premodulo must be >= 0, got {previous}")
-        key = (int(layer), int(pos))
-        if not recent:
-            final, clamps = self._bounds(N, [], [])
-            return Decision(key[0], key[1], epoch, None, None, N, None, "unknown", math.sqrt(N), previous,
-                            N, final, clamps, 1.0, False)
-        if self._history:
-            recent = [(int(s), int(e)) for s, e in recent]
-            s_used, stale = self._s_used(key, recent, epoch)
-        else:  # the law reads the newest sum alone (the default): no history to walk
-            recent = [(int(recent[-1][0]), int(recent[-1][1]))]
-            s_used, stale = abs(float(recent[0][0])), self._is_stale(recent[0][1], epoch)
-        target, raw, clamps = capacity_law(s_used, N)
-        value = float(raw)
-        bounds: list[tuple[float, float]] = []
-        alpha, osc = 1.0, False
-        if previous > 0:
-            if self._clamp:
-                lo, hi = previous / cfg.clamp_factor, previous * cfg.clamp_factor
-                bounds.append((lo, hi))
-                if value < lo or value > hi:
-                    value = min(max(value, lo), hi)
-                    clamps.append("clamp")
-            if self._percent:
-                lo, hi = previous * (1.0 - cfg.percent_limit), previous * (1.0 + cfg.percent_limit)
-                bounds.append((lo, hi))
-                if value < lo or value > hi:
-                    value = min(max(value, lo), hi)
-                    clamps.append("percent_limit")
-            if self.throttle is not None:
-                scaled, alpha, osc = self.throttle.scale(key[0], key[1], previous, value)
-                if alpha < 1.0 and scaled != value:
-                    clamps.append("throttle")
-                value = scaled
-        final, clamps = self._bounds(value, clamps, bounds)
-        return Decision(key[0], key[1], epoch, recent[-1][0], s_used, N, s_used / N,
-                        regime_of(s_used, N, cfg.eps_factor, cfg.tau_factor), target, previous, raw, final,
-                        clamps, alpha, stale, osc)
-
-    def _bounds(self, value: float, clamps: list[str], bounds: list[tuple[float, float]]) -> tuple[int, list[str]]:
-        """Round half up, stay inside the integer hull of the dampening bounds, then [min_premodulo, 2³²−1]."""
-        final = _round_half_up(value)
-        for lo, hi in bounds:  # rounding must not step outside a bound that held the value
-            ilo, ihi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
-            if ilo <= ihi:
-                final = min(max(final, ilo), ihi)
-        if final > UINT32_MAX:
-            final = UINT32_MAX
-            if "uint32" not in clamps:
-                clamps.append("uint32")
-        if final < self.cfg.min_premodulo:
-            final = self.cfg.min_premodulo
-            clamps.append("min_premodulo")
-        return final, clamps
+        layer, pos = int(layer), int(pos)
+        S = s_used = None
+        stale = False
+        if recent:
+            S = int(recent[-1][0])
+            if self._history:
+                s_used, stale = self._s_used((layer, pos), [(int(s), int(e)) for s, e in recent], epoch)
+            else:  # the law reads the newest sum alone (the default): no history to walk
+                s_used, stale = abs(float(S)), self._is_stale(int(recent[-1][1]), epoch)
+        thr = self.throttle
+        if thr is not None and previous > 0 and S is not None:
+            slot = thr.slot(layer, pos)  # first: making a slot may replace `thr.state`
+            state = thr.state
+        else:
+            state, slot = self._no_state, 0
+        target, raw, final, bits, alpha, osc, reg = KC.decide(
+            0.0 if s_used is None else s_used, N, previous, S is not None, self._params, state, slot)
+        return Decision(layer, pos, epoch, S, s_used, N, None if s_used is None else s_used / N, REGIME_NAMES[reg],
+                        target, previous, raw, final, [name for bit, name in KC.BIT_NAMES if bits & bit],
+                        alpha, stale, osc)
 
     def state_dict(self) -> dict:
         """JSON-friendly: {"ema": {"layer.pos": [value, S, epoch]}, "throttle": throttle state or None}."""

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels import capacity as KC
+
 FORMAT = "hashtron-sum-cache"
 VERSION = 1
 MAGIC = b"HTSUMC\x00\x01"
@@ -99,12 +101,7 @@ def regime_of(S: float | None, N: int, eps_factor: float = DEFAULT_EPS_FACTOR,
     """
     if S is None:
         return "unknown"
-    a = abs(float(S))
-    if a >= tau_factor * N:
-        return "collapsed"
-    if a <= eps_factor * math.sqrt(N):
-        return "noisy"
-    return "gold"
+    return REGIME_NAMES[KC.regime(float(S), N, float(eps_factor), float(tau_factor))]
 
 
 def backup_path(path: str | os.PathLike) -> Path:

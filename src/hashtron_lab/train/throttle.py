@@ -16,11 +16,12 @@ A proposal equal to the previous value is no change: it neither counts nor moves
 """
 from __future__ import annotations
 
-import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
+
+from ..kernels import capacity as KC
 from ..settings import from_mapping
 
 
@@ -54,28 +55,36 @@ class ThrottleConfig:
         return from_mapping(cls, d)
 
 
-class _NeuronState:
-    __slots__ = ("dirs", "alpha", "since_flip")
-
-    def __init__(self, window: int):
-        self.dirs: deque[int] = deque(maxlen=window)
-        self.alpha = 1.0
-        self.since_flip = 0
-
-    def flips(self) -> int:
-        n, prev = 0, 0
-        for d in self.dirs:  # directions are ±1, so 0 marks "no previous"
-            n += prev != 0 and d != prev
-            prev = d
-        return n
-
-
 class Throttle:
-    """Per-neuron oscillation detector and change scaler (see module docstring)."""
+    """Per-neuron oscillation detector and change scaler (see module docstring).
+
+    The state of each neuron that has changed is one row of `state` (layout in
+    `kernels.capacity`); `slot` maps (layer, pos) to its row. The capacity controller passes
+    the row to its compiled decision, so the rule lives once, in `kernels.capacity`."""
 
     def __init__(self, cfg: ThrottleConfig | Mapping[str, Any] | None = None):
         self.cfg = cfg if isinstance(cfg, ThrottleConfig) else ThrottleConfig.from_dict(cfg)
-        self._st: dict[tuple[int, int], _NeuronState] = {}
+        self._slots: dict[tuple[int, int], int] = {}
+        self.state = KC.new_state(16, self.cfg.window)
+
+    def params_into(self, p: np.ndarray) -> None:
+        """Write this throttle's settings into a decision parameter vector."""
+        c = self.cfg
+        p[KC.P_THROTTLE] = float(c.enabled)
+        p[KC.P_WINDOW], p[KC.P_FLIPS], p[KC.P_SHRINK] = c.window, c.flips_to_trigger, c.shrink
+        p[KC.P_ALPHA_MIN], p[KC.P_RECOVER], p[KC.P_SETTLE] = c.alpha_min, c.recover, c.settle_steps
+
+    def slot(self, layer: int, pos: int) -> int:
+        """The state row of (layer, pos), made (no directions, α = 1) on first use."""
+        key = (layer, pos)
+        s = self._slots.get(key)
+        if s is None:
+            s = self._slots[key] = len(self._slots)
+            if s == self.state.shape[0]:
+                grown = KC.new_state(2 * s, self.cfg.window)
+                grown[:s] = self.state
+                self.state = grown
+        return s
 
     def scale(self, layer: int, pos: int, previous: float, proposed: float) -> tuple[float, float, bool]:
         """(previous · (proposed/previous)^α, α, oscillating) after recording this change.
@@ -85,52 +94,44 @@ class Throttle:
         """
         if not self.cfg.enabled or not previous > 0 or not proposed > 0:
             return float(proposed), 1.0, False
-        step = math.log(proposed) - math.log(previous)
-        st = self._st.get((layer, pos))
-        if step == 0.0:
-            return float(proposed), (st.alpha if st else 1.0), (self._osc(st) if st else False)
-        if st is None:
-            st = self._st[(layer, pos)] = _NeuronState(self.cfg.window)
-        d = 1 if step > 0 else -1
-        flip = bool(st.dirs) and st.dirs[-1] != d
-        st.dirs.append(d)
-        c = self.cfg
-        osc = self._osc(st)
-        if flip:
-            st.since_flip = 0
-            if osc:
-                st.alpha = max(c.alpha_min, st.alpha * c.shrink)
-        else:
-            st.since_flip += 1
-            if st.since_flip >= c.settle_steps:
-                st.alpha = min(1.0, st.alpha * c.recover)
-        final = math.exp(math.log(previous) + st.alpha * step)
-        return final, st.alpha, osc
+        p = np.zeros(KC.N_PARAMS)
+        self.params_into(p)
+        slot = self.slot(layer, pos)  # first: making a slot may replace `state`
+        value, alpha, osc = KC.throttle_step(self.state[slot], float(previous), float(proposed), p)
+        return value, alpha, bool(osc)
 
-    def _osc(self, st: _NeuronState) -> bool:
-        return st.flips() >= self.cfg.flips_to_trigger
+    def _row(self, layer: int, pos: int) -> np.ndarray | None:
+        s = self._slots.get((layer, pos))
+        return None if s is None else self.state[s]
 
     def alpha(self, layer: int, pos: int) -> float:
-        st = self._st.get((layer, pos))
-        return 1.0 if st is None else st.alpha
+        row = self._row(layer, pos)
+        return 1.0 if row is None else float(row[KC.S_ALPHA])
 
     def oscillating(self, layer: int, pos: int) -> bool:
         """True when the neuron's last `window` changes hold at least `flips_to_trigger` flips."""
-        st = self._st.get((layer, pos))
-        return False if st is None else self._osc(st)
+        row = self._row(layer, pos)
+        return row is not None and KC.flips(row) >= self.cfg.flips_to_trigger
 
     def state_dict(self) -> dict:
-        """JSON-friendly state: {"layer.pos": {"dirs": [...], "alpha": α, "since_flip": n}}."""
-        return {f"{l}.{p}": {"dirs": list(st.dirs), "alpha": st.alpha, "since_flip": st.since_flip}
-                for (l, p), st in sorted(self._st.items())}
+        """JSON-friendly state: {"layer.pos": {"dirs": [...], "alpha": α, "since_flip": n}} of the
+        neurons with at least one recorded change."""
+        out = {}
+        for (l, p), s in sorted(self._slots.items()):
+            row = self.state[s]
+            n = int(row[KC.S_LEN])
+            if n:
+                out[f"{l}.{p}"] = {"dirs": [int(d) for d in row[KC.S_DIRS:KC.S_DIRS + n]],
+                                   "alpha": float(row[KC.S_ALPHA]), "since_flip": int(row[KC.S_SINCE])}
+        return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        st_all: dict[tuple[int, int], _NeuronState] = {}
+        self._slots = {}
+        self.state = KC.new_state(max(16, len(state)), self.cfg.window)
         for key, v in state.items():
             l, _, p = str(key).partition(".")
-            st = _NeuronState(self.cfg.window)
-            st.dirs.extend(int(x) for x in v["dirs"])
-            st.alpha = float(v["alpha"])
-            st.since_flip = int(v["since_flip"])
-            st_all[(int(l), int(p))] = st
-        self._st = st_all
+            dirs = [int(x) for x in v["dirs"]][-self.cfg.window:]
+            slot = self.slot(int(l), int(p))
+            row = self.state[slot]
+            row[KC.S_LEN], row[KC.S_ALPHA], row[KC.S_SINCE] = len(dirs), float(v["alpha"]), int(v["since_flip"])
+            row[KC.S_DIRS:KC.S_DIRS + len(dirs)] = dirs
