@@ -130,6 +130,51 @@ def test_select_neurons_distinct_by_priority():
         select_neurons(c, 1, 3, N, _rng(), k=4)
 
 
+def _oracle(latest: dict[int, tuple[int, int]], width: int, tried: set[int]) -> tuple[int | None, str]:
+    """The rule written out: untallied lowest, then gold closest to the middle, then moderate."""
+    for p in range(width):
+        if p not in latest and p not in tried:
+            return p, "untallied"
+    eps, tau = 1.0 * N ** 0.5, 0.8 * N
+    mid = (eps + tau) / 2
+    scaled = {p: abs(S) * (N / n) for p, (S, n) in latest.items() if p < width and p not in tried}
+    for ok, reason in ((lambda a: eps < a < tau, "gold"), (lambda a: 0 < a < N, "moderate")):
+        cand = [p for p, a in scaled.items() if ok(a)]
+        if cand:
+            return min(cand, key=lambda p: (abs(scaled[p] - mid), p)), reason
+    return None, "random"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_visit_walks_the_picks_the_rule_makes_afresh(seed):
+    """A VisitPicker ranks once and walks; after every pick the picked neuron gets a new record (as
+    in training). Each pick must be what the rule gives on the cache as it is at that moment."""
+    rng = np.random.default_rng(seed)
+    width = 30
+    latest = {}
+    c = SumCache()
+    for p in rng.choice(width + 5, size=24, replace=False).tolist():  # gaps and positions past the width
+        S, n = int(rng.choice([0, 5, 30, 45, -45, 60, 79, 90, 100])), int(rng.choice([N, 2 * N]))
+        S = S * n // N
+        c.add(1, p, 0, S, n, 0, n, regime_of(S, n), 0.1, True, 0.5, timestamp=0.0)
+        latest[p] = (S, n)
+    picker = Selector().visit(c, 1, width, N)
+    tried: set[int] = set()
+    draws = np.random.default_rng(99)
+    for _ in range(width):
+        want = _oracle(latest, width, tried)
+        got = picker.pick(draws, tried)
+        assert got[1] == want[1]
+        if want[0] is not None:
+            assert got[0] == want[0]
+        assert got[0] not in tried
+        tried.add(got[0])
+        S = int(rng.integers(-N, N + 1))  # the trained neuron's new sum: it must not reorder the rest
+        c.add(1, got[0], 1, S, N, 0, N, regime_of(S, N), 0.1, True, 0.5, timestamp=0.0)
+        latest[got[0]] = (S, N)
+    assert tried == set(range(width))
+
+
 def test_positions_beyond_width_ignored():
     c = _cache({0: 45, 1: 45, 9: 45})
     assert select_neuron(c, 1, 2, N, _rng()) == (0, "gold")

@@ -1,35 +1,42 @@
-"""The gold-zone pick among a layer's neurons by their newest sums (DESIGN §6): once per update
-when every neuron of the layer has a record (until then `SumCache.first_untallied` picks).
+"""The gold-zone ranking of a layer's neurons by their newest sums (DESIGN §6): computed once per
+layer visit, when the visit's first pick finds every neuron of the layer tallied (until then
+`SumCache.first_untallied` picks).
 
 `ps` (positions, ascending), `S` and `Ns` (their newest sum and sample count) come from
-`SumCache.layer_view`; `excluded[p]` marks positions already tried in this layer visit.
+`SumCache.layer_view`.
 """
 import numpy as np
 from numba import njit
 
-GOLD, MODERATE, NONE = 1, 2, -1
+GOLD, MODERATE = 1, 2
 
 
 @njit(cache=True)
-def zone_pick(ps, S, Ns, excluded, N, eps, tau):
-    """(position, GOLD) of the sum closest to the middle of ε < |S| < τ, else (position, MODERATE)
-    of the one closest among 0 < |S| < N, else (-1, NONE); |S| rescaled to N, ties to the lowest."""
-    width = excluded.shape[0]
+def zone_rank(ps, S, Ns, width, N, eps, tau):
+    """(positions, codes): the gold ones (ε < |S| < τ) by distance of |S| to the zone's middle,
+    then the other moderate ones (0 < |S| < N) by the same distance; ties to the lowest position,
+    |S| rescaled to N, positions >= width left out. Walking it while skipping the positions
+    already tried gives, at every step, the pick closest to the middle among those left."""
+    n = ps.shape[0]
     mid = (eps + tau) / 2.0
-    best_g, best_m = -1, -1
-    dg, dm = np.inf, np.inf
-    for i in range(ps.shape[0]):
-        p = ps[i]
-        if p >= width or excluded[p]:
-            continue
+    d = np.empty(n)
+    kind = np.zeros(n, np.int8)
+    for i in range(n):
         a = np.float64(abs(S[i])) * (N / np.float64(Ns[i]))
-        d = abs(a - mid)
-        if eps < a < tau and d < dg:
-            best_g, dg = p, d
-        if 0.0 < a < N and d < dm:
-            best_m, dm = p, d
-    if best_g >= 0:
-        return best_g, GOLD
-    if best_m >= 0:
-        return best_m, MODERATE
-    return -1, NONE
+        d[i] = abs(a - mid)
+        if ps[i] >= width:
+            continue
+        if eps < a < tau:
+            kind[i] = GOLD
+        elif 0.0 < a < N:
+            kind[i] = MODERATE
+    order = np.argsort(d, kind="mergesort")  # stable: equal distances keep ascending positions
+    out_p = np.empty(n, np.int64)
+    out_c = np.empty(n, np.int8)
+    m = 0
+    for code in (GOLD, MODERATE):
+        for i in order:
+            if kind[i] == code:
+                out_p[m], out_c[m] = ps[i], code
+                m += 1
+    return out_p[:m], out_c[:m]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..settings import from_mapping
 from .capacity import CapacityConfig, CapacityController
 from .run import Run
-from .selection import SelectionConfig, Selector
+from .selection import SelectionConfig, Selector, VisitPicker
 from .sum_cache import SumCache, regime_of
 from .throttle import Throttle, ThrottleConfig
 
@@ -54,6 +54,7 @@ class BackwardPipeline:
         self.plan: list[int] = []
         self.visit: dict | None = None
         self._tried: set[int] = set()       # the visit's "tried" list as a set (a 1,000-RAM visit tries 1,000)
+        self._picker: VisitPicker | None = None  # the visit's selection (made on its first pick)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
 
@@ -70,8 +71,9 @@ class BackwardPipeline:
             self._start_visit(run)
         layer = self.visit["layer"]
         width = run.net.architecture.widths[layer]
-        pos, reason = self.selector.select(self.cache, layer, width, len(run.train), run.rng,
-                                           exclude=self._tried)
+        if self._picker is None:  # a resumed visit: the ranking of its untried neurons is as it was
+            self._picker = self.selector.visit(self.cache, layer, width, len(run.train))
+        pos, reason = self._picker.pick(run.rng, self._tried)
         record = self._train(run, layer, pos, phase="backward", selection=reason)
         v = self.visit
         v["attempts"] += 1
@@ -105,6 +107,7 @@ class BackwardPipeline:
     def _start_visit(self, run: Run) -> None:
         self.visit = {"layer": self.plan[0], "attempts": 0, "accepted": 0, "tried": [], "started": run.wall()}
         self._tried = set()
+        self._picker = None
 
     def _bootstrap(self, run: Run) -> bool:
         """Phase 0: every neuron of the final layer, premodulo N (heavy collisions: the class prior)."""
@@ -154,6 +157,7 @@ class BackwardPipeline:
         self.phase, self.boot_pos, self.plan = st["phase"], st["boot_pos"], list(st["plan"])
         self.visit = dict(st["visit"]) if st["visit"] else None
         self._tried = set(self.visit["tried"]) if self.visit else set()
+        self._picker = None
         self.premodulo, self.skips = dict(st["premodulo"]), list(st["skips"])
         self.cache = SumCache.from_state(st["cache"])
         self.controller.load_state_dict(st["controller"])

@@ -81,34 +81,58 @@ def _random(width: int, exclude: set[int], rng: np.random.Generator) -> int:
     return free[int(rng.integers(len(free)))]
 
 
+class VisitPicker:
+    """The picks of one layer visit, in the order of the rule above.
+
+    Within a visit only the neurons it picks get new records, and a picked neuron is excluded for
+    the rest of the visit; so the zone ranking of the others does not change: it is computed once,
+    when a pick first needs it, and walked (a 1,000-neuron visit no longer rescans the layer and
+    its exclusions for every pick). Untallied positions are scanned from a cursor for the same
+    reason. Valid while no other record of the layer is added: make a new one per visit."""
+
+    def __init__(self, cfg: SelectionConfig, cache: SumCache, layer: int, width: int, N: int,
+                 state: RoundRobinState | None = None):
+        self.cfg, self.cache, self.layer, self.width, self.N, self.state = cfg, cache, layer, width, N, state
+        self._untallied_from = 0
+        self._ranked: list[tuple[int, int]] | None = None
+        self._next = 0
+
+    def pick(self, rng: np.random.Generator, exclude: set[int]) -> tuple[int, str]:
+        cfg, width = self.cfg, self.width
+        if cfg.rule == "random":
+            return _random(width, exclude, rng), "random"
+        if cfg.rule == "round_robin":
+            if self.state is None:
+                raise ValueError("rule 'round_robin' keeps a counter: pass state=RoundRobinState() "
+                                 "(or use Selector, which holds one)")
+            for _ in range(width):
+                p = self.state.take(self.layer, width)
+                if p not in exclude:
+                    return p, "round_robin"
+            raise ValueError(f"no position left in layer {self.layer} of width {width}")
+        p = self.cache.first_untallied(self.layer, width, exclude, self._untallied_from)
+        if p >= 0:
+            self._untallied_from = p  # lower positions are tallied or excluded, and stay so
+            return p, "untallied"
+        if cfg.explore > 0.0 and rng.random() < cfg.explore:  # the draw sits between the untallied and the zone rules
+            return _random(width, exclude, rng), "random"
+        if self._ranked is None:
+            ps, _, S, Ns, _ = self.cache.layer_view(self.layer)
+            pos, codes = KS.zone_rank(ps, S, Ns, width, self.N, cfg.eps_factor * math.sqrt(self.N),
+                                      cfg.tau_factor * self.N)
+            self._ranked = list(zip(pos.tolist(), codes.tolist()))
+        ranked = self._ranked
+        while self._next < len(ranked):
+            p, code = ranked[self._next]
+            self._next += 1
+            if p not in exclude:
+                return p, _REASON[code]
+        return _random(width, exclude, rng), "random"
+
+
 def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator, cfg: SelectionConfig,
           state: RoundRobinState | None, exclude: set[int]) -> tuple[int, str]:
-    if cfg.rule == "random":
-        return _random(width, exclude, rng), "random"
-    if cfg.rule == "round_robin":
-        if state is None:
-            raise ValueError("rule 'round_robin' keeps a counter: pass state=RoundRobinState() "
-                             "(or use Selector, which holds one)")
-        for _ in range(width):
-            p = state.take(layer, width)
-            if p not in exclude:
-                return p, "round_robin"
-        raise ValueError(f"no position left in layer {layer} of width {width}")
-    p = cache.first_untallied(layer, width, exclude)
-    if p >= 0:
-        return p, "untallied"
-    ps, _, S, Ns, _ = cache.layer_view(layer)
-    excluded = np.zeros(width, dtype=np.bool_)
-    for e in exclude:  # a visit excludes a handful of positions: item writes beat fancy indexing
-        if 0 <= e < width:
-            excluded[e] = True
-    eps, tau = cfg.eps_factor * math.sqrt(N), cfg.tau_factor * N
-    if cfg.explore > 0.0 and rng.random() < cfg.explore:  # the draw sits between the untallied and the zone rules
-        return _random(width, exclude, rng), "random"
-    p, code = KS.zone_pick(ps, S, Ns, excluded, N, eps, tau)
-    if code == KS.NONE:
-        return _random(width, exclude, rng), "random"
-    return int(p), _REASON[code]
+    return VisitPicker(cfg, cache, layer, width, N, state).pick(rng, exclude)
 
 
 def select_neuron(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
@@ -131,10 +155,11 @@ def select_neurons(cache: SumCache, layer: int, width: int, N: int, rng: np.rand
         raise ValueError(f"k must be in [1, width={width}], got {k}")
     if N < 1:
         raise ValueError(f"N must be >= 1, got {N}")
+    picker = VisitPicker(cfg, cache, layer, width, N, state)
     chosen: list[tuple[int, str]] = []
     taken: set[int] = set()
     for _ in range(k):
-        p, reason = _pick(cache, layer, width, N, rng, cfg, state, taken)
+        p, reason = picker.pick(rng, taken)
         chosen.append((p, reason))
         taken.add(p)
     return chosen
@@ -153,6 +178,10 @@ class Selector:
         if exclude:
             return _pick(cache, layer, width, N, rng, self.cfg, self.rr, exclude)
         return select_neuron(cache, layer, width, N, rng, self.cfg, self.rr)
+
+    def visit(self, cache: SumCache, layer: int, width: int, N: int) -> VisitPicker:
+        """A picker for one visit of `layer` (see `VisitPicker`): pass it the visit's tried positions."""
+        return VisitPicker(self.cfg, cache, layer, width, N, self.rr)
 
     def select_many(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
                     k: int) -> list[tuple[int, str]]:

@@ -419,8 +419,8 @@ class SumCache:
         ps, _, S, N, _ = self.layer_view(layer)
         return ps.copy(), S.copy(), N.copy()
 
-    def first_untallied(self, layer: int, width: int, exclude=()) -> int:
-        """Lowest position in [0, width) of `layer` with no record and not in `exclude`, or -1.
+    def first_untallied(self, layer: int, width: int, exclude=(), start: int = 0) -> int:
+        """Lowest position in [start, width) of `layer` with no record and not in `exclude`, or -1.
 
         Cheap while a layer fills (fewer neurons tallied than its width): the selection asks
         it first, so `layer_view` is rebuilt once the layer is full, not once per new neuron."""
@@ -430,7 +430,7 @@ class SumCache:
         if len(by_pos) >= width and max(by_pos) < width:  # every position of [0, width) has a record
             self._full[layer] = width
             return -1
-        for p in range(width):
+        for p in range(start, width):
             if p not in by_pos and p not in exclude:
                 return p
         return -1
