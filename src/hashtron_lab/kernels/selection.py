@@ -13,10 +13,11 @@ GOLD, MODERATE = 1, 2
 
 @njit(cache=True)
 def zone_rank(ps, S, Ns, width, N, eps, tau):
-    """(positions, codes): the gold ones (ε < |S| < τ) by distance of |S| to the zone's middle,
-    then the other moderate ones (0 < |S| < N) by the same distance; ties to the lowest position,
-    |S| rescaled to N, positions >= width left out. Walking it while skipping the positions
-    already tried gives, at every step, the pick closest to the middle among those left."""
+    """(positions, number of gold ones): the gold ones (ε < |S| < τ) by distance of |S| to the
+    zone's middle, then the other moderate ones (0 < |S| < N) by the same distance; ties to the
+    lowest position, |S| rescaled to N, positions >= width left out. Walking it while skipping
+    the positions already tried gives, at every step, the pick closest to the middle among those
+    left."""
     n = ps.shape[0]
     mid = (eps + tau) / 2.0
     d = np.empty(n)
@@ -31,12 +32,13 @@ def zone_rank(ps, S, Ns, width, N, eps, tau):
         elif 0.0 < a < N:
             kind[i] = MODERATE
     order = np.argsort(d, kind="mergesort")  # stable: equal distances keep ascending positions
-    out_p = np.empty(n, np.int64)
-    out_c = np.empty(n, np.int8)
-    m = 0
+    out = np.empty(n, np.int64)
+    m = n_gold = 0
     for code in (GOLD, MODERATE):
         for i in order:
             if kind[i] == code:
-                out_p[m], out_c[m] = ps[i], code
+                out[m] = ps[i]
                 m += 1
-    return out_p[:m], out_c[:m]
+        if code == GOLD:
+            n_gold = m
+    return out[:m], n_gold

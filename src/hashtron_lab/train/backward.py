@@ -55,6 +55,7 @@ class BackwardPipeline:
         self.visit: dict | None = None
         self._tried: set[int] = set()       # the visit's "tried" list as a set (a 1,000-RAM visit tries 1,000)
         self._picker: VisitPicker | None = None  # the visit's selection (made on its first pick)
+        self._k = 1                               # accepted updates the visit wants (set with the picker)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
 
@@ -71,8 +72,9 @@ class BackwardPipeline:
             self._start_visit(run)
         layer = self.visit["layer"]
         width = run.net.architecture.widths[layer]
-        if self._picker is None:  # a resumed visit: the ranking of its untried neurons is as it was
+        if self._picker is None:  # the visit's first pick (or a resumed visit: its untried neurons rank as they did)
             self._picker = self.selector.visit(self.cache, layer, width, len(run.train))
+            self._k = self._per_layer(width)
         pos, reason = self._picker.pick(run.rng, self._tried)
         record = self._train(run, layer, pos, phase="backward", selection=reason)
         v = self.visit
@@ -80,7 +82,7 @@ class BackwardPipeline:
         v["tried"].append(pos)
         self._tried.add(pos)
         v["accepted"] += int(record["accepted"])
-        k = self._per_layer(width)
+        k = self._k
         out_of_time = (self.cfg.layer_seconds is not None
                        and run.wall() - v["started"] > self.cfg.layer_seconds)
         exhausted = len(v["tried"]) >= width or v["attempts"] >= self.cfg.max_attempts * k or out_of_time
@@ -140,7 +142,7 @@ class BackwardPipeline:
         regime = dec.regime if dec.S_used == abs(t.S) else regime_of(t.S, N, c.eps_factor, c.tau_factor)
         self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime,
                        time.perf_counter() - start, record["accepted"], record["train_accuracy"], check=False)
-        decision = {**vars(dec), "clamps": list(dec.clamps), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
+        decision = {**vars(dec), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
                     "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}
         run.hooks.emit("decision", decision)
         run.decisions.append(decision)

@@ -43,6 +43,8 @@ from .throttle import Throttle
 UINT32_MAX = KC.UINT32_MAX
 LAWS = ("square",)
 DAMPENING = ("clamp", "moving_average", "exp_smoothing", "percent_limit")
+#: names of the bounds that fired, for each bit pattern the compiled decision returns
+_CLAMPS = tuple(tuple(name for bit, name in KC.BIT_NAMES if bits & bit) for bits in range(2 * KC.MIN_PREMODULO))
 
 
 @dataclass
@@ -117,7 +119,7 @@ def capacity_law(S: float, N: int) -> tuple[float, int, list[str]]:
     if N < 1:
         raise ValueError(f"N must be >= 1, got {N}")
     target, raw, bits = KC.square_law(float(S), int(N))
-    return target, int(raw), [name for bit, name in KC.BIT_NAMES if bits & bit]
+    return target, int(raw), list(_CLAMPS[bits])
 
 
 class CapacityController:
@@ -131,7 +133,8 @@ class CapacityController:
         self.cfg = cfg if isinstance(cfg, CapacityConfig) else CapacityConfig.from_dict(cfg)
         d = self.cfg.dampening  # read once: `decide` runs on every backward update
         self._clamp, self._percent = "clamp" in d, "percent_limit" in d
-        self._history = "moving_average" in d or "exp_smoothing" in d
+        self._average, self._smooth = "moving_average" in d, "exp_smoothing" in d
+        self._history = self._average or self._smooth
         self.throttle = throttle
         self._params = np.zeros(KC.N_PARAMS)   # the settings as the compiled decision reads them
         p, c = self._params, self.cfg
@@ -147,7 +150,7 @@ class CapacityController:
     @property
     def history_needed(self) -> int:
         """How many recent sums `decide` looks at (pass at least this many)."""
-        return self.cfg.ma_k if "moving_average" in self.cfg.dampening else 1
+        return self.cfg.ma_k if self._average else 1
 
     @property
     def reads_history(self) -> bool:
@@ -161,7 +164,7 @@ class CapacityController:
     def _value_at(self, recent: Sequence[tuple[int, int]], i: int, epoch: int) -> tuple[float, bool]:
         """|S| (or its moving average) ending at recent[i], and whether a stale sum entered it."""
         cfg = self.cfg
-        if "moving_average" not in cfg.dampening:
+        if not self._average:
             s, e = recent[i]
             return abs(float(s)), self._is_stale(e, epoch)
         lo = max(0, i - cfg.ma_k + 1)
@@ -177,7 +180,7 @@ class CapacityController:
 
     def _s_used(self, key: tuple[int, int], recent: Sequence[tuple[int, int]], epoch: int) -> tuple[float, bool]:
         cfg = self.cfg
-        if "exp_smoothing" not in cfg.dampening:
+        if not self._smooth:
             return self._value_at(recent, len(recent) - 1, epoch)
         st = self._ema.get(key)
         start, value = 0, None
@@ -232,7 +235,7 @@ class CapacityController:
         target, raw, final, bits, alpha, osc, reg = KC.decide(
             0.0 if s_used is None else s_used, N, previous, S is not None, self._params, state, slot)
         return Decision(layer, pos, epoch, S, s_used, N, None if s_used is None else s_used / N, REGIME_NAMES[reg],
-                        target, previous, raw, final, [name for bit, name in KC.BIT_NAMES if bits & bit],
+                        target, previous, raw, final, list(_CLAMPS[bits]),
                         alpha, stale, osc)
 
     def state_dict(self) -> dict:

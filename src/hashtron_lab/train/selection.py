@@ -35,7 +35,6 @@ from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
 
 RULES = ("gold", "random", "round_robin")
 REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
-_REASON = {KS.GOLD: "gold", KS.MODERATE: "moderate"}
 
 
 @dataclass
@@ -94,7 +93,8 @@ class VisitPicker:
                  state: RoundRobinState | None = None):
         self.cfg, self.cache, self.layer, self.width, self.N, self.state = cfg, cache, layer, width, N, state
         self._untallied_from = 0
-        self._ranked: list[tuple[int, int]] | None = None
+        self._ranked: list[int] | None = None   # zone ranking: gold positions first, then moderate
+        self._n_gold = 0
         self._next = 0
 
     def pick(self, rng: np.random.Generator, exclude: set[int]) -> tuple[int, str]:
@@ -118,15 +118,17 @@ class VisitPicker:
             return _random(width, exclude, rng), "random"
         if self._ranked is None:
             ps, _, S, Ns, _ = self.cache.layer_view(self.layer)
-            pos, codes = KS.zone_rank(ps, S, Ns, width, self.N, cfg.eps_factor * math.sqrt(self.N),
-                                      cfg.tau_factor * self.N)
-            self._ranked = list(zip(pos.tolist(), codes.tolist()))
-        ranked = self._ranked
-        while self._next < len(ranked):
-            p, code = ranked[self._next]
-            self._next += 1
+            ranked, self._n_gold = KS.zone_rank(ps, S, Ns, width, self.N, cfg.eps_factor * math.sqrt(self.N),
+                                                cfg.tau_factor * self.N)
+            self._ranked = ranked.tolist()
+        ranked, i = self._ranked, self._next
+        while i < len(ranked):
+            p = ranked[i]
+            i += 1
             if p not in exclude:
-                return p, _REASON[code]
+                self._next = i
+                return p, ("gold" if i <= self._n_gold else "moderate")
+        self._next = i
         return _random(width, exclude, rng), "random"
 
 
