@@ -1,7 +1,7 @@
 """A hashtron network: an architecture plus one Hashtron per neuron, evaluated by numba kernels."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,11 +54,11 @@ def _spliced(p: Packed, k: int, h: Hashtron) -> Packed:
     filt_off[k + 1:] += h.filter.shape[0] - (fe - fs)
     salts = np.array([c[0] for c in h.program], dtype=np.uint32)
     mods = np.array([c[1] for c in h.program], dtype=np.uint32)
-    return replace(
-        p, prog_off=prog_off, filt_off=filt_off,
-        prog_salt=np.concatenate([p.prog_salt[:ps], salts, p.prog_salt[pe:]]),
-        prog_mod=np.concatenate([p.prog_mod[:ps], mods, p.prog_mod[pe:]]),
-        filt=np.concatenate([p.filt[:fs], h.filter.astype(np.uint8), p.filt[fe:]]),
+    return Packed(  # spelled out: dataclasses.replace costs as much as the copies (once per update)
+        p.widths, p.first, p.lpremod, p.ckind, p.cparams, p.taps, p.tap_off, prog_off,
+        np.concatenate([p.prog_salt[:ps], salts, p.prog_salt[pe:]]),
+        np.concatenate([p.prog_mod[:ps], mods, p.prog_mod[pe:]]),
+        filt_off, np.concatenate([p.filt[:fs], h.filter.astype(np.uint8), p.filt[fe:]]),
     )
 
 

@@ -206,12 +206,15 @@ class Run:
             accepted, reason = after > before, ("improved" if after > before else "not_improved")
         else:
             accepted, reason = after >= before, ("not_worse" if after >= before else "worse")
-        h = self._pred_hash(out) if accepted else None  # a rejected change's vector is never looked up
-        if accepted and self.accept.reject_revisits and after <= before and h in self.seen and h != self.pred_hash:
-            accepted, reason = False, "local_minimum"  # back to an earlier, different prediction vector
+        if accepted and self.accept.reject_revisits:  # only revisit rejection reads the prediction hashes
+            h = self._pred_hash(out)
+            if after <= before and h in self.seen and h != self.pred_hash:
+                accepted, reason = False, "local_minimum"  # back to an earlier, different prediction vector
+            else:
+                self.pred_hash = h
+                self.seen.add(h)
         if accepted:
-            self.objective, self.pred_hash = after, h
-            self.seen.add(h)
+            self.objective = after
             self.n_accepted += 1
         return accepted, reason
 
