@@ -335,6 +335,23 @@ def test_sum_cache_holds_one_record_per_trained_neuron(tr, real_run):
         assert pipe.cache.latest(h["layer"], h["neuron"])["S"] == latest["S"]
 
 
+def test_a_read_of_the_cache_mid_visit_sees_every_record_so_far(tr):
+    """A visit's records are added to the cache together (nothing reads them during the visit); a
+    read of the cache or a checkpoint in the middle of a visit still holds every one."""
+    from hashtron_lab.train.sum_cache import SumCache
+
+    arch, trn, va, nc = task(tr, "digits")  # widths 80 / 20 / 5: update 40 falls inside the layer-0 visit
+    run = tr.make_run(tr.untrained(arch, 0), trn, va, nc, tr.Recorder(), seed=0, budget={"max_updates": 60})
+    pipe = BackwardPipeline({"layer_fraction": 1.0, "max_attempts": 1, "cache_keep_last": None})
+    while run.n_updates < 40:
+        if pipe.step(run):
+            run.end_epoch()
+    assert pipe.visit["layer"] == 0 and pipe._pending  # records of this visit not yet added
+    assert len(SumCache.from_state(pipe.state()["cache"])) == 40
+    assert len(pipe.cache) == 40 and [int(r["pos"]) for r in pipe.cache.records()[-10:]] == \
+        [h["neuron"] for h in run.history[-10:]]
+
+
 def test_sum_cache_pruning_keeps_last_k_per_neuron(tr):
     run, pipe, rec = backward_run(tr, "breast_cancer", updates=300, pipeline={"cache_keep_last": 2})
     counts = {}

@@ -48,7 +48,8 @@ class BackwardPipeline:
         self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
                                              Throttle(thr_cfg) if thr_cfg.enabled else None)
         self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection))
-        self.cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
+        self._cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
+        self._pending: list[tuple] = []   # this visit's records, added to the cache when it is next read
         self.phase = 0
         self.boot_pos = 0
         self.plan: list[int] = []
@@ -58,6 +59,23 @@ class BackwardPipeline:
         self._k = 1                               # accepted updates the visit wants (set with the picker)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
+
+    @property
+    def cache(self) -> SumCache:
+        """The sum cache, with every record so far."""
+        self._flush()
+        return self._cache
+
+    def _flush(self) -> None:
+        """Add the pending records. Within a visit nothing reads them (the visit's ranking is made
+        before its first training, and each neuron is trained once a visit), so they are added
+        together when the next visit starts or someone reads the cache: one warm pass instead of
+        a cold add between kernels on every update."""
+        if self._pending:
+            add = self._cache.add
+            for rec in self._pending:
+                add(*rec, check=False)
+            self._pending.clear()
 
     # -- the loop ------------------------------------------------------------------
     def finished(self, run: Run) -> str | None:
@@ -140,8 +158,8 @@ class BackwardPipeline:
         self.premodulo[nid] = premodulo
         c = self.controller.cfg  # the regime is a function of |S| and N: the decision's, when it used |S|
         regime = dec.regime if dec.S_used == abs(t.S) else regime_of(t.S, N, c.eps_factor, c.tau_factor)
-        self.cache.add(layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime,
-                       time.perf_counter() - start, record["accepted"], record["train_accuracy"], check=False)
+        self._pending.append((layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime,
+                              time.perf_counter() - start, record["accepted"], record["train_accuracy"], time.time()))
         decision = {**vars(dec), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
                     "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}
         run.hooks.emit("decision", decision)
@@ -161,7 +179,8 @@ class BackwardPipeline:
         self._tried = set(self.visit["tried"]) if self.visit else set()
         self._picker = None
         self.premodulo, self.skips = dict(st["premodulo"]), list(st["skips"])
-        self.cache = SumCache.from_state(st["cache"])
+        self._cache = SumCache.from_state(st["cache"])
+        self._pending = []
         self.controller.load_state_dict(st["controller"])
         self.selector.load_state_dict(st["selector"])
 
