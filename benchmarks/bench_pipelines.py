@@ -7,7 +7,9 @@ seed 000 "performance within 10 % of the current pipeline") and sum-cache memory
 Digits (`conf/dataset/<dataset>.yaml`, default the byte-picker encoding) on the Go MNIST stack
 (`conf/model/mnist_stack.yaml`). Every pipeline row trains a fresh untrained network for exactly
 `--updates` neuron updates (validation and early stopping off, no checkpoints), `--repeats`
-times, interleaved so machine load hits all rows alike; the table shows the median. Numba
+times, interleaved so machine load hits all rows alike, in a new (seeded) order every repeat so
+no row always runs after the same one (a run leaves its heap and caches to the next); the table
+shows the median. Numba
 kernels are compiled by a short warm-up first. Rows:
 
 - forward, premodulo 0 (the reference default: no premodulo step, the filter keys on the
@@ -155,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         one(arch, ds, make, 10, a.seed, run_cfg)
 
     results: dict[str, list[dict]] = {name: [] for name in rows}
-    for _ in range(a.repeats):
-        for name, make in rows.items():
-            results[name].append(one(arch, ds, make, a.updates, a.seed, run_cfg))
+    order = np.random.default_rng(a.seed)
+    for _ in range(a.repeats):  # shuffled: no row always runs after the same one (a run leaves its heap and caches)
+        for name in order.permutation(list(rows)).tolist():
+            results[name].append(one(arch, ds, rows[name], a.updates, a.seed, run_cfg))
 
     base = statistics.median(r["wall"] for r in results[base_name])
     per_rebuilt = {n: statistics.median(r["wall"] / max(r["rebuilt"], 1) for r in rs) for n, rs in results.items()}
