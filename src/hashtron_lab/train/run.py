@@ -111,6 +111,16 @@ def warm_kernels() -> None:
     new, n_keys = build_neuron(t, 1, 4)
     t.outputs_after(new, trace.out)
     replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
+    # the backward pipeline's own kernels: the premodulo decision (with the throttle) and the zone ranking
+    from .capacity import CapacityController
+    from .selection import select_neuron
+    from .sum_cache import SumCache, regime_of
+    from .throttle import Throttle
+
+    CapacityController({}, Throttle()).decide(0, 0, 4, [(1, 0)], 0, 2)
+    cache = SumCache()
+    cache.add(0, 0, 0, 1, 4, 0, 4, regime_of(1, 4), 0.0, True, 0.0)
+    select_neuron(cache, 0, 1, 4, np.random.default_rng(0))
     _WARM = True
 
 
