@@ -29,7 +29,6 @@ A sum is *stale* when it is more than ``stale_epochs`` epochs older than the dec
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 

@@ -101,7 +101,7 @@ def regime_of(S: float | None, N: int, eps_factor: float = DEFAULT_EPS_FACTOR,
     """
     if S is None:
         return "unknown"
-    return REGIME_NAMES[KC.regime(float(S), N, float(eps_factor), float(tau_factor))]
+    return REGIME_NAMES[KC.regime(float(S), int(N), float(eps_factor), float(tau_factor))]
 
 
 def backup_path(path: str | os.PathLike) -> Path:
