@@ -17,11 +17,14 @@ kernels are compiled by a short warm-up first. Rows:
 - forward, scheduled premodulo (P from the success rate, min 2, max 65536);
 - backward (capacity law, clamp, throttle, gold-zone selection: the defaults);
 - backward with the capacity law off (premodulo 0, as forward): what order, selection and the
-  sum cache cost without the law's premodulo step.
+  sum cache cost without the law's premodulo step;
+- backward replayed: the neurons, premodulos and epoch ends of one backward run trained again
+  with none of backward's bookkeeping (selection, decisions, sum cache, events) — backward's
+  time over this row's (paired per repeat, printed below the table) is what the bookkeeping costs.
 
 With `--experiment NAME` the model, dataset and run settings come from `conf/` composed with
 `experiment=NAME` instead, and the rows are that experiment's forward and backward pipelines
-(`pipeline=forward` and the experiment's own backward option).
+(`pipeline=forward` and the experiment's own backward option), plus the backward replay.
 
 Columns: median wall seconds, updates/s, ms per update; the share of wall time in tallies, in
 neuron rebuild + trace refresh + evaluation (+ undo), and in everything else (the pipeline's own
@@ -95,6 +98,36 @@ class TimedRun(Run):
             self.t_update += (time.perf_counter() - t0) - (self.t_tally - nested)
 
 
+class Replay:
+    """Trains the neurons a backward run trained, in its order, with its premodulos and its epoch
+    ends, and none of its bookkeeping (no selection, capacity decision, sum cache or decision
+    events): backward's time over this row's is what that bookkeeping costs."""
+
+    name = "replay"
+
+    def __init__(self, script: list[tuple[int, int, int, bool]]):
+        self.script, self.i = script, 0
+
+    def finished(self, run):
+        return None
+
+    def step(self, run) -> bool:
+        layer, pos, premodulo, ends = self.script[self.i]
+        self.i += 1
+        run.train_neuron(layer, pos, premodulo, phase="replay")
+        return ends
+
+    def state(self) -> dict:
+        return {"i": self.i}
+
+    @classmethod
+    def of(cls, run: Run) -> list[tuple[int, int, int, bool]]:
+        """(layer, position, premodulo, ends an epoch) of each update of a finished run."""
+        h = run.history
+        epochs = [r["epoch"] for r in h] + [run.epoch]
+        return [(r["layer"], r["neuron"], r["premodulo"], epochs[i + 1] != epochs[i]) for i, r in enumerate(h)]
+
+
 def experiment_rows(name: str, seed: int):
     """(arch, dataset, rows, run settings) of a composed experiment: its forward and backward pipelines."""
     from hashtron_lab import config_schema as cs
@@ -107,7 +140,8 @@ def experiment_rows(name: str, seed: int):
     return arch, prepare_dataset(cfg, arch), rows, run_config(cfg)
 
 
-def one(arch, ds, make_pipeline, updates: int, seed: int, run_cfg: dict | None = None) -> dict:
+def one(arch, ds, make_pipeline, updates: int, seed: int, run_cfg: dict | None = None,
+        keep_run: bool = False) -> dict:
     tr, va, _ = splits_of(ds)
     net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
     run = TimedRun(net, tr, va, ds.n_classes, {**(run_cfg or {}), "seed": seed, "budget": {"max_updates": updates},
@@ -123,6 +157,7 @@ def one(arch, ds, make_pipeline, updates: int, seed: int, run_cfg: dict | None =
     seconds = np.bincount(layers, weights=[h["duration"] for h in run.history], minlength=arch.n_layers)
     rebuilt = sum(h["reason"] not in SKIPPED for h in run.history)
     return {"wall": wall, "tally": run.t_tally, "update": run.t_update, "accepted": run.n_accepted, "rebuilt": rebuilt,
+            "run": run if keep_run else None,
             "train_accuracy": run.train_accuracy(), "pipeline": pipe, "by_layer": by_layer.tolist(),
             "layer_seconds": seconds.tolist()}
 
@@ -155,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
           f"numba threads {numba.get_num_threads()}")
     for make in rows.values():  # compile the kernels outside the measurement
         one(arch, ds, make, 10, a.seed, run_cfg)
+    script = Replay.of(one(arch, ds, rows[bwd], a.updates, a.seed, run_cfg, keep_run=True)["run"])
+    replayed = f"{bwd.split(' (')[0]} replayed"
+    rows = {**rows, replayed: lambda: Replay(script)}
 
     results: dict[str, list[dict]] = {name: [] for name in rows}
     order = np.random.default_rng(a.seed)
@@ -200,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     q1, med, q3 = np.percentile(paired, [25, 50, 75])
     print(f"paired per repeat: median {med:.2f} (quartiles {q1:.2f}–{q3:.2f}; "
           f"{sum(r <= 1.10 for r in paired)} of {len(paired)} repeats within 1.10)")
+    same = [r["accepted"] for r in results[replayed]] == [r["accepted"] for r in results[bwd]]
+    book = [b["wall"] / r["wall"] for b, r in zip(results[bwd], results[replayed])]
+    q1, med, q3 = np.percentile(book, [25, 50, 75])
+    print(f"{bwd} / {replayed} (the same trainings without selection, decisions, sum cache and events), "
+          f"paired per repeat: median {med:.2f} (quartiles {q1:.2f}–{q3:.2f})"
+          + ("" if same else "  WARNING: the replay did not accept the same updates: not the same work"))
 
     cache = results[bwd][-1]["pipeline"].cache
     n = len(cache)
