@@ -132,11 +132,6 @@ class VisitPicker:
         return _random(width, exclude, rng), "random"
 
 
-def _pick(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator, cfg: SelectionConfig,
-          state: RoundRobinState | None, exclude: set[int]) -> tuple[int, str]:
-    return VisitPicker(cfg, cache, layer, width, N, state).pick(rng, exclude)
-
-
 def select_neuron(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
                   cfg: SelectionConfig | None = None, state: RoundRobinState | None = None) -> tuple[int, str]:
     """(position, reason) of the neuron of `layer` (of `width` neurons) to train next; see module docstring."""
@@ -145,7 +140,7 @@ def select_neuron(cache: SumCache, layer: int, width: int, N: int, rng: np.rando
         raise ValueError(f"width must be >= 1, got {width}")
     if N < 1:
         raise ValueError(f"N must be >= 1, got {N}")
-    return _pick(cache, layer, width, N, rng, cfg, state, set())
+    return VisitPicker(cfg, cache, layer, width, N, state).pick(rng, set())
 
 
 def select_neurons(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
@@ -178,7 +173,7 @@ class Selector:
                exclude: set[int] | None = None) -> tuple[int, str]:
         """Like `select_neuron`, skipping positions in `exclude` (already tried in this layer visit)."""
         if exclude:
-            return _pick(cache, layer, width, N, rng, self.cfg, self.rr, exclude)
+            return self.visit(cache, layer, width, N).pick(rng, exclude)
         return select_neuron(cache, layer, width, N, rng, self.cfg, self.rr)
 
     def visit(self, cache: SumCache, layer: int, width: int, N: int) -> VisitPicker:

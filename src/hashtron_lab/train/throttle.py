@@ -66,6 +66,8 @@ class Throttle:
         self.cfg = cfg if isinstance(cfg, ThrottleConfig) else ThrottleConfig.from_dict(cfg)
         self._slots: dict[tuple[int, int], int] = {}
         self.state = KC.new_state(16, self.cfg.window)
+        self._params = np.zeros(KC.N_PARAMS)  # `scale`'s settings vector (the controller fills its own)
+        self.params_into(self._params)
 
     def params_into(self, p: np.ndarray) -> None:
         """Write this throttle's settings into a decision parameter vector."""
@@ -94,10 +96,8 @@ class Throttle:
         """
         if not self.cfg.enabled or not previous > 0 or not proposed > 0:
             return float(proposed), 1.0, False
-        p = np.zeros(KC.N_PARAMS)
-        self.params_into(p)
         slot = self.slot(layer, pos)  # first: making a slot may replace `state`
-        value, alpha, osc = KC.throttle_step(self.state[slot], float(previous), float(proposed), p)
+        value, alpha, osc = KC.throttle_step(self.state[slot], float(previous), float(proposed), self._params)
         return value, alpha, bool(osc)
 
     def _row(self, layer: int, pos: int) -> np.ndarray | None:
