@@ -72,9 +72,12 @@ class BackwardPipeline:
         together when the next visit starts or someone reads the cache: one warm pass instead of
         a cold add between kernels on every update."""
         if self._pending:
-            add = self._cache.add
-            for rec in self._pending:
-                add(*rec, check=False)
+            add, c = self._cache.add, self.controller.cfg
+            for ev, rec, when in self._pending:
+                S, N = ev["S"], ev["N"]  # the regime is a function of |S| and N: the decision's, when it used |S|
+                regime = ev["regime"] if ev["S_used"] == abs(S) else regime_of(S, N, c.eps_factor, c.tau_factor)
+                add(ev["layer"], ev["pos"], ev["epoch"], S, N, rec["S_out"], ev["final"], regime, rec["duration"],
+                    ev["accepted"], ev["accuracy_after"], when, check=False)
             self._pending.clear()
 
     # -- the loop ------------------------------------------------------------------
@@ -142,28 +145,25 @@ class BackwardPipeline:
     def _train(self, run: Run, layer: int, pos: int, phase: str, selection: str) -> dict:
         start = time.perf_counter()
         t = run.tally(layer, pos)
-        N = t.N
         nid = f"{layer}.{pos}"
-        previous = self.premodulo.get(nid, 0)
+        ctl = self.controller
         if phase == "bootstrap":
-            dec = self.controller.decide(layer, pos, N, [], run.epoch, 0)
+            event = ctl.decision_fields(layer, pos, t.N, [], run.epoch, 0)
         else:
             recent = [(t.S, run.epoch)]
-            if self.controller.reads_history:
-                recent = self.cache.recent(layer, pos, self.controller.history_needed) + recent
-            dec = self.controller.decide(layer, pos, N, recent, run.epoch, previous)
-        premodulo = dec.final if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
+            if ctl.reads_history:
+                recent = self.cache.recent(layer, pos, ctl.history_needed) + recent
+            event = ctl.decision_fields(layer, pos, t.N, recent, run.epoch, self.premodulo.get(nid, 0))
+        premodulo = event["final"] if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
         record = run.train_neuron(layer, pos, premodulo, t=t, started=start, phase=phase, selection=selection,
-                                  regime=dec.regime, alpha=dec.alpha)
+                                  regime=event["regime"], alpha=event["alpha"])
         self.premodulo[nid] = premodulo
-        c = self.controller.cfg  # the regime is a function of |S| and N: the decision's, when it used |S|
-        regime = dec.regime if dec.S_used == abs(t.S) else regime_of(t.S, N, c.eps_factor, c.tau_factor)
-        self._pending.append((layer, pos, run.epoch, t.S, N, record["S_out"], premodulo, regime,
-                              time.perf_counter() - start, record["accepted"], record["train_accuracy"], time.time()))
-        decision = {**vars(dec), "S": t.S, "final": premodulo, "neuron_id": nid, "update": record["update"],
-                    "phase": phase, "accepted": record["accepted"], "accuracy_after": record["train_accuracy"]}
-        run.hooks.emit("decision", decision)
-        run.decisions.append(decision)
+        # the decision's fields become its event; the sum-cache record is made from both when flushed
+        event.update(S=t.S, final=premodulo, neuron_id=nid, update=record["update"], phase=phase,
+                     accepted=record["accepted"], accuracy_after=record["train_accuracy"])
+        self._pending.append((event, record, time.time()))
+        run.hooks.emit("decision", event)
+        run.decisions.append(event)
         return record
 
     # -- checkpoints ---------------------------------------------------------------

@@ -211,6 +211,12 @@ class CapacityController:
         `recent`: [(S, epoch), ...] of its last sums, newest last (may be empty);
         `previous`: its current premodulo (0 = none: no dampening).
         """
+        return Decision(**self.decision_fields(layer, pos, N, recent, epoch, previous))
+
+    def decision_fields(self, layer: int, pos: int, N: int, recent: Sequence[tuple[int, int]], epoch: int,
+                        previous: int) -> dict:
+        """`decide`'s fields as a new dict (the training loop extends it into the decision event
+        instead of building a `Decision` and copying it)."""
         N, previous, epoch = int(N), int(previous), int(epoch)
         if N < 1:
             raise ValueError(f"N must be >= 1, got {N}")
@@ -233,9 +239,10 @@ class CapacityController:
             state, slot = self._no_state, 0
         target, raw, final, bits, alpha, osc, reg = KC.decide(
             0.0 if s_used is None else s_used, N, previous, S is not None, self._params, state, slot)
-        return Decision(layer, pos, epoch, S, s_used, N, None if s_used is None else s_used / N, REGIME_NAMES[reg],
-                        target, previous, raw, final, list(_CLAMPS[bits]),
-                        alpha, stale, osc)
+        return {"layer": layer, "pos": pos, "epoch": epoch, "S": S, "S_used": s_used, "N": N,
+                "margin": None if s_used is None else s_used / N, "regime": REGIME_NAMES[reg],
+                "target_capacity": target, "previous": previous, "raw": raw, "final": final,
+                "clamps": list(_CLAMPS[bits]), "alpha": alpha, "stale": stale, "oscillating": osc}
 
     def state_dict(self) -> dict:
         """JSON-friendly: {"ema": {"layer.pos": [value, S, epoch]}, "throttle": throttle state or None}."""
