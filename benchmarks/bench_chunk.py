@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return len(picks[l])
 
     def refresh(c, _):
-        KN.forward_from(0, 0, dummy, trace.keys, trace.cells, trace.out, *args, c)
+        KN.forward_from(0, 0, dummy, trace.keys, trace.cells, trace.counts, trace.out, *args, c)
         return 1
 
     cases = [(f"tally, layer {l}", tally, l) for l in range(arch.n_layers)] + [("refresh after a layer-0 update", refresh, 0)]

@@ -227,6 +227,7 @@ def test_refresh_after_set_neuron_equals_fresh_trace(lab, arch_name, seed):
         net.refresh(t, layer, pos)
         fresh = net.trace(X)
         assert_trace_equal(t, fresh.keys, fresh.cells, fresh.out, what=f"refresh({layer}, {pos}): ")
+        np.testing.assert_array_equal(t.counts, fresh.counts)
         if layer > 0:  # a whole-layer refresh after changing two of its neurons
             for p in rng.choice(net.architecture.widths[layer], size=min(2, net.architecture.widths[layer]),
                                 replace=False):
@@ -235,6 +236,61 @@ def test_refresh_after_set_neuron_equals_fresh_trace(lab, arch_name, seed):
             fresh = net.trace(X)
             assert_trace_equal(t, fresh.keys, fresh.cells, fresh.out, what=f"refresh({layer}): ")
     assert_trace_equal(t, *reference_trace(net, X), what="after refreshes: ")
+
+
+def group_counts(net, cells):
+    """Per-sample cell counts of each group of every argmax combiner that feeds a layer, from the
+    cells (numpy, independent of the kernels): what a trace's `counts` must hold."""
+    a, cols = net.architecture, []
+    for l, comb in enumerate(a.combiners[:-1]):
+        if comb is not None and comb.kind == "argmax":
+            groups = int(comb.params["groups"])
+            size = a.widths[l] // groups
+            layer = cells[:, net.first[l]:net.first[l] + groups * size].astype(np.int32)
+            cols.append(layer.reshape(len(cells), groups, size).sum(axis=2))
+    return np.concatenate(cols, axis=1) if cols else np.zeros((len(cells), 0), np.int32)
+
+
+@pytest.mark.parametrize("arch_name", ["argmax_groups", "argmax_mid"])
+def test_argmax_counts_follow_many_single_neuron_refreshes(lab, arch_name):
+    """A one-neuron refresh moves one group count instead of recounting (kernels.network
+    `argmax_moved`): after many of them, and after undoing some, the counts are still the group
+    sums of the cells and the trace is the one a fresh forward pass gives."""
+    from hashtron_lab.train.update import Snapshot
+
+    net = lab.network(arch_name, 5)
+    X = lab.inputs(net, N_SAMPLES, 5)
+    t = net.trace(X)
+    assert t.counts.shape == (N_SAMPLES, net.n_counts) and net.n_counts > 0
+    np.testing.assert_array_equal(t.counts, group_counts(net, t.cells))
+    rng = np.random.default_rng(11)
+    moved = 0
+    for step in range(40):
+        pos = int(rng.integers(0, net.architecture.widths[0]))
+        before = t.cells.copy()
+        saved = Snapshot.take(net, t, 0, pos)
+        old = net.neuron(0, pos)
+        net.set_neuron(0, pos, lab.neuron(rng))
+        net.refresh(t, 0, pos)
+        moved += int((t.cells[:, pos] != before[:, pos]).sum())
+        if step % 3 == 2:  # undo: the counts come back with the cells
+            net.set_neuron(0, pos, old)
+            saved.restore(t)
+            np.testing.assert_array_equal(t.cells, before)
+        np.testing.assert_array_equal(t.counts, group_counts(net, t.cells), err_msg=f"step {step}")
+    assert moved > 0, "no refresh changed a cell: the incremental path was not exercised"
+    fresh = net.trace(X)
+    assert_trace_equal(t, fresh.keys, fresh.cells, fresh.out, what="after 40 refreshes: ")
+    np.testing.assert_array_equal(t.counts, fresh.counts)
+
+
+def test_refresh_rejects_a_trace_from_another_network(lab):
+    net = lab.network("argmax_groups", 1)
+    X = lab.inputs(net, 20, 1)
+    t = net.trace(X)
+    t.counts = t.counts[:, :1]
+    with pytest.raises(ValueError, match="Network.trace"):
+        net.refresh(t, 0, 0)
 
 
 def test_untrained_is_deterministic(lab):

@@ -141,8 +141,10 @@ def test_tally_independent_of_thread_count(lab):
                             *net.pack().args(), chunk)
             np.testing.assert_array_equal(votes, results[0][0])
             np.testing.assert_array_equal(improving, results[0][1])
-            tr = Trace(np.zeros_like(trace.keys), np.zeros_like(trace.cells), np.zeros_like(trace.out))
-            KN.forward_from(0, -1, net.check_input(X), tr.keys, tr.cells, tr.out, *net.pack().args(), chunk)
+            tr = Trace(np.zeros_like(trace.keys), np.zeros_like(trace.cells), np.zeros_like(trace.out),
+                       np.zeros_like(trace.counts))
+            KN.forward_from(0, -1, net.check_input(X), tr.keys, tr.cells, tr.counts, tr.out, *net.pack().args(),
+                            chunk)
             for a, b in zip((tr.keys, tr.cells, tr.out), results[0][3:]):
                 np.testing.assert_array_equal(a, b)
         # and the parallel result still agrees with the reference on a sample subset

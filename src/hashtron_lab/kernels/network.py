@@ -22,7 +22,8 @@ from .hashing import hash32
 K_NONE, K_MAJPOOL2D, K_FULL, K_SUM, K_PARITY, K_ARGMAX = 0, 1, 2, 3, 4, 5
 CHUNK = 32  # samples per parallel task: small enough to balance 2+ threads (D28); callers pass it,
 # since numba compiles an omitted default argument as a separate specialization
-SUB, BIAS, NTAPS, MATRIX, GROUPS, NCELLS = 0, 1, 2, 3, 4, 8
+SUB, BIAS, NTAPS, MATRIX, GROUPS, COUNTS, NCELLS = 0, 1, 2, 3, 4, 5, 8
+# COUNTS: where an argmax combiner's per-group cell counts start in a trace's `counts` row
 
 
 @njit(cache=True, inline="always")
@@ -79,6 +80,45 @@ def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
             if g == 0 or count > best:  # strict: ties go to the lowest group
                 best = count
                 o = np.uint32(g)
+    return o
+
+
+@njit(cache=True, inline="always")
+def argmax_recount(cparams, l, cells, counts, s):
+    """Count the cells of each group of argmax combiner l into counts[s] and return the winning
+    group (strictly most cells; ties go to the lowest group, as `combiner_feature`)."""
+    groups = cparams[l, GROUPS]
+    size = cparams[l, NTAPS] // groups
+    off = cparams[l, COUNTS]
+    best = np.int32(0)
+    o = np.uint32(0)
+    for g in range(groups):
+        count = np.uint32(0)
+        start = g * size
+        for j in range(size):
+            count += np.uint32(cells[start + j])
+        counts[s, off + g] = np.int32(count)
+        if g == 0 or np.int32(count) > best:
+            best = np.int32(count)
+            o = np.uint32(g)
+    return o
+
+
+@njit(cache=True, inline="always")
+def argmax_moved(cparams, l, counts, s, cell, bit):
+    """Argmax combiner l after its cell `cell` became `bit` (it was 1 - bit): the cell's group
+    count moves by one and the winner is read from the kept counts, not from every cell."""
+    groups = cparams[l, GROUPS]
+    size = cparams[l, NTAPS] // groups
+    off = cparams[l, COUNTS]
+    if cell < groups * size:  # cells past the last whole group are not counted
+        counts[s, off + cell // size] += np.int32(1) if bit else np.int32(-1)
+    best = counts[s, off]
+    o = np.uint32(0)
+    for g in range(1, groups):
+        if counts[s, off + g] > best:
+            best = counts[s, off + g]
+            o = np.uint32(g)
     return o
 
 
@@ -211,14 +251,16 @@ def _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_
 
 
 @njit(cache=True, parallel=True)
-def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
+def forward_from(l0, only, X, keys, cells, counts, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
                  prog_off, prog_salt, prog_mod, filt_off, filt, chunk):
     """Recompute the recorded keys/cells of layers >= l0 and the outputs, in place.
 
     keys[s, first[l] + i] is neuron i's input after the layer premodulo; cells[s, k]
-    is neuron k's bit. With l0 == 0 layer-0 keys come from X; otherwise keys of
+    is neuron k's bit; counts[s, cparams[l, COUNTS] + g] the cells of group g of an argmax
+    combiner l that feeds a layer. With l0 == 0 layer-0 keys come from X; otherwise keys of
     layer l0 are taken as recorded. `only` >= 0 recomputes just that neuron of l0
-    (the others' cells are unchanged), which is all a single-neuron update needs.
+    (the others' cells are unchanged), which is all a single-neuron update needs; an argmax
+    combiner after it then moves one count instead of recounting every cell.
     """
     n = X.shape[0]
     L = widths.shape[0]
@@ -242,16 +284,28 @@ def forward_from(l0, only, X, keys, cells, out, widths, first, lpremod, ckind, c
                 if l > l0:
                     pf = first[l - 1]
                     wp = widths[l - 1]
-                    buf[:wp] = cells[s, pf:pf + wp]
-                    buf[wp:cparams[l - 1, NCELLS]] = 0
+                    kind = ckind[l - 1]
+                    arg = np.uint32(0)  # an argmax combiner's one feature
+                    if kind == K_ARGMAX and memo and l == l0 + 1:  # only's cell flipped (else the loop broke)
+                        arg = argmax_moved(cparams, l - 1, counts, s, only, cells[s, pf + only])
+                    else:
+                        buf[:wp] = cells[s, pf:pf + wp]
+                        buf[wp:cparams[l - 1, NCELLS]] = 0
+                        if kind == K_ARGMAX:
+                            arg = argmax_recount(cparams, l - 1, buf, counts, s)
                     direct = l == L - 1 and ckind[l] == K_NONE
                     g0 = np.uint32(0)
                     if direct:
-                        g0 = combiner_feature(ckind[l - 1], cparams, l - 1, buf, 0, taps, tap_off)
+                        g0 = arg if kind == K_ARGMAX else combiner_feature(kind, cparams, l - 1, buf, 0, taps, tap_off)
                     partial = l == l0 + 1 and n_feats >= 0  # the others keep their keys
                     for q in range(n_feats if partial else w):
                         i = feats[q] if partial else q
-                        g = g0 if direct else combiner_feature(ckind[l - 1], cparams, l - 1, buf, i, taps, tap_off)
+                        if direct:
+                            g = g0
+                        elif kind == K_ARGMAX:
+                            g = arg
+                        else:
+                            g = combiner_feature(kind, cparams, l - 1, buf, i, taps, tap_off)
                         key = prehash(g, i, lpremod[l])
                         if memo and key == keys[s, f0 + i]:
                             continue  # same input, same neuron: same bit

@@ -37,12 +37,13 @@ class Trace:
     """Everything a forward pass computed for a sample matrix: inputs (`keys`) and bits (`cells`) of
     every neuron, and the network outputs. Kept between updates so only changed layers are recomputed."""
 
-    keys: np.ndarray   # uint32 (n, n_neurons)
-    cells: np.ndarray  # uint8  (n, n_neurons)
-    out: np.ndarray    # uint32 (n,)
+    keys: np.ndarray    # uint32 (n, n_neurons)
+    cells: np.ndarray   # uint8  (n, n_neurons)
+    out: np.ndarray     # uint32 (n,)
+    counts: np.ndarray  # int32 (n, Network.n_counts): per-group cell counts of argmax combiners that feed a layer
 
     def copy(self) -> "Trace":
-        return Trace(self.keys.copy(), self.cells.copy(), self.out.copy())
+        return Trace(self.keys.copy(), self.cells.copy(), self.out.copy(), self.counts.copy())
 
 
 def _spliced(p: Packed, k: int, h: Hashtron) -> Packed:
@@ -75,6 +76,13 @@ class Network:
         self._influence: list[np.ndarray] | None = None
         a = architecture
         self.first = np.concatenate([[0], np.cumsum(a.widths)[:-1]]).astype(np.int64)
+        # a trace keeps, per sample, the cell count of each group of every argmax combiner that
+        # feeds a layer: a one-neuron refresh then moves one count instead of recounting the layer
+        self._count_off = {}
+        for l, comb in enumerate(a.combiners[:-1]):
+            if comb is not None and comb.kind == "argmax":
+                self._count_off[l] = sum(int(a.combiners[j].params["groups"]) for j in self._count_off)
+        self.n_counts = sum(int(a.combiners[l].params["groups"]) for l in self._count_off)
 
     @classmethod
     def untrained(cls, architecture: Architecture, rng: np.random.Generator) -> "Network":
@@ -134,6 +142,7 @@ class Network:
             if comb is not None:
                 ckind[l] = comb.code
                 cparams[l] = comb.param_row(a.layers[l].neurons)
+                cparams[l, K.COUNTS] = self._count_off.get(l, 0)
                 t = comb.taps(a.layers[l].neurons, self._features_read(l)).reshape(-1)
                 tap_off[l], off = off, off + t.shape[0]
                 tables.append(t)
@@ -205,16 +214,23 @@ class Network:
     def trace(self, X) -> Trace:
         X = self.check_input(X)
         n, m = X.shape[0], self.architecture.n_neurons
-        t = Trace(np.zeros((n, m), np.uint32), np.zeros((n, m), np.uint8), np.zeros(n, np.uint32))
-        K.forward_from(0, -1, X, t.keys, t.cells, t.out, *self.pack().args(), K.CHUNK)
+        t = Trace(np.zeros((n, m), np.uint32), np.zeros((n, m), np.uint8), np.zeros(n, np.uint32),
+                  np.zeros((n, self.n_counts), np.int32))
+        K.forward_from(0, -1, X, t.keys, t.cells, t.counts, t.out, *self.pack().args(), K.CHUNK)
         return t
 
     def refresh(self, trace: Trace, layer: int, only: int = -1) -> None:
         """Recompute `trace` after neuron `only` of `layer` (or the whole layer) changed."""
         if layer == 0 and only < 0:
             raise ValueError("refreshing all of layer 0 needs the inputs: call trace(X) instead")
-        dummy = np.zeros((trace.out.shape[0], 1), np.uint32)
-        K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.out, *self.pack().args(), K.CHUNK)
+        n = trace.out.shape[0]
+        if trace.counts.shape != (n, self.n_counts) or trace.keys.shape != (n, self.architecture.n_neurons):
+            raise ValueError(f"the trace (keys {trace.keys.shape}, counts {trace.counts.shape}) was not made by "
+                             f"this network's trace(): keys need (n, {self.architecture.n_neurons}), counts "
+                             f"(n, {self.n_counts}); make it with Network.trace(X)")
+        dummy = np.zeros((n, 1), np.uint32)
+        K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.counts, trace.out, *self.pack().args(),
+                       K.CHUNK)
 
     def forward(self, X) -> np.ndarray:
         """Raw network output integers (before parity and class modulo)."""

@@ -16,13 +16,15 @@ from .tally import Tally
 @dataclass
 class Snapshot:
     """The trace entries one neuron's update can change: its own column, every column of the
-    layers after it, and the outputs (its layer's keys and the other columns stay as they are)."""
+    layers after it, the argmax group counts and the outputs (its layer's keys and the other
+    columns stay as they are)."""
 
     col: int
     cells_col: np.ndarray
     tail_from: int
     keys_tail: np.ndarray
     cells_tail: np.ndarray
+    counts: np.ndarray
     out: np.ndarray
 
     @classmethod
@@ -30,12 +32,13 @@ class Snapshot:
         col = int(net.first[layer]) + pos
         tail = int(net.first[layer]) + net.architecture.widths[layer]
         return cls(col, trace.cells[:, col].copy(), tail, trace.keys[:, tail:].copy(),
-                   trace.cells[:, tail:].copy(), trace.out.copy())
+                   trace.cells[:, tail:].copy(), trace.counts.copy(), trace.out.copy())
 
     def restore(self, trace: Trace) -> None:
         trace.cells[:, self.col] = self.cells_col
         trace.keys[:, self.tail_from:] = self.keys_tail
         trace.cells[:, self.tail_from:] = self.cells_tail
+        trace.counts[...] = self.counts
         trace.out[...] = self.out
 
 
