@@ -30,8 +30,12 @@ def test_local_votes_are_the_target_bit_and_flip_mode_differs():
     targets = rng.integers(0, 16, 200).astype(np.uint32)
     trace = net.trace(X)
     t = tally(net, trace, targets, 0, 7, mode="local")  # neuron 7 feeds output bit 2
-    assert np.array_equal(t.votes, np.where((targets >> 2) & 1, 1, -1))
-    assert np.array_equal(t.improving, trace.cells[:, 7] != ((targets >> 2) & 1))
+    want = (targets >> 2) & 1
+    assert np.array_equal(t.votes, np.where(want, 1, -1))
+    assert np.array_equal(t.improving, trace.cells[:, 7] != want)
+    assert np.array_equal(t.x_in, trace.keys[:, 7]) and np.array_equal(t.current, trace.cells[:, 7])
+    # the counts the kernel returns with the votes are those of the arrays
+    assert (t.S, t.votes_cast, t.n_improving) == (int(np.sign(t.votes).sum()), 200, int(t.improving.sum()))
     flip = tally(net, trace, targets, 0, 7, mode="flip")
     assert not np.array_equal(flip.votes, t.votes)
 
@@ -52,6 +56,8 @@ def test_argmax_groups_vote_their_class_with_the_positive_weight():
         mine = y == pos // 4
         assert np.array_equal(t.votes, np.where(mine, 50, -1))
         assert np.array_equal(t.improving, trace.cells[:, pos] != mine)
+        assert np.array_equal(t.x_in, trace.keys[:, pos]) and np.array_equal(t.current, trace.cells[:, pos])
+        assert (t.S, t.votes_cast, t.n_improving) == (int(2 * mine.sum() - 120), 120, int(t.improving.sum()))
     # the flip test gives the same neuron votes only where its flip moves the argmax
     assert np.count_nonzero(tally(net, trace, y, 0, 0).votes) < 120
 

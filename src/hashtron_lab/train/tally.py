@@ -1,7 +1,7 @@
 """Tally one neuron over a traced sample set: the votes, their key sums, and S / N."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 
@@ -21,14 +21,15 @@ class Tally:
     improving: np.ndarray  # bool: flipping this sample's bit would make its output better
     current: np.ndarray    # uint8: the neuron's bit for every sample before the update
     flipped: np.ndarray | None = None  # uint32: each sample's output with this bit flipped (flip tallies)
+    counts: InitVar[tuple | None] = None  # (S, votes cast, improving) when the kernel that filled the arrays counted them
 
     S: int = field(init=False)            # sum of vote signs, in [-N, N]: |S| ~ N collapsed, ~ 0 noise
     votes_cast: int = field(init=False)   # samples with a vote
     n_improving: int = field(init=False)  # samples a flip would improve
 
-    def __post_init__(self):
-        # every update reads all three: computed once here, in one kernel pass
-        S, cast, n_improving = KT.vote_counts(self.votes, self.improving)
+    def __post_init__(self, counts):
+        # every update reads all three: computed once here, in one kernel pass (unless given)
+        S, cast, n_improving = KT.vote_counts(self.votes, self.improving) if counts is None else counts
         self.S, self.votes_cast, self.n_improving = int(S), int(cast), int(n_improving)
 
     @property
@@ -78,11 +79,20 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     n = trace.out.shape[0]
     k = int(net.first[layer]) + pos
     if mode == "local" and layer < net.architecture.n_layers - 1:
-        want = _local_target(net, np.asarray(targets, np.uint32), layer, pos)
-        if want is not None:
-            votes = np.where(want, np.int32(positive_weight), np.int32(-1)).astype(np.int32)
-            return Tally(layer, pos, trace.keys[:, k].copy(), votes, trace.cells[:, k] != want,
-                         trace.cells[:, k].copy())
+        rule = _local_rule(net, layer, pos)
+        if rule is not None:
+            by_bit, value, groups = rule
+            x_in, votes = np.empty(n, np.uint32), np.empty(n, np.int32)
+            improving, current = np.empty(n, np.bool_), np.empty(n, np.uint8)
+            S, cast, n_improving, top = KT.local_votes(trace.keys, trace.cells, k, np.asarray(targets, np.uint32),
+                                                       by_bit, value, positive_weight, x_in, votes, improving,
+                                                       current)
+            if n and groups and top >= groups:
+                raise ValueError(
+                    f"local tally: layer {layer} feeds argmax over {groups} groups (group g is class g), but a "
+                    f"target is {int(top)}. Fix: use output_code modulo without parity words, and "
+                    f"one group per class")
+            return Tally(layer, pos, x_in, votes, improving, current, None, (S, cast, n_improving))
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
     flipped = np.empty(n, dtype=np.uint32)
@@ -91,20 +101,16 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
 
 
-def _local_target(net: Network, targets: np.ndarray, layer: int, pos: int) -> np.ndarray | None:
-    """The bit hidden neuron `pos` of `layer` should give each sample under local credit, or None
-    when its credit is not local (it reaches several output bits through other combiners)."""
+def _local_rule(net: Network, layer: int, pos: int) -> tuple[bool, int, int] | None:
+    """What hidden neuron `pos` of `layer` should answer under local credit, as (by bit, value,
+    groups): 1 on the samples whose target is `value` (its argmax group, of `groups`), or with
+    `by_bit`, 1 where bit `value` of the target is set (groups 0); None when its credit is not
+    local (it reaches several output bits through other combiners)."""
     comb = net.architecture.combiners[layer]
     if comb is not None and comb.kind == "argmax":
         groups = int(comb.params["groups"])
-        if targets.size and int(targets.max()) >= groups:
-            raise ValueError(
-                f"local tally: layer {layer} feeds argmax over {groups} groups (group g is class g), but a "
-                f"target is {int(targets.max())}. Fix: use output_code modulo without parity words, and "
-                f"one group per class")
-        group = pos // (net.architecture.widths[layer] // groups)
-        return (targets == group).astype(np.uint8)
+        return False, pos // (net.architecture.widths[layer] // groups), groups
     bits = np.flatnonzero(net.influence()[layer][pos])
     if bits.shape[0] == 1:
-        return ((targets >> np.uint32(bits[0])) & 1).astype(np.uint8)
+        return True, int(bits[0]), 0
     return None
