@@ -6,7 +6,7 @@ result does not depend on the thread count; reductions happen afterwards, in sam
 import numpy as np
 from numba import njit, prange
 
-from .filter import filter_lookup
+from .filter import filter_lookup, filter_make
 from .hashing import hash32
 from .network import CHUNK, K_NONE, NCELLS, combiner_disregards, features_reading, run_tail, scratch_size
 
@@ -273,3 +273,12 @@ def pair_decide(k1, k2, combo_out, targets):
         o2b[t] = bit
         t += 1
     return o1k, o1b, o2k, o2b
+
+
+@njit(cache=True)
+def rebuilt_filter(x_in, votes, current, salt, premod, keep_unvoted):
+    """A rebuilt neuron's filter and its key count: `key_sums`, `voted_map` and `filter_make` in
+    one call (the three ran as separate calls, with Python between them, on every update)."""
+    keys, sums, _, kept = key_sums(x_in, votes, current, salt, premod)
+    keys, bits = voted_map(keys, sums, kept, keep_unvoted)
+    return filter_make(keys, bits), keys.shape[0]

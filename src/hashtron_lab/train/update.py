@@ -7,7 +7,7 @@ import numpy as np
 
 from ..hashing import hash_array
 from ..kernels.filter import filter_make
-from ..kernels.tally import voted_map
+from ..kernels.tally import rebuilt_filter
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 from .tally import Tally
@@ -66,11 +66,9 @@ def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False
     Keys whose votes cancel are left out and answer the filter's arbitrary bit (the reference's
     rule) — unless `keep_unvoted`, where such keys keep the bit the neuron gave their samples.
     """
-    keys, sums, _, kept = t.key_sums(salt, premodulo)
-    keys, bits = voted_map(keys, sums, kept, keep_unvoted)
-    filt = filter_make(keys, bits)
+    filt, n_keys = rebuilt_filter(t.x_in, t.votes, t.current, np.uint32(salt), np.uint32(premodulo), keep_unvoted)
     program = [(int(salt), int(premodulo))] if premodulo > 0 else []
-    return Hashtron(program=program, filter=filt), int(keys.shape[0])
+    return Hashtron(program=program, filter=filt), int(n_keys)
 
 
 def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodulo: int,
