@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 CODES = ("modulo", "onehot", "ecoc")
+_NO_CODES = np.zeros(0, dtype=np.uint32)
 _POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -56,6 +57,14 @@ class OutputCode:
         """Target output integer for each label."""
         y = np.asarray(y, dtype=np.int64)
         return y.astype(np.uint32) if self.codes is None else self.codes[y]
+
+    def count_correct(self, out: np.ndarray, parity: np.ndarray, y: np.ndarray) -> int:
+        """How many `decode(out ^ parity)` equal `y`, in one compiled pass (no decoded array)."""
+        from ..kernels.decode import count_correct
+
+        codes = self.codes if self.codes is not None else _NO_CODES
+        mask = np.uint32((1 << self.bits) - 1) if self.bits < 32 else np.uint32(0xFFFFFFFF)
+        return int(count_correct(out, parity, y, self.n_classes or 0, codes, mask))
 
     def decode(self, out: np.ndarray) -> np.ndarray:
         """Class index for each output integer."""

@@ -42,6 +42,10 @@ class Split:
         """Wanted output integers: the label's code, xored with the parity word."""
         return (code.encode(self.y) ^ self._par).astype(np.uint32)
 
+    def count_correct(self, out: np.ndarray, code: OutputCode) -> int:
+        """How many of `predict_from_outputs(out, code)` are right, without building the predictions."""
+        return code.count_correct(out, self._par, self.y)
+
     def predict_from_outputs(self, out: np.ndarray, code: OutputCode) -> np.ndarray:
         """Undo parity, then decode the output integer to a class."""
         return code.decode((out ^ self._par).astype(np.uint32))
@@ -172,7 +176,7 @@ class Run:
             diff = (out ^ self.targets).astype(np.uint32)
             bits = np.unpackbits(diff.view(np.uint8)).sum()
             return -float(bits)
-        return float(np.count_nonzero(self.train.predict_from_outputs(out, self.code) == self.train.y))
+        return float(self.train.count_correct(out, self.code))
 
     def train_accuracy(self) -> float:
         if self.accept.objective == "accuracy":  # the objective is the count of right predictions, kept current
