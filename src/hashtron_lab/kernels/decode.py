@@ -3,15 +3,7 @@ in one pass): the acceptance test counts them after every neuron update."""
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True, inline="always")
-def _popcount(x):
-    x = np.uint32(x)
-    c = 0
-    while x:
-        x = np.uint32(x & np.uint32(x - np.uint32(1)))
-        c += 1
-    return c
+from .tally import _popcount
 
 
 @njit(cache=True)

@@ -78,11 +78,12 @@ class Network:
         self.first = np.concatenate([[0], np.cumsum(a.widths)[:-1]]).astype(np.int64)
         # a trace keeps, per sample, the cell count of each group of every argmax combiner that
         # feeds a layer: a one-neuron refresh then moves one count instead of recounting the layer
-        self._count_off = {}
+        self._count_off: dict[int, int] = {}  # layer -> where its combiner's counts start
+        off = 0
         for l, comb in enumerate(a.combiners[:-1]):
             if comb is not None and comb.kind == "argmax":
-                self._count_off[l] = sum(int(a.combiners[j].params["groups"]) for j in self._count_off)
-        self.n_counts = sum(int(a.combiners[l].params["groups"]) for l in self._count_off)
+                self._count_off[l], off = off, off + int(comb.params["groups"])
+        self.n_counts = off
 
     @classmethod
     def untrained(cls, architecture: Architecture, rng: np.random.Generator) -> "Network":
