@@ -72,15 +72,21 @@ def combiner_feature(kind, cparams, l, cells, m, taps, tap_off):
         size = nt // groups
         best = np.uint32(0)
         for g in range(groups):
-            # uint32 counts over an offset loop vectorise; int64 counts over range(a, b) ran 4x slower
-            count = np.uint32(0)
-            start = g * size
-            for j in range(size):
-                count += np.uint32(cells[start + j])
+            count = group_count(cells, g * size, size)
             if g == 0 or count > best:  # strict: ties go to the lowest group
                 best = count
                 o = np.uint32(g)
     return o
+
+
+@njit(cache=True, inline="always")
+def group_count(cells, start, size):
+    """Set cells among cells[start:start + size] (one argmax group)."""
+    # uint32 counts over an offset loop vectorise; int64 counts over range(a, b) ran 4x slower
+    count = np.uint32(0)
+    for j in range(size):
+        count += np.uint32(cells[start + j])
+    return count
 
 
 @njit(cache=True, inline="always")
@@ -93,13 +99,10 @@ def argmax_recount(cparams, l, cells, counts, s):
     best = np.int32(0)
     o = np.uint32(0)
     for g in range(groups):
-        count = np.uint32(0)
-        start = g * size
-        for j in range(size):
-            count += np.uint32(cells[start + j])
-        counts[s, off + g] = np.int32(count)
-        if g == 0 or np.int32(count) > best:
-            best = np.int32(count)
+        count = np.int32(group_count(cells, g * size, size))
+        counts[s, off + g] = count
+        if g == 0 or count > best:
+            best = count
             o = np.uint32(g)
     return o
 
