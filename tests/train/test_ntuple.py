@@ -42,3 +42,21 @@ def test_same_config_and_seed_give_the_same_model():
     for la, lb in zip(a.run.net.neurons, b.run.net.neurons):
         for ha, hb in zip(la, lb):
             assert np.array_equal(ha.filter, hb.filter) and ha.program == hb.program
+
+
+def test_warm_kernels_leaves_nothing_to_compile_in_a_timed_run():
+    """`warm_kernels` (run start-up, before the wall clock starts) loads every kernel a training
+    step calls, with the argument types the runs use: an n-tuple run (local credit, argmax counts,
+    acceptance count) and a flip-test backward run add no compiled signature afterwards, so no
+    compile or cache load lands in a run's measured wall time."""
+    from hashtron_lab.kernels import capacity as KC, decode as KD, network as KN, selection as KS, tally as KT
+    from hashtron_lab.train.run import warm_kernels
+
+    warm_kernels()
+    kernels = (KT.local_votes, KD.count_correct, KN.forward_from, KT.rebuilt_filter, KT.tally_neuron,
+               KT.preview_outputs, KT.vote_counts, KC.decide, KS.zone_rank)
+    before = [len(k.signatures) for k in kernels]
+    assert all(before), dict(zip((k.__name__ for k in kernels), before))
+    run("ntuple_breast_cancer", "budget.max_updates=40")
+    run("ntuple_breast_cancer", "pipeline=backward", "run.acceptance.tally=flip", "budget.max_updates=40")
+    assert [len(k.signatures) for k in kernels] == before
