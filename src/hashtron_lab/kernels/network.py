@@ -96,15 +96,9 @@ def argmax_recount(cparams, l, cells, counts, s):
     groups = cparams[l, GROUPS]
     size = cparams[l, NTAPS] // groups
     off = cparams[l, COUNTS]
-    best = np.int32(0)
-    o = np.uint32(0)
     for g in range(groups):
-        count = np.int32(group_count(cells, g * size, size))
-        counts[s, off + g] = count
-        if g == 0 or count > best:
-            best = count
-            o = np.uint32(g)
-    return o
+        counts[s, off + g] = np.int32(group_count(cells, g * size, size))
+    return counts_winner(counts, s, off, groups)
 
 
 @njit(cache=True, inline="always")
@@ -116,6 +110,12 @@ def argmax_moved(cparams, l, counts, s, cell, bit):
     off = cparams[l, COUNTS]
     if cell < groups * size:  # cells past the last whole group are not counted
         counts[s, off + cell // size] += np.int32(1) if bit else np.int32(-1)
+    return counts_winner(counts, s, off, groups)
+
+
+@njit(cache=True, inline="always")
+def counts_winner(counts, s, off, groups):
+    """The group with strictly most cells among counts[s, off:off + groups] (ties: the lowest)."""
     best = counts[s, off]
     o = np.uint32(0)
     for g in range(1, groups):
