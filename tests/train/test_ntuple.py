@@ -53,7 +53,7 @@ def test_warm_kernels_leaves_nothing_to_compile_in_a_timed_run():
     from hashtron_lab.train.run import warm_kernels
 
     warm_kernels()
-    kernels = (KT.local_votes, KD.count_correct, KN.forward_from, KT.rebuilt_filter, KT.tally_neuron,
+    kernels = (KT.local_votes, KD.count_correct, KD.decode_into, KN.forward_from, KT.rebuilt_filter, KT.tally_neuron,
                KT.preview_outputs, KT.vote_counts, KC.decide, KS.zone_rank)
     before = [len(k.signatures) for k in kernels]
     assert all(before), dict(zip((k.__name__ for k in kernels), before))

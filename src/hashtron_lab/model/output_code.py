@@ -58,20 +58,23 @@ class OutputCode:
         y = np.asarray(y, dtype=np.int64)
         return y.astype(np.uint32) if self.codes is None else self.codes[y]
 
+    def _kernel_args(self) -> tuple:
+        """(n_classes or 0, codes or none, output mask): how the decoding kernels read this code."""
+        codes = self.codes if self.codes is not None else _NO_CODES
+        mask = np.uint32((1 << self.bits) - 1) if self.bits < 32 else np.uint32(0xFFFFFFFF)
+        return self.n_classes or 0, codes, mask
+
     def count_correct(self, out: np.ndarray, parity: np.ndarray, y: np.ndarray) -> int:
         """How many `decode(out ^ parity)` equal `y`, in one compiled pass (no decoded array)."""
         from ..kernels.decode import count_correct
 
-        codes = self.codes if self.codes is not None else _NO_CODES
-        mask = np.uint32((1 << self.bits) - 1) if self.bits < 32 else np.uint32(0xFFFFFFFF)
-        return int(count_correct(out, parity, y, self.n_classes or 0, codes, mask))
+        return int(count_correct(out, parity, y, *self._kernel_args()))
 
     def decode(self, out: np.ndarray) -> np.ndarray:
         """Class index for each output integer."""
-        out = np.asarray(out, dtype=np.uint32)
-        if self.codes is None:
-            pred = out.astype(np.int64)
-            return pred % self.n_classes if self.n_classes else pred
-        mask = np.uint32((1 << self.bits) - 1) if self.bits < 32 else np.uint32(0xFFFFFFFF)
-        dist = _popcount((out & mask)[:, None] ^ self.codes[None, :])
-        return np.argmin(dist, axis=1).astype(np.int64)
+        from ..kernels.decode import decode_into
+
+        out = np.ascontiguousarray(out, dtype=np.uint32)
+        pred = np.empty(out.shape, dtype=np.int64)
+        decode_into(out.reshape(-1), *self._kernel_args(), pred.reshape(-1))
+        return pred

@@ -116,7 +116,9 @@ def warm_kernels() -> None:
     t.outputs_after(new, trace.out)
     replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
     tally(net, trace, targets, 0, 0, mode="local")  # the local credit's one-pass kernel
-    Split(X, np.array([0, 1, 1, 0])).count_correct(trace.out, OutputCode("modulo", 2, 1))  # acceptance's count
+    split, code = Split(X, np.array([0, 1, 1, 0])), OutputCode("modulo", 2, 1)
+    split.count_correct(trace.out, code)  # acceptance's count
+    split.predict_from_outputs(trace.out, code)  # validation's decoding
     # the backward pipeline's own kernels: the premodulo decision (with the throttle) and the zone ranking
     from .capacity import CapacityController
     from .selection import select_neuron
