@@ -1,0 +1,147 @@
+"""How the phonemizer's RAM neurons get their votes (the *margin credit*) and in which order the
+backward pipeline visits them.
+
+The network (see phonemizer.py): layer 1 holds, for every argmax group g (a rank) and every
+*slot* k, one RAM; a slot is one window of letters and one *level*. RAM (g, k) reads the key of
+its window and answers 1 to vote for rank g. Windows are ordered shortest first.
+
+Margin credit of RAM (g, k) whose window is the j-th: each letter sample looks at the votes its
+own network already gives it from the windows before j (the argmax group counts restricted to
+those slots). If its target rank leads every other rank by more than `margin`, it is
+*resolved*: shorter contexts already decide it, and it asks the RAM for silence (vote -1). An
+unresolved sample votes for its target: +w_pos on the RAM of its target's group, -w_neg on the
+others. So a longer window stores only what the shorter ones leave open (~20x fewer stored
+keys than every context, and better validation word accuracy: docs/decisions.md), and a key
+never stored answers 0 (keys are even, DESIGN §1), so an unseen context abstains.
+
+Levels set the weights: ``any`` (w_pos = N + 1, w_neg = 1: one unresolved sample of the rank
+sets the key) and ``majority`` (w_pos = w_neg = N + 1: more unresolved samples of the rank
+than of others). Resolved samples' -1 keeps every training context in each RAM's map, so the
+filter is sized by all contexts while it stores few 1s: an unseen key rarely hits a 1.
+
+The credit of window j reads only windows before j, so visiting layer 1 slot by slot (every
+group's RAM of slot 0, then slot 1, …: `SlotOrder`) makes one backward sweep exact. Any
+other order (the forward pipeline's random one) converges only over several visits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..kernels import g2p as KG
+from ..train.run import Run
+from ..train.tally import Tally
+
+LEVELS = ("any", "majority")
+
+
+class LetterRun(Run):
+    """A `Run` whose first-layer tallies are the margin credit; every other neuron (the output
+    layer) is tallied as usual."""
+
+    def __init__(self, net, train, val, n_classes, config=None, hooks=None, *, groups: int,
+                 slot_window: np.ndarray, slot_level: list[str], margin: int):
+        self.groups = int(groups)
+        self.slot_window = np.asarray(slot_window, dtype=np.int64)
+        self.slot_level = list(slot_level)
+        self.margin = int(margin)
+        self.slots = int(self.slot_window.shape[0])
+        bad = sorted(set(self.slot_level) - set(LEVELS))
+        if bad:
+            raise ValueError(f"unknown level(s) {bad}; valid: {LEVELS}")
+        if net.architecture.widths[0] != self.groups * self.slots:
+            raise ValueError(f"layer 1 has {net.architecture.widths[0]} neurons, not groups x slots = "
+                             f"{self.groups} x {self.slots}")
+        self._partial: np.ndarray | None = None   # group counts of the first `_upto` slots
+        self._upto = 0
+        self._stale = True
+        self._unresolved: np.ndarray | None = None  # per sample, for the slots counted in `_partial`
+        self._unresolved_upto = -1
+        super().__init__(net, train, val, n_classes, config, hooks)
+
+    def slot_of(self, pos: int) -> tuple[int, int]:
+        """(group, slot) of first-layer neuron `pos`."""
+        return divmod(int(pos), self.slots)
+
+    def _unresolved_before(self, window: int) -> np.ndarray:
+        """uint8 per sample: unresolved by the slots whose window comes before `window`."""
+        partial = self._partial_counts(window)
+        if self._unresolved is None or self._unresolved_upto != self._upto:
+            self._unresolved = np.empty(len(self.train), dtype=np.uint8)
+            KG.unresolved_into(partial, self.train.y, self.margin, self._unresolved)
+            self._unresolved_upto = self._upto
+        return self._unresolved
+
+    def _partial_counts(self, window: int) -> np.ndarray:
+        """Per sample and group, the first-layer votes of the slots whose window comes before `window`."""
+        end = int(np.searchsorted(self.slot_window, window, side="left"))  # slots are in window order
+        if self._partial is None or self._stale or end < self._upto:
+            self._partial = np.zeros((len(self.train), self.groups), dtype=np.int32)
+            self._upto = 0
+            self._stale = False
+            self._unresolved_upto = -1
+        if end > self._upto:
+            KG.add_slots_into(self.trace.cells, self.slots, self.groups, self._upto, end, self._partial)
+            self._upto = end
+        return self._partial
+
+    def tally(self, layer: int, pos: int) -> Tally:
+        if layer != 0:
+            return super().tally(layer, pos)
+        group, slot = self.slot_of(pos)
+        unresolved = self._unresolved_before(int(self.slot_window[slot]))
+        n = len(self.train)
+        heavy = n + 1
+        w_pos, w_neg = (heavy, 1) if self.slot_level[slot] == "any" else (heavy, heavy)
+        x_in, votes = np.empty(n, np.uint32), np.empty(n, np.int32)
+        improving, current = np.empty(n, np.bool_), np.empty(n, np.uint8)
+        S, cast, n_improving = KG.margin_votes(unresolved, self.train.y, self.trace.keys[:, pos],
+                                               self.trace.cells[:, pos], group, w_pos, w_neg, x_in, votes,
+                                               improving, current)
+        return Tally(layer, pos, x_in, votes, improving, current, None, (S, cast, n_improving))
+
+    def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
+                     started: float | None = None, **info: Any) -> dict:
+        record = super().train_neuron(layer, pos, premodulo, t=t, started=started, **info)
+        if layer == 0 and record["accepted"] and self.slot_of(pos)[1] < self._upto:
+            self._stale = True  # a slot the cached counts include changed
+        return record
+
+    def load_state(self, st: dict) -> None:
+        super().load_state(st)
+        self._stale = True
+
+
+class SlotOrder:
+    """The backward pipeline's selection for this network: layer 1 slot by slot (all groups of
+    slot 0, then of slot 1, …), other layers in position order. Duck-types `train.selection.Selector`."""
+
+    reason = "slot_order"
+
+    def __init__(self, groups: int, slots: int):
+        self.groups, self.slots = int(groups), int(slots)
+
+    def order(self, layer: int, width: int) -> list[int]:
+        if layer == 0 and width == self.groups * self.slots:
+            return [g * self.slots + k for k in range(self.slots) for g in range(self.groups)]
+        return list(range(width))
+
+    def visit(self, cache, layer: int, width: int, N: int) -> "_Picker":
+        return _Picker(self.order(layer, width), self.reason)
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state) -> None:
+        pass
+
+
+class _Picker:
+    def __init__(self, order: list[int], reason: str):
+        self.order, self.reason, self.i = order, reason, 0
+
+    def pick(self, rng, exclude: set[int]) -> tuple[int, str]:
+        while self.order[self.i] in exclude:
+            self.i += 1
+        return self.order[self.i], self.reason

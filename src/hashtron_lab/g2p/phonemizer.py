@@ -1,0 +1,301 @@
+"""`Phonemizer`: words in, phoneme sequences out, from one hashtron network per language.
+
+    ph = Phonemizer(language="de").fit(words, prons)   # prons: phoneme lists or space-separated strings
+    ph.predict(["aachen"])                              # -> [["aː", "χ", "ə", "n"]]
+    ph.score(words, prons)                              # word accuracy (exact phoneme sequence)
+    ph.save("de.htl"); Phonemizer.load("de.htl", language="de")
+
+The network (docs/g2p.md; decisions D40–D45): every letter of a word is one sample. For each of
+R argmax groups (the letter's class ranks, `letters.ClassTable`) and each slot (a window of
+letters around it × a level) one RAM neuron reads the window's even key (`letters.context_keys`);
+an `argmax` over the groups picks the rank; output neurons give its bits. The decoder writes each
+letter's class — nothing, one phoneme or two — in order. Prediction reads only the word: no
+alignment, no gold chunk. The backward pipeline trains it: the output layer first (the prior),
+layer 1 slot by slot with the margin credit (credit.py), the output layer again; its sum cache
+and premodulo decisions are kept like any run's (`sum_cache_`, `decisions_`).
+
+Characters never seen in training: folded to their base letter when that was seen ("ǎ" -> "a"),
+else the letter is silent (writes nothing); `unknown_characters` lists them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import lexicon as LX
+from ..model.architecture import Architecture
+from ..model.files import ModelFileError, load_model_and_meta, save_model
+from ..model.hashtron import Hashtron
+from ..model.network import Network
+from ..model.output_code import OutputCode
+from ..train.backward import BackwardPipeline
+from ..train.forward import ForwardPipeline
+from ..train.run import Split, drive
+from .credit import LEVELS, LetterRun, SlotOrder
+from .letters import ClassTable, Letters, context_keys, default_windows, fold_char, fold_word, phonemes_of
+from .metrics import letter_accuracy, word_scores
+
+KIND = "hashtron-lab-phonemizer"
+FILE_VERSION = 1
+DIRECTIONS = ("backward", "forward")
+
+
+class PhonemizerFileError(ModelFileError):
+    """A file that is not this language's phonemizer (another kind of model, another language)."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """predict / score / save before fit."""
+
+
+def _prons(prons) -> list[list[str]]:
+    out = []
+    for i, p in enumerate(prons):
+        seq = p.split() if isinstance(p, str) else [str(x) for x in p]
+        if not seq:
+            raise ValueError(f"pronunciation {i} is empty; every word needs at least one phoneme")
+        out.append(seq)
+    return out
+
+
+def _words(words, what: str = "word") -> list[str]:
+    if isinstance(words, str):
+        raise TypeError(f"give a list of {what}s, not one string (did you mean [{words!r}]?)")
+    out = []
+    for i, w in enumerate(words):
+        if not isinstance(w, str):
+            raise TypeError(f"{what} {i} is {type(w).__name__}, not a string")
+        n = LX.normalize_word(w)
+        if not n:
+            raise ValueError(f"{what} {i} is empty; give every word at least one character")
+        if len(n.split()) != 1:
+            raise ValueError(f"{what} {i} ({w!r}) holds whitespace; give one word per entry")
+        out.append(n)
+    return out
+
+
+class Phonemizer:
+    """Grapheme-to-phoneme with a hashtron network (see the module docstring).
+
+    `max_left` / `max_right`: the widest window (letters left / right of the letter); every
+    window up to them is used. `levels`: RAMs per window and group (credit.LEVELS). `margin`:
+    the lead (in votes) that makes a letter resolved for longer windows. `max_ranks`,
+    `coverage`: the argmax groups (ranks of a letter's classes). `direction`: the training
+    pipeline; `forward_budget`: the forward pipeline's updates as a multiple of backward's.
+    """
+
+    def __init__(self, language: str = "", max_left: int = 4, max_right: int = 4,
+                 levels: tuple[str, ...] = LEVELS, margin: int = 4, max_ranks: int = 16, coverage: float = 0.995,
+                 direction: str = "backward", seed: int = 0, forward_budget: float = 2.0, em_iterations: int = 5):
+        self.language, self.max_left, self.max_right = language, max_left, max_right
+        self.levels, self.margin, self.max_ranks, self.coverage = tuple(levels), margin, max_ranks, coverage
+        self.direction, self.seed, self.forward_budget, self.em_iterations = direction, seed, forward_budget, em_iterations
+
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in ("language", "max_left", "max_right", "levels", "margin", "max_ranks",
+                                              "coverage", "direction", "seed", "forward_budget", "em_iterations")}
+
+    # -- checks ------------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        for k in ("max_left", "max_right"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= 8:
+                raise ValueError(f"{k} must be an integer in 0..8, got {v!r}")
+        bad = sorted(set(self.levels) - set(LEVELS))
+        if bad or not self.levels or len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"levels must be distinct names from {LEVELS}, got {list(self.levels)!r}")
+        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, np.integer)) or self.margin < 0:
+            raise ValueError(f"margin must be a non-negative integer, got {self.margin!r}")
+        if not isinstance(self.max_ranks, (int, np.integer)) or not 2 <= self.max_ranks <= 2 ** 16:
+            raise ValueError(f"max_ranks must be an integer in 2..65536, got {self.max_ranks!r}")
+        if not 0 < float(self.coverage) <= 1:
+            raise ValueError(f"coverage must be in (0, 1], got {self.coverage!r}")
+        if not float(self.forward_budget) > 0:
+            raise ValueError(f"forward_budget must be > 0, got {self.forward_budget!r}")
+
+    # -- features ----------------------------------------------------------------------
+    def _slots(self) -> tuple[np.ndarray, list[str]]:
+        n_win = len(self.windows_)
+        slot_window = np.repeat(np.arange(n_win), len(self.levels_))
+        slot_level = [lv for _ in range(n_win) for lv in self.levels_]
+        return slot_window, slot_level
+
+    def _features(self, words: list[str]) -> np.ndarray:
+        """uint32 (letters, groups × slots): column g·slots + k reads slot k's window key."""
+        keys = context_keys(Letters.of(words), self.windows_)
+        slot_window, _ = self._slots()
+        return np.ascontiguousarray(np.tile(keys[:, slot_window], (1, self.table_.ranks)))
+
+    def _architecture(self) -> Architecture:
+        R, K = self.table_.ranks, len(self.windows_) * len(self.levels_)
+        bits = max(1, math.ceil(math.log2(R)))
+        return Architecture.from_spec({"layers": [{"type": "hashtron", "neurons": R * K, "premodulo": 0},
+                                                  {"type": "argmax", "groups": R},
+                                                  {"type": "hashtron", "neurons": bits, "premodulo": 0}]})
+
+    def _untrained(self, arch: Architecture) -> Network:
+        """RAMs with no program and an empty filter answer their key's low bit: 0 for our even
+        keys, so an untrained RAM abstains. Output neurons start as usual (random bits)."""
+        rng = np.random.default_rng(np.random.SeedSequence([int(self.seed), 1]))
+        rams = [Hashtron() for _ in range(arch.widths[0])]
+        outs = [Hashtron.untrained(int(s)) for s in rng.integers(0, 2 ** 32, size=arch.widths[1], dtype=np.uint64)]
+        return Network(arch, [rams, outs])
+
+    # -- training ----------------------------------------------------------------------
+    def fit(self, words, prons, val_words=None, val_prons=None, alignments=None, val_alignments=None,
+            hooks=None) -> "Phonemizer":
+        """Train on `words` / `prons` (phoneme lists or space-separated strings).
+
+        `alignments`: the lexicon's alignment string per word (None entries: none) — else our EM
+        aligner labels every letter; `val_alignments` the same for the validation words (their
+        letter labels only score the per-letter accuracy). `val_words` / `val_prons`: validation words; the best
+        network on them is kept (per-letter accuracy after each sweep). `hooks`: a
+        `train.events.Hooks` receiving the run's events (MLflow, alerts)."""
+        self._check_settings()
+        words = _words(words)
+        prons = _prons(prons)
+        if len(words) != len(prons):
+            raise ValueError(f"{len(words)} words but {len(prons)} pronunciations")
+        if alignments is not None and len(alignments) != len(words):
+            raise ValueError(f"{len(alignments)} alignments for {len(words)} words")
+        t0 = time.perf_counter()
+        mode = "lexicon" if alignments is not None else "em"
+        labels, counts = LX.letter_labels(words, prons, list(alignments) if alignments is not None else
+                                          [None] * len(words), mode, self.em_iterations)
+        keep = [i for i, lab in enumerate(labels) if lab is not None]
+        if not keep:
+            raise ValueError(f"none of the {len(words)} words could be aligned letter by letter ({counts}); "
+                             f"give words whose pronunciations have at most two phonemes a letter")
+        tw, tl = [words[i] for i in keep], [labels[i] for i in keep]
+        self.windows_ = default_windows(self.max_left, self.max_right)
+        self.levels_ = list(self.levels)
+        self.table_ = ClassTable.fit(tw, tl, self.max_ranks, self.coverage)
+        train = Split(self._features(tw), self.table_.encode(tw, tl))
+        val = None
+        if val_words is not None:
+            vw, vp = _words(val_words), _prons(val_prons)
+            va = list(val_alignments) if val_alignments is not None else [None] * len(vw)
+            vl, _ = LX.letter_labels(vw, vp, va, mode, self.em_iterations, list(zip(tw, tl)))
+            vk = [i for i, lab in enumerate(vl) if lab is not None]
+            if vk:
+                vw = [fold_word(vw[i], self.table_.alphabet) for i in vk]
+                val = Split(self._features(vw), self.table_.encode(vw, [vl[i] for i in vk]))
+        arch = self._architecture()
+        net = self._untrained(arch)
+        R, K = self.table_.ranks, len(self.windows_) * len(self.levels_)
+        bits = arch.widths[1]
+        budget = 3 * bits + R * K
+        if self.direction == "forward":
+            budget = int(math.ceil(self.forward_budget * budget))
+        slot_window, slot_level = self._slots()
+        run = LetterRun(net, train, val, R, {
+            "seed": int(self.seed), "budget": {"max_updates": budget},
+            "acceptance": {"rule": "always", "reject_revisits": False},
+            "validation": {"every_epochs": 1, "patience": None}}, hooks,
+            groups=R, slot_window=slot_window, slot_level=slot_level, margin=self.margin)
+        pipeline = self._pipeline(R, K)
+        drive(run, pipeline)
+        self.network_ = run.net
+        self.history_, self.epochs_, self.decisions_ = run.history, run.epochs, run.decisions
+        self.sum_cache_ = getattr(pipeline, "cache", None)
+        self.pipeline_ = pipeline.name
+        self.stop_reason_ = run.stopped
+        self.fit_info_ = {"words": len(words), "aligned_words": len(keep), "alignment": counts, "letters": len(train),
+                          "ranks": R, "slots": K, "rams": R * K, "updates": run.n_updates,
+                          "train_accuracy": run.train_accuracy(), "best_val_accuracy": run.best_val}
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _pipeline(self, R: int, K: int):
+        if self.direction == "forward":
+            return ForwardPipeline({"premodulo": 0})
+        pipe = BackwardPipeline({"layer_fraction": 1.0, "max_attempts": 1, "capacity_control": False,
+                                 "fixed_premodulo": 0, "selection": {"rule": "round_robin"}})
+        pipe.selector = SlotOrder(R, K)  # layer 1 slot by slot: the order the margin credit is exact in
+        return pipe
+
+    # -- prediction --------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise NotFittedError("this Phonemizer is not fitted yet; call fit(words, prons) or Phonemizer.load(path)")
+
+    def unknown_characters(self, words) -> list[str]:
+        """Characters of `words` that neither training saw nor fold to a seen letter (they are silent)."""
+        self._check_fitted()
+        a = self.table_.alphabet
+        return sorted({ch for w in _words(words) for ch in w if fold_char(ch, a) not in a})
+
+    def predict_labels(self, words) -> list[list[str]]:
+        """The class of every letter ("" = silent, "t s" = two phonemes)."""
+        self._check_fitted()
+        words = [fold_word(w, self.table_.alphabet) for w in _words(words)]
+        if not words:
+            return []
+        out = self.network_.forward(self._features(words))
+        R = self.table_.ranks
+        ranks = OutputCode("modulo", R, self.network_.architecture.output_bits).decode(out)
+        return self.table_.decode(words, ranks)
+
+    def predict(self, words) -> list[list[str]]:
+        """The phoneme sequence of every word."""
+        return phonemes_of(self.predict_labels(words))
+
+    def score(self, words, prons) -> float:
+        """Word accuracy: the share of words whose whole phoneme sequence is right."""
+        return self.evaluate(words, prons)["word_accuracy"]
+
+    def evaluate(self, words, prons, labels=None) -> dict:
+        """word_accuracy, per (phoneme error rate) and, given gold letter `labels`, letter_accuracy."""
+        pred = self.predict_labels(words)
+        out = word_scores(phonemes_of(pred), _prons(prons))
+        if labels is not None:
+            out["letter_accuracy"] = letter_accuracy(pred, labels)
+        return out
+
+    # -- files -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """One model file (the project's checksummed format) holding the network and the tables."""
+        self._check_fitted()
+        meta = {"kind": KIND, "phonemizer_version": FILE_VERSION, "language": self.language,
+                "windows": [list(w) for w in self.windows_], "levels": list(self.levels_),
+                "classes": self.table_.to_dict(), "params": {k: (list(v) if isinstance(v, tuple) else v)
+                                                             for k, v in self.get_params().items()}}
+        path = Path(path)
+        save_model(self.network_, path, meta)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, language: str | None = None) -> "Phonemizer":
+        """Read a file written by `save`; refuse another kind of model, another `language` (when
+        given), or a damaged file (ModelFileError)."""
+        net, meta = load_model_and_meta(path)
+        if meta.get("kind") != KIND:
+            raise PhonemizerFileError(path, f"it is a hashtron model but not a phonemizer (kind {meta.get('kind')!r})",
+                                      "give a file written by Phonemizer.save")
+        if int(meta.get("phonemizer_version", 0)) > FILE_VERSION:
+            raise PhonemizerFileError(path, f"phonemizer version {meta.get('phonemizer_version')} is newer than this "
+                                            f"hashtron-lab reads ({FILE_VERSION})", "upgrade hashtron-lab")
+        if language is not None and meta.get("language") != language:
+            raise PhonemizerFileError(path, f"it phonemizes language {meta.get('language')!r}, not {language!r}",
+                                      f"give the model trained for {language!r}")
+        params: dict[str, Any] = dict(meta.get("params", {}))
+        params["levels"] = tuple(params.get("levels", LEVELS))
+        ph = cls(**params)
+        try:
+            ph.windows_ = [tuple(int(x) for x in w) for w in meta["windows"]]
+            ph.levels_ = [str(x) for x in meta["levels"]]
+            ph.table_ = ClassTable.from_dict(meta["classes"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise PhonemizerFileError(path, f"its phonemizer tables are incomplete ({type(e).__name__}: {e})",
+                                      "retrain and save the model again") from None
+        if net.architecture.widths[0] != ph.table_.ranks * len(ph.windows_) * len(ph.levels_):
+            raise PhonemizerFileError(path, "its network does not match its tables (layer 1 width)",
+                                      "retrain and save the model again")
+        ph.network_ = net
+        return ph
