@@ -4,6 +4,7 @@
     python -m hashtron_lab -m [sweep overrides]         a multirun
     python -m hashtron_lab params [overrides]           regenerate params.yaml from conf/ (for dvc repro)
     python -m hashtron_lab params --check [overrides]   exit 1 when params.yaml and conf/ disagree
+    python -m hashtron_lab phonemize --model PATH [word ...]   phonemes of words (stdin: one per line)
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def params_command(argv: list[str]) -> int:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "params":
         raise SystemExit(params_command(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "phonemize":
+        from .g2p.cli import phonemize_main
+
+        raise SystemExit(phonemize_main(sys.argv[2:]))
     from .cli import main as app
 
     app()

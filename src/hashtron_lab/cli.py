@@ -149,6 +149,8 @@ def main(cfg: DictConfig) -> float:
     hc = HydraConfig.get()
     share_cores(hc)
     group, parent = _group_and_parent(plain)
+    if plain["dataset"].get("name") == "lexicon":  # words, not feature rows: a Phonemizer (hashtron_lab/g2p)
+        return _g2p_job(plain, hc, group, parent)
     info = train_and_save(plain, hc.runtime.output_dir, group=group, parent_run_id=parent,
                           source="hydra", root=config_schema.project_root(hc.runtime.cwd),
                           tracking_root=_tracking_root(hc.runtime.cwd))
@@ -159,6 +161,19 @@ def main(cfg: DictConfig) -> float:
     if info.get("alerts"):
         log.warning("%d alert(s): %s", len(info["alerts"]), sorted({a["kind"] for a in info["alerts"]}))
     return float(m["val_accuracy"])
+
+
+def _g2p_job(plain: dict, hc, group: str, parent: str | None) -> float:
+    """One dataset=lexicon job (g2p/job.py); returns its validation word accuracy (for sweepers)."""
+    from .g2p.job import train_and_save as train_g2p
+
+    info = train_g2p(plain, hc.runtime.output_dir, group=group, parent_run_id=parent, source="hydra",
+                     root=config_schema.project_root(hc.runtime.cwd), tracking_root=_tracking_root(hc.runtime.cwd))
+    m = info["metrics"]
+    log.info("g2p %s %s seed %s: word accuracy val %.4f test %.4f, PER test %.4f (%.1fs, %d bytes) -> %s",
+             info["language"], info["direction"], info["seed"], m["val_word_accuracy"], m["test_word_accuracy"],
+             m["test_per"], m["fit_seconds"], m["model_bytes"], hc.runtime.output_dir)
+    return float(m["val_word_accuracy"])
 
 
 class MultirunGroup(Callback):

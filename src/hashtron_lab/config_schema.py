@@ -203,6 +203,25 @@ class MainSchema:
     forward: ForwardPipelineSchema = field(default_factory=ForwardPipelineSchema)
 
 
+# -- g2p/ (the phonemizer that dataset=lexicon trains; mirrors g2p.Phonemizer's arguments) ----------
+@dataclass
+class G2PSchema:
+    max_left: int = 4                     # widest window: letters left of the letter
+    max_right: int = 4                    # ... and right of it
+    levels: List[str] = field(default_factory=lambda: ["any", "majority"])  # RAMs per window and rank
+    margin: int = 4                       # a letter's lead (votes) that silences longer windows
+    max_ranks: int = 16                   # argmax groups: ranks of a letter's classes, at most
+    coverage: float = 0.9999              # ... the fewest covering this share of training letters
+    forward_budget: float = 1.0           # forward pipeline's updates / backward's
+    em_iterations: int = 5                # our aligner, for words the lexicon does not align
+    baselines: List[str] = field(default_factory=lambda: ["most_frequent", "backoff", "decision_tree", "crf",
+                                                          "gruut_crf"])
+    languages: Optional[List[str]] = None  # the sweep of `python -m hashtron_lab.g2p sweep` / DVC; null: installed
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    directions: List[str] = field(default_factory=lambda: ["backward", "forward"])
+    n_jobs: int = 2                       # sweep processes side by side
+
+
 # -- the root ------------------------------------------------------------------------------------
 @dataclass
 class HashtronConfig:
@@ -219,6 +238,8 @@ class HashtronConfig:
     tracking: TrackingSchema = field(default_factory=TrackingSchema)
     alerts: AlertsSchema = field(default_factory=AlertsSchema)
     main: MainSchema = field(default_factory=MainSchema)
+    language: Optional[str] = None        # dataset=lexicon: the lexicon's language (gruut code, e.g. de)
+    g2p: G2PSchema = field(default_factory=G2PSchema)
 
 
 def register() -> None:

@@ -335,3 +335,31 @@ def split_words(n_total: int, n_words: int | None, seed: int,
     if n_train < 1:
         raise DatasetError(f"a sample of {take} words leaves no training word; use more words")
     return np.sort(idx[:n_train]), np.sort(idx[n_train:n_train + n_val]), np.sort(idx[n_train + n_val:])
+
+
+# ---------------------------------------------------------------------------
+# the registry entry (its signature is the dataset config's schema)
+# ---------------------------------------------------------------------------
+def dataset(language: str | None = None, n_words: int | None = 20000, alignment: str = "lexicon",
+            em_iterations: int = 5):
+    """``dataset=lexicon``: words and their phonemes, not feature rows. The app trains a
+    `Phonemizer` on it (``python -m hashtron_lab dataset=lexicon language=de``; in Python,
+    `hashtron_lab.g2p.data.prepare`); the feature-row pipeline cannot read it."""
+    raise DatasetError("dataset 'lexicon' holds words, not feature rows: the app trains a Phonemizer on it "
+                       "(python -m hashtron_lab dataset=lexicon language=de, or experiment=g2p); in Python use "
+                       "hashtron_lab.g2p.data.prepare(language) or hashtron_lab.Phonemizer")
+
+
+def check_dataset_config(cfg: dict) -> None:
+    """What `dataset=lexicon` needs before anything loads: a known, installed language and sane keys."""
+    language = cfg.get("language")
+    if not language:
+        have = installed_languages()
+        raise DatasetError(f"dataset 'lexicon' needs a language, e.g. language=de; installed: "
+                           f"{', '.join(have) if have else 'none'} (more: {EXTRA_HINT})")
+    lexicon_path(str(language))
+    n = cfg.get("n_words", 20000)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 3):
+        raise DatasetError(f"dataset.n_words must be an integer >= 3 or null (all words), got {n!r}")
+    if cfg.get("alignment", "lexicon") not in ("lexicon", "em"):
+        raise DatasetError(f"dataset.alignment must be 'lexicon' or 'em', got {cfg.get('alignment')!r}")

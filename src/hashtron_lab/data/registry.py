@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..jsonable import jsonable
-from . import g2p, sources
+from . import g2p, lexicon, sources
 from .dataset import Dataset, content_hash
 from .encoders import Encoder, row_hash
 from .errors import DatasetError
@@ -40,6 +40,7 @@ DATASETS = {
     "csv": sources.csv,
     "phonemizer": g2p.phonemizer,
     "cmudict": g2p.cmudict,
+    "lexicon": lexicon.dataset,  # words for the Phonemizer (hashtron_lab.g2p), not feature rows
 }
 
 

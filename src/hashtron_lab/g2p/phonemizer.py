@@ -78,6 +78,16 @@ def _words(words, what: str = "word") -> list[str]:
     return out
 
 
+def _given_labels(labels, words: list[str]) -> list[list[str] | None]:
+    labels = list(labels)
+    if len(labels) != len(words):
+        raise ValueError(f"{len(labels)} letter label lists for {len(words)} words")
+    for i, (lab, w) in enumerate(zip(labels, words)):
+        if lab is not None and len(lab) != len(w):
+            raise ValueError(f"word {i} ({w!r}) has {len(w)} letters but {len(lab)} letter labels")
+    return [None if lab is None else [str(x) for x in lab] for lab in labels]
+
+
 class Phonemizer:
     """Grapheme-to-phoneme with a hashtron network (see the module docstring).
 
@@ -149,7 +159,7 @@ class Phonemizer:
 
     # -- training ----------------------------------------------------------------------
     def fit(self, words, prons, val_words=None, val_prons=None, alignments=None, val_alignments=None,
-            hooks=None) -> "Phonemizer":
+            hooks=None, letter_labels=None, val_letter_labels=None) -> "Phonemizer":
         """Train on `words` / `prons` (phoneme lists or space-separated strings).
 
         `alignments`: the lexicon's alignment string per word (None entries: none) — else our EM
@@ -166,8 +176,12 @@ class Phonemizer:
             raise ValueError(f"{len(alignments)} alignments for {len(words)} words")
         t0 = time.perf_counter()
         mode = "lexicon" if alignments is not None else "em"
-        labels, counts = LX.letter_labels(words, prons, list(alignments) if alignments is not None else
-                                          [None] * len(words), mode, self.em_iterations)
+        if letter_labels is not None:
+            labels = _given_labels(letter_labels, words)
+            counts = {"given": sum(lab is not None for lab in labels)}
+        else:
+            labels, counts = LX.letter_labels(words, prons, list(alignments) if alignments is not None else
+                                              [None] * len(words), mode, self.em_iterations)
         keep = [i for i, lab in enumerate(labels) if lab is not None]
         if not keep:
             raise ValueError(f"none of the {len(words)} words could be aligned letter by letter ({counts}); "
@@ -180,8 +194,11 @@ class Phonemizer:
         val = None
         if val_words is not None:
             vw, vp = _words(val_words), _prons(val_prons)
-            va = list(val_alignments) if val_alignments is not None else [None] * len(vw)
-            vl, _ = LX.letter_labels(vw, vp, va, mode, self.em_iterations, list(zip(tw, tl)))
+            if val_letter_labels is not None:
+                vl = _given_labels(val_letter_labels, vw)
+            else:
+                va = list(val_alignments) if val_alignments is not None else [None] * len(vw)
+                vl, _ = LX.letter_labels(vw, vp, va, mode, self.em_iterations, list(zip(tw, tl)))
             vk = [i for i, lab in enumerate(vl) if lab is not None]
             if vk:
                 vw = [fold_word(vw[i], self.table_.alphabet) for i in vk]
