@@ -208,8 +208,8 @@ class MainSchema:
 class G2PSchema:
     max_left: int = 4                     # widest window: letters left of the letter
     max_right: int = 4                    # ... and right of it
-    levels: List[str] = field(default_factory=lambda: ["any", "majority"])  # RAMs per window and rank
-    margin: int = 4                       # a letter's lead (votes) that silences longer windows
+    levels: List[str] = field(default_factory=lambda: ["any", "majority", "strong"])  # RAMs per window and rank
+    margin: int = 8                       # a letter's lead (votes) that silences longer windows
     max_ranks: int = 16                   # argmax groups: ranks of a letter's classes, at most
     coverage: float = 0.9999              # ... the fewest covering this share of training letters
     forward_budget: float = 1.0           # forward pipeline's updates / backward's

@@ -15,8 +15,9 @@ keys than every context, and better validation word accuracy: docs/decisions.md)
 never stored answers 0 (keys are even, DESIGN §1), so an unseen context abstains.
 
 Levels set the weights: ``any`` (w_pos = N + 1, w_neg = 1: one unresolved sample of the rank
-sets the key) and ``majority`` (w_pos = w_neg = N + 1: more unresolved samples of the rank
-than of others). Resolved samples' -1 keeps every training context in each RAM's map, so the
+sets the key), ``majority`` (w_pos = w_neg = N + 1: more unresolved samples of the rank than
+of others) and ``strong`` (w_neg = 9 w_pos: more than 90 % of them). A window whose
+unresolved samples agree fires on several levels: pure evidence outvotes mixed evidence. Resolved samples' -1 keeps every training context in each RAM's map, so the
 filter is sized by all contexts while it stores few 1s: an unseen key rarely hits a 1.
 
 The credit of window j reads only windows before j, so visiting layer 1 slot by slot (every
@@ -30,10 +31,15 @@ from typing import Any
 import numpy as np
 
 from ..kernels import g2p as KG
+from ..kernels.filter import filter_make
+from ..model.hashtron import Hashtron
 from ..train.run import Run
 from ..train.tally import Tally
 
-LEVELS = ("any", "majority")
+LEVELS = ("any", "majority", "strong")
+# per level, (w_pos, w_neg) in units of N + 1: any unresolved sample of the rank sets the key;
+# more of the rank than of others; more than 9 of the rank for each other (purity > 0.9)
+LEVEL_WEIGHTS = {"any": (1, 0), "majority": (1, 1), "strong": (1, 9)}
 
 
 class LetterRun(Run):
@@ -47,6 +53,9 @@ class LetterRun(Run):
         self.slot_level = list(slot_level)
         self.margin = int(margin)
         self.slots = int(self.slot_window.shape[0])
+        if len(self.slot_level) != self.slots or np.any(np.diff(self.slot_window) < 0):
+            raise ValueError(f"give one level per slot ({self.slots}, got {len(self.slot_level)}) and slots in "
+                             f"window order")
         bad = sorted(set(self.slot_level) - set(LEVELS))
         if bad:
             raise ValueError(f"unknown level(s) {bad}; valid: {LEVELS}")
@@ -58,6 +67,7 @@ class LetterRun(Run):
         self._stale = True
         self._unresolved: np.ndarray | None = None  # per sample, for the slots counted in `_partial`
         self._unresolved_upto = -1
+        self._window_keys: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # window -> (distinct keys, inverse)
         super().__init__(net, train, val, n_classes, config, hooks)
 
     def slot_of(self, pos: int) -> tuple[int, int]:
@@ -92,14 +102,30 @@ class LetterRun(Run):
         group, slot = self.slot_of(pos)
         unresolved = self._unresolved_before(int(self.slot_window[slot]))
         n = len(self.train)
-        heavy = n + 1
-        w_pos, w_neg = (heavy, 1) if self.slot_level[slot] == "any" else (heavy, heavy)
+        a, b = LEVEL_WEIGHTS[self.slot_level[slot]]
+        w_pos, w_neg = a * (n + 1), max(1, b * (n + 1))
         x_in, votes = np.empty(n, np.uint32), np.empty(n, np.int32)
         improving, current = np.empty(n, np.bool_), np.empty(n, np.uint8)
         S, cast, n_improving = KG.margin_votes(unresolved, self.train.y, self.trace.keys[:, pos],
                                                self.trace.cells[:, pos], group, w_pos, w_neg, x_in, votes,
                                                improving, current)
         return Tally(layer, pos, x_in, votes, improving, current, None, (S, cast, n_improving))
+
+    def build(self, t: Tally, salt: int, premodulo: int):
+        """A RAM with no premodulo: the same map, so the same filter, as `train.update.build_neuron`,
+        from per-key vote sums over the window's distinct keys (sorted once per window, shared by
+        its every group and level) instead of a sort of all samples per RAM."""
+        if t.layer != 0 or premodulo != 0 or self.accept.keep_unvoted:
+            return super().build(t, salt, premodulo)
+        window = int(self.slot_window[self.slot_of(t.pos)[1]])
+        if window not in self._window_keys:
+            keys, inverse = np.unique(t.x_in, return_inverse=True)
+            self._window_keys[window] = (keys, inverse.astype(np.int64, copy=False))
+        keys, inverse = self._window_keys[window]
+        sums = np.bincount(inverse, weights=t.votes, minlength=keys.shape[0])  # exact: |sums| < 2^53
+        voted = sums != 0
+        filt = filter_make(keys[voted], (sums[voted] > 0).astype(np.uint8))
+        return Hashtron(program=[], filter=filt), int(voted.sum())
 
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
                      started: float | None = None, **info: Any) -> dict:

@@ -99,8 +99,8 @@ class Phonemizer:
     """
 
     def __init__(self, language: str = "", max_left: int = 4, max_right: int = 4,
-                 levels: tuple[str, ...] = LEVELS, margin: int = 4, max_ranks: int = 16, coverage: float = 0.995,
-                 direction: str = "backward", seed: int = 0, forward_budget: float = 2.0, em_iterations: int = 5):
+                 levels: tuple[str, ...] = LEVELS, margin: int = 8, max_ranks: int = 16, coverage: float = 0.9999,
+                 direction: str = "backward", seed: int = 0, forward_budget: float = 1.0, em_iterations: int = 5):
         self.language, self.max_left, self.max_right = language, max_left, max_right
         self.levels, self.margin, self.max_ranks, self.coverage = tuple(levels), margin, max_ranks, coverage
         self.direction, self.seed, self.forward_budget, self.em_iterations = direction, seed, forward_budget, em_iterations

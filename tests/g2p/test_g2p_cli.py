@@ -1,0 +1,129 @@
+"""`python -m hashtron_lab phonemize` and the G2P job and report."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hashtron_lab.g2p import report as R
+from hashtron_lab.g2p.job import fit_and_score, read_result, train_and_save
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args, stdin=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "hashtron_lab", *args], input=stdin, capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def model_file(toy_model, tmp_path_factory):
+    return toy_model.save(tmp_path_factory.mktemp("m") / "toy.htl")
+
+
+def test_phonemize_words_from_arguments_and_stdin(model_file, toy_model):
+    r = _run(["phonemize", "--model", str(model_file), "ca", "ce", "bx"])
+    assert r.returncode == 0, r.stderr
+    expect = toy_model.predict(["ca", "ce", "bx"])
+    assert r.stdout.splitlines() == [f"{w}\t{' '.join(p)}" for w, p in zip(["ca", "ce", "bx"], expect)]
+    r2 = _run(["phonemize", "--model", str(model_file)], stdin="ca\n\nce\nbx\n")
+    assert r2.returncode == 0 and r2.stdout == r.stdout
+
+
+def test_phonemize_refuses_bad_models_and_words_plainly(model_file, tmp_path, capsys):
+    """The command's error paths, in-process (the subprocess test above covers the real entry point)."""
+    from hashtron_lab.g2p.cli import phonemize_main
+
+    def run(*argv):
+        rc = phonemize_main(list(argv))
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+
+    rc, _, err = run("--model", str(model_file), "--language", "de", "ca")
+    assert rc == 2 and "not 'de'" in err
+    rc, _, err = run("--model", str(tmp_path / "none.htl"), "ca")
+    assert rc == 2 and "does not exist" in err
+    rc, _, err = run("--model", str(model_file), "ca", "")
+    assert rc == 2 and "word 1 is empty" in err
+    rc, out, err = run("--model", str(model_file), "cжa")
+    assert rc == 0 and "never seen" in err and "ж" in err and out.startswith("cжa\t")
+
+
+def _cfg(direction="backward", seed=0):
+    from hashtron_lab.config_schema import load_config
+
+    cfg = load_config(["experiment=g2p", "language=de", f"pipeline={direction}", f"seed={seed}", "tracking=none",
+                       "g2p.max_left=1", "g2p.max_right=1"])
+    return cfg
+
+
+def test_job_writes_model_sum_cache_record_and_result(toy_data, tmp_path):
+    info = train_and_save(_cfg(), tmp_path / "job", group="test", source="test", data=toy_data)
+    for name in ("model.htl", "sum_cache.bin", "record/run.json", "record/decisions.jsonl", "result.json"):
+        assert (tmp_path / "job" / name).is_file(), name
+    res = read_result(tmp_path / "job")
+    m = res["metrics"]
+    assert res["workload"] == "g2p" and res["direction"] == "backward" and res["decisions"] > 0
+    assert 0 < m["test_word_accuracy"] <= 1 and m["model_bytes"] == (tmp_path / "job" / "model.htl").stat().st_size
+    history = (tmp_path / "job" / "record" / "history.jsonl").read_text().splitlines()
+    assert m["predict_1000_seconds"] > 0 and info["sum_cache_records"] == len(history) > 0
+
+
+def test_report_means_stds_and_verdicts(tmp_path):
+    def job(lang, d, seed, acc):
+        p = tmp_path / "runs" / lang / f"{d}-s{seed}"
+        p.mkdir(parents=True)
+        m = {f"test_{k}": v for k, v in (("word_accuracy", acc), ("per", 0.1), ("letter_accuracy", 0.9))}
+        m.update(fit_seconds=1.0, model_bytes=1000, predict_1000_seconds=0.1)
+        (p / "result.json").write_text(json.dumps({"workload": "g2p", "language": lang, "direction": d,
+                                                   "seed": seed, "metrics": m}))
+
+    def base(lang, name, seed, acc):
+        d = tmp_path / "base"
+        d.mkdir(exist_ok=True)
+        (d / f"{lang}-s{seed}-{name}.json").write_text(json.dumps({
+            "model": name, "language": lang, "seed": seed, "fit_seconds": 2.0, "model_bytes": 10,
+            "test": {"word_accuracy": acc, "per": 0.2, "letter_accuracy": 0.8}}))
+
+    for s, (a, b) in enumerate([(0.8, 0.7), (0.9, 0.7), (0.7, 0.7)]):
+        job("xx", "backward", s, a)
+        job("yy", "backward", s, b)
+        for name in R.FAIR:
+            base("xx", name, s, 0.75)
+            base("yy", name, s, 0.6 if name != "crf" else 0.71)
+        base("xx", "gruut_crf", s, 0.99)  # optimistic: not part of the goal
+    sm = R.write_report([tmp_path / "runs"], tmp_path / "base", tmp_path / "g2p.md", tmp_path / "g2p.html",
+                        tmp_path / "g2p.json")
+    xx = sm["languages"]["xx"]["models"]["hashtron_backward"]["word_accuracy"]
+    assert xx["mean"] == pytest.approx(0.8) and xx["std"] == pytest.approx(0.1) and xx["n"] == 3  # ddof 1
+    assert sm["languages"]["xx"]["pass"] and not sm["languages"]["yy"]["pass"]  # 0.70 < the CRF's 0.71
+    assert sm["languages"]["yy"]["best_baseline"] == "crf"
+    assert sm["goals"]["languages_passed"] == 1 and not sm["goals"]["beats_best_baseline"]
+    md = (tmp_path / "g2p.md").read_text()
+    assert "0.800 ± 0.100" in md and "gruut CRF (shipped, optimistic)" in md
+    assert "<table>" in (tmp_path / "g2p.html").read_text()
+    with pytest.raises(ValueError, match="no G2P job results"):
+        R.write_report([tmp_path / "nothing"], None, tmp_path / "x.md")
+
+
+def test_config_defaults_agree_with_the_phonemizer():
+    import inspect
+
+    from hashtron_lab.config_schema import G2PSchema, load_config
+    from hashtron_lab.g2p import Phonemizer
+    from hashtron_lab.g2p.job import PHONEMIZER_KEYS
+
+    cfg = load_config(["experiment=g2p"])
+    sig = inspect.signature(Phonemizer).parameters
+    schema = G2PSchema()
+    for k in PHONEMIZER_KEYS:
+        default = sig[k].default
+        assert cfg["g2p"][k] == (list(default) if isinstance(default, tuple) else default), k
+        assert getattr(schema, k) == cfg["g2p"][k], k
+    assert cfg["dataset"]["name"] == "lexicon" and cfg["dataset"]["language"] == "de"
+    assert load_config(["dataset=lexicon", "language=fr"])["dataset"]["language"] == "fr"
