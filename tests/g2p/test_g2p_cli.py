@@ -125,5 +125,7 @@ def test_config_defaults_agree_with_the_phonemizer():
         default = sig[k].default
         assert cfg["g2p"][k] == (list(default) if isinstance(default, tuple) else default), k
         assert getattr(schema, k) == cfg["g2p"][k], k
-    assert cfg["dataset"]["name"] == "lexicon" and cfg["dataset"]["language"] == "de"
-    assert load_config(["dataset=lexicon", "language=fr"])["dataset"]["language"] == "fr"
+    from hashtron_lab.data.lexicon import language_of
+
+    assert cfg["dataset"]["name"] == "lexicon" and language_of(cfg) == "de"
+    assert language_of(load_config(["dataset=lexicon", "language=fr"])) == "fr"

@@ -65,7 +65,7 @@ def test_a_language_not_installed_names_the_package_and_the_extra(monkeypatch):
     with pytest.raises(LX.LexiconError, match="unknown lexicon language 'xx'"):
         LX.lexicon_path("xx")
     with pytest.raises(DatasetError, match="needs a language"):
-        LX.check_dataset_config({"name": "lexicon", "language": None})
+        LX.check_dataset_config({"dataset": {"name": "lexicon"}, "language": None})
 
 
 @pytest.mark.parametrize("n_words", [None, 500, 20000])

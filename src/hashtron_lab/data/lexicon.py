@@ -340,8 +340,7 @@ def split_words(n_total: int, n_words: int | None, seed: int,
 # ---------------------------------------------------------------------------
 # the registry entry (its signature is the dataset config's schema)
 # ---------------------------------------------------------------------------
-def dataset(language: str | None = None, n_words: int | None = 20000, alignment: str = "lexicon",
-            em_iterations: int = 5):
+def dataset(language: str | None = None, n_words: int | None = 20000, alignment: str = "lexicon"):
     """``dataset=lexicon``: words and their phonemes, not feature rows. The app trains a
     `Phonemizer` on it (``python -m hashtron_lab dataset=lexicon language=de``; in Python,
     `hashtron_lab.g2p.data.prepare`); the feature-row pipeline cannot read it."""
@@ -350,9 +349,16 @@ def dataset(language: str | None = None, n_words: int | None = 20000, alignment:
                        "hashtron_lab.g2p.data.prepare(language) or hashtron_lab.Phonemizer")
 
 
+def language_of(cfg: dict) -> str | None:
+    """A composed config's lexicon language: dataset.language, else the root key `language`."""
+    return (cfg.get("dataset") or {}).get("language") or cfg.get("language")
+
+
 def check_dataset_config(cfg: dict) -> None:
-    """What `dataset=lexicon` needs before anything loads: a known, installed language and sane keys."""
-    language = cfg.get("language")
+    """What `dataset=lexicon` needs before anything loads (`cfg`: the whole composed config):
+    a known, installed language and sane keys."""
+    language = language_of(cfg)
+    cfg = cfg.get("dataset") or {}
     if not language:
         have = installed_languages()
         raise DatasetError(f"dataset 'lexicon' needs a language, e.g. language=de; installed: "

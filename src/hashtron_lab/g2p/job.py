@@ -37,17 +37,19 @@ def phonemizer_of(cfg: dict) -> Phonemizer:
     kw = {k: g[k] for k in PHONEMIZER_KEYS if k in g}
     if "levels" in kw:
         kw["levels"] = tuple(kw["levels"])
-    return Phonemizer(language=str(cfg["dataset"]["language"]), direction=cfg["pipeline"]["direction"],
+    from ..data.lexicon import language_of
+
+    return Phonemizer(language=str(language_of(cfg)), direction=cfg["pipeline"]["direction"],
                       seed=int(cfg.get("seed", 0)), **kw)
 
 
 def data_of(cfg: dict) -> G2PData:
-    from ..data.lexicon import check_dataset_config
+    from ..data.lexicon import check_dataset_config, language_of
 
+    check_dataset_config(cfg)
     ds = cfg["dataset"]
-    check_dataset_config(ds)
-    return prepare(str(ds["language"]), int(cfg.get("seed", 0)), ds.get("n_words", 20000),
-                   ds.get("alignment", "lexicon"), int(ds.get("em_iterations", 5)))
+    return prepare(str(language_of(cfg)), int(cfg.get("seed", 0)), ds.get("n_words", 20000),
+                   ds.get("alignment", "lexicon"), int((cfg.get("g2p") or {}).get("em_iterations", 5)))
 
 
 def timed_predict(path: Path, words: list[str], n: int = TIMED_WORDS) -> float:
@@ -95,7 +97,9 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
     out.mkdir(parents=True, exist_ok=True)
     git = checked_state(cfg.get("phase", "debug"), root)
     cfg = dict(cfg)
-    language = cfg["dataset"].get("language")
+    from ..data.lexicon import language_of
+
+    language = language_of(cfg)
     direction, seed = cfg["pipeline"]["direction"], int(cfg.get("seed", 0))
     cfg["run_id"] = cfg.get("run_id") or f"g2p-{language}-{direction}-s{seed}-{os.urandom(4).hex()}"
     if data is None:

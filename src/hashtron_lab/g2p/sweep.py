@@ -42,7 +42,7 @@ def fingerprint(data: G2PData) -> str:
 def point_config(base: dict, language: str, direction: str, seed: int) -> dict:
     cfg = copy.deepcopy(base)
     cfg["language"] = language
-    cfg["dataset"] = {**cfg.get("dataset", {}), "name": "lexicon", "language": language}
+    cfg["dataset"] = {**{k: v for k, v in cfg.get("dataset", {}).items() if k != "language"}, "name": "lexicon"}
     cfg["pipeline"] = {"direction": direction}
     cfg["seed"] = int(seed)
     cfg["run_id"] = None
