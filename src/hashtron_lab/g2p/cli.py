@@ -89,13 +89,15 @@ def main(argv: list[str] | None = None) -> int:
 
             print(",".join(installed_languages()))
         elif a.cmd == "train":
-            from .job import fit_and_score, data_of
+            import tempfile
             from pathlib import Path
+
+            from .job import data_of, fit_and_score
 
             cfg = _cfg([f"language={a.language}", f"pipeline={a.direction}", f"seed={a.seed}", *a.overrides])
             out = Path(a.out)
-            tmp = out.parent / (out.name + ".d")
-            ph, m = fit_and_score(cfg, data_of(cfg), tmp)
+            with tempfile.TemporaryDirectory() as tmp:
+                ph, m = fit_and_score(cfg, data_of(cfg), Path(tmp))
             ph.save(out)
             print(f"{a.language}: test word accuracy {m['test_word_accuracy']:.4f}, PER {m['test_per']:.4f}; "
                   f"fit {m['fit_seconds']:.1f} s; wrote {out} ({out.stat().st_size} bytes)")
