@@ -214,7 +214,7 @@ class Phonemizer:
         run = LetterRun(net, train, val, R, {
             "seed": int(self.seed), "budget": {"max_updates": budget},
             "acceptance": {"rule": "always", "reject_revisits": False},
-            "validation": {"every_epochs": 1, "patience": None}}, hooks,
+            "validation": {"every_epochs": self._validation_every(R * K), "patience": None}}, hooks,
             groups=R, slot_window=slot_window, slot_level=slot_level, margin=self.margin)
         pipeline = self._pipeline(R, K)
         drive(run, pipeline)
@@ -228,6 +228,13 @@ class Phonemizer:
                           "train_accuracy": run.train_accuracy(), "best_val_accuracy": run.best_val}
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _validation_every(self, rams: int) -> int:
+        """Epochs between validation passes: every backward sweep; for the forward pipeline, whose
+        epochs are its plans (a branch of two neurons while training accuracy is below its
+        threshold), about once per `rams` updates — a pass over the validation letters after
+        every two updates would cost more than the training."""
+        return 1 if self.direction == "backward" else max(1, rams // 2)
 
     def _pipeline(self, R: int, K: int):
         if self.direction == "forward":

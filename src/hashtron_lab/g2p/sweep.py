@@ -19,6 +19,17 @@ from ..jsonable import jsonable
 from .data import G2PData, prepare
 
 
+def _parallel(n_jobs: int, calls) -> list:
+    """joblib processes; their workers are shut down after (loky keeps idle ones otherwise)."""
+    from joblib import Parallel
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        return Parallel(n_jobs=n_jobs, backend="loky")(calls)
+    finally:
+        get_reusable_executor().shutdown(wait=True)
+
+
 def installed_or(languages) -> list[str]:
     """`languages`, or every installed gruut language when None/empty."""
     from ..data.lexicon import installed_languages, lexicon_path
@@ -69,7 +80,7 @@ def run_sweep(base: dict, out_root: str | os.PathLike, languages=None, seeds=Non
               n_jobs: int | None = None, tracking_root: str | os.PathLike | None = None) -> dict:
     """Train every point (language-major, so a worker reuses the lexicon it read) into
     `out_root`/<language>/<direction>-s<seed>; returns the timing summary."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     g = base.get("g2p") or {}
     languages = installed_or(languages if languages is not None else g.get("languages"))
@@ -92,10 +103,10 @@ def run_sweep(base: dict, out_root: str | os.PathLike, languages=None, seeds=Non
     t0 = time.perf_counter()
     status = "FAILED"
     try:
-        done = Parallel(n_jobs=n_jobs, backend="loky")(
+        done = _parallel(n_jobs, (
             delayed(_run_point)(point_config(base, lang, d, s), str(job_dir(out_root, lang, d, s)), group, parent,
                                 n_jobs, None if tracking_root is None else str(tracking_root))
-            for lang, d, s in points)
+            for lang, d, s in points))
         status = "FINISHED"
     finally:
         if client is not None:
@@ -137,7 +148,7 @@ def _baselines_of(language: str, seed: int, names: list[str], directory: str, da
 def run_baselines(directory: str | os.PathLike, languages=None, seeds=(0, 1, 2), names=None, n_jobs: int = 1,
                   n_words: int | None = 20000, alignment: str = "lexicon", em_iterations: int = 5) -> dict:
     """Every baseline of every language × seed into `directory` (a file whose words still match is kept)."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     from .baselines import BASELINES
 
@@ -146,6 +157,6 @@ def run_baselines(directory: str | os.PathLike, languages=None, seeds=(0, 1, 2),
     Path(directory).mkdir(parents=True, exist_ok=True)
     kw = {"n_words": n_words, "alignment": alignment, "em_iterations": em_iterations}
     t0 = time.perf_counter()
-    done = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_baselines_of)(lang, int(s), names, str(directory), kw) for lang in languages for s in seeds)
+    done = _parallel(n_jobs, (delayed(_baselines_of)(lang, int(s), names, str(directory), kw)
+                              for lang in languages for s in seeds))
     return {"computed": sum(len(d) for d in done), "wall_seconds": time.perf_counter() - t0}
