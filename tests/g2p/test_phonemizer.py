@@ -184,3 +184,39 @@ def test_the_ram_build_shortcut_gives_the_reference_filter(toy_data):
         fast, n_fast = run.build(t, 7, 0)
         ref, n_ref = build_neuron(t, 7, 0)
         assert n_fast == n_ref and np.array_equal(fast.filter, ref.filter) and fast.program == ref.program
+
+
+@pytest.mark.parametrize("direction", ["backward", "forward"])
+def test_the_fast_paths_train_the_same_network_as_the_generic_ones(toy_data, monkeypatch, direction):
+    """LetterRun.fast (distinct-key lookups, refreshing only flipped samples, kept group counts)
+    against the generic tally columns, refresh and recounts: same updates, same model bytes, and
+    the run's trace equals a fresh trace of the final network."""
+    import hashtron_lab.g2p.phonemizer as P
+
+    d = toy_data
+    runs = []
+    real = P.drive
+    monkeypatch.setattr(P, "drive", lambda run, pipe: runs.append(run) or real(run, pipe))
+    models = []
+    for fast in (True, False):
+        monkeypatch.setattr(LetterRun, "fast", fast)
+        ph = Phonemizer(language="toy", max_left=1, max_right=2, direction=direction, seed=2).fit(
+            d.train.words, d.train.prons, letter_labels=d.train.labels)
+        models.append(ph)
+    a, b = models
+    assert [(r["neuron_id"], r["S"], r["keys"], r["accepted"]) for r in a.history_] == \
+        [(r["neuron_id"], r["S"], r["keys"], r["accepted"]) for r in b.history_]
+    assert a.network_ == b.network_
+    fresh = runs[0].net.trace(runs[0].train.X)
+    for name in ("keys", "cells", "counts", "out"):
+        assert np.array_equal(getattr(runs[0].trace, name), getattr(fresh, name)), name
+
+
+def test_prediction_from_window_keys_equals_the_network_forward(toy_data, toy_model):
+    from hashtron_lab.g2p.letters import fold_word
+
+    words = toy_data.test.words + ["x", "quiche", "cžb"]
+    folded = [fold_word(w, toy_model.table_.alphabet) for w in words]
+    fast = toy_model._outputs(folded)
+    slow = toy_model.network_.forward(toy_model._features(folded))
+    assert np.array_equal(fast, slow)

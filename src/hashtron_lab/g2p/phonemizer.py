@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..data import lexicon as LX
+from ..kernels import g2p as KG
 from ..model.architecture import Architecture
 from ..model.files import ModelFileError, load_model_and_meta, save_model
 from ..model.hashtron import Hashtron
@@ -261,10 +262,27 @@ class Phonemizer:
         words = [fold_word(w, self.table_.alphabet) for w in _words(words)]
         if not words:
             return []
-        out = self.network_.forward(self._features(words))
+        out = self._outputs(words)
         R = self.table_.ranks
         ranks = OutputCode("modulo", R, self.network_.architecture.output_bits).decode(out)
         return self.table_.decode(words, ranks)
+
+    def _outputs(self, words: list[str]) -> np.ndarray:
+        """The network's output integer for every letter: from the window keys directly
+        (`kernels.g2p.letter_outputs_into`) when its RAMs have no program, as trained; else
+        `Network.forward` on the repeated input matrix (the same integers)."""
+        net = self.network_
+        R, K = self.table_.ranks, len(self.windows_) * len(self.levels_)
+        if any(h.program for h in net.neurons[0]) or net.architecture.output_bits != net.architecture.widths[1]:
+            return net.forward(self._features(words))
+        keys = context_keys(Letters.of(words), self.windows_)
+        slot_window, _ = self._slots()
+        p = net.pack()
+        out = np.empty(keys.shape[0], dtype=np.uint32)
+        KG.letter_outputs_into(keys, slot_window, R, K, int(net.first[1]), int(net.architecture.widths[1]),
+                               np.uint32(net.architecture.layers[1].premodulo), p.prog_off, p.prog_salt, p.prog_mod,
+                               p.filt_off, p.filt, out)
+        return out
 
     def predict(self, words) -> list[list[str]]:
         """The phoneme sequence of every word."""

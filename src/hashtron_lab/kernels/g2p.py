@@ -6,7 +6,9 @@ Plain arrays in, preallocated arrays out; nothing here imports the API layer
 import numpy as np
 from numba import njit, prange
 
+from .filter import filter_lookup
 from .hashing import hash32
+from .network import _finish_output, argmax_moved, neuron_eval, prehash, scratch_size
 
 STRING_HASH_MAX = np.uint32(0xFFFFFFFF)
 EVEN = np.uint32(0xFFFFFFFE)
@@ -34,16 +36,40 @@ def context_keys_into(chars, word_off, sample_word, sample_pos, lefts, rights, p
 
 
 @njit(cache=True, parallel=True)
-def add_slots_into(cells, width, groups, slot_from, slot_to, partial):
-    """partial[s, g] += Σ cells[s, g·width + k] over slots k in [slot_from, slot_to): the argmax
-    group counts of the first RAM layer restricted to some slots of every group."""
+def add_slots_into(cells, width, groups, slot_from, slot_to, sign, partial):
+    """partial[s, g] += sign · Σ cells[s, g·width + k] over slots k in [slot_from, slot_to): the
+    argmax group counts of the first RAM layer restricted to some slots of every group."""
     for s in prange(cells.shape[0]):
         for g in range(groups):
             acc = 0
             base = g * width
             for k in range(slot_from, slot_to):
                 acc += cells[s, base + k]
-            partial[s, g] += acc
+            partial[s, g] += sign * acc
+
+
+@njit(cache=True, parallel=True)
+def refresh_rows(rows, pos, bits, keys, cells, counts, out, widths, first, lpremod, ckind, cparams, taps, tap_off,
+                 prog_off, prog_salt, prog_mod, filt_off, filt):
+    """`network.forward_from(0, pos, …)` for the samples `rows` only, whose bit of first-layer
+    neuron `pos` became bits[i] (it was 1 - bits[i]); the other samples' bits did not change.
+    For a network of two hashtron layers joined by an argmax, the last one the output (the
+    phonemizer's): the argmax moves one count, the output neurons read its winner."""
+    size = scratch_size(widths, ckind, cparams)
+    f1 = first[1]
+    for i in prange(rows.shape[0]):
+        s = rows[i]
+        c = bits[i]
+        cells[s, first[0] + pos] = c
+        arg = argmax_moved(cparams, 0, counts, s, pos, c)
+        for q in range(widths[1]):
+            key = prehash(arg, q, lpremod[1])
+            if key == keys[s, f1 + q]:
+                continue
+            keys[s, f1 + q] = key
+            cells[s, f1 + q] = neuron_eval(f1 + q, key, prog_off, prog_salt, prog_mod, filt_off, filt)
+        buf = np.zeros(size, dtype=np.uint8)
+        _finish_output(s, buf, cells, out, widths, first, ckind, cparams, taps, tap_off)
 
 
 @njit(cache=True, parallel=True)
@@ -114,3 +140,30 @@ def edit_distances_into(a, a_off, b, b_off, out):
                 row[y] = best
                 prev = cur
         out[i] = row[lb]
+
+
+@njit(cache=True, parallel=True)
+def letter_outputs_into(keys, slot_window, groups, slots, first_out, n_out, premod_out, prog_off, prog_salt,
+                        prog_mod, filt_off, filt, out):
+    """The phonemizer network's output for every letter straight from its window keys, without
+    the input matrix that repeats them for every group: RAM (g, k) = neuron g·slots + k (no
+    program) reads keys[s, slot_window[k]]; the argmax takes the group with strictly most 1s
+    (ties: the lowest); output neuron q reads the winner (layer premodulo `premod_out`) and
+    gives bit q. The same integers as `Network.forward` on the repeated matrix (tested)."""
+    for s in prange(keys.shape[0]):
+        best = -1
+        win = 0
+        for g in range(groups):
+            c = 0
+            for k in range(slots):
+                j = g * slots + k
+                c += filter_lookup(filt, filt_off[j], filt_off[j + 1] - filt_off[j], keys[s, slot_window[k]])
+            if c > best:
+                best = c
+                win = g
+        o = np.uint32(0)
+        for q in range(n_out):
+            bit = neuron_eval(first_out + q, prehash(np.uint32(win), q, premod_out), prog_off, prog_salt, prog_mod,
+                              filt_off, filt)
+            o = np.uint32(o | (np.uint32(bit) << np.uint32(q)))
+        out[s] = o

@@ -236,6 +236,12 @@ class Run:
             self.n_accepted += 1
         return accepted, reason
 
+    def apply(self, layer: int, pos: int, new) -> None:
+        """Put `new` in place and refresh the trace (an update kept whatever it does: no undo); a
+        subclass may refresh only the samples whose bit changes (g2p/credit.py does)."""
+        self.net.set_neuron(layer, pos, new)
+        self.net.refresh(self.trace, layer, pos)
+
     def build(self, t: Tally, salt: int, premodulo: int):
         """(new neuron, keys stored) the tally asks for; a subclass may build the same neuron
         faster from what it knows about its network (g2p/credit.py does)."""
@@ -267,8 +273,7 @@ class Run:
                     self.net.set_neuron(layer, pos, new)
                     self.net.refresh(self.trace, layer, pos)
             elif self.accept.rule == "always" and not self.accept.reject_revisits:
-                self.net.set_neuron(layer, pos, new)  # kept whatever it does: no undo snapshot to take
-                self.net.refresh(self.trace, layer, pos)
+                self.apply(layer, pos, new)  # kept whatever it does: no undo snapshot to take
                 accepted, reason = self._judge(before)
             else:
                 up = replace_neuron(self.net, self.trace, layer, pos, new, keys)
