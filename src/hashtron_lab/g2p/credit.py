@@ -51,7 +51,7 @@ class LetterRun(Run):
     window's keys are read once (contiguous, with their distinct values); a RAM's current bits,
     its new filter's changes and the samples they touch come from lookups of the distinct keys
     (`apply` refreshes only the samples whose bit flips, `kernels.g2p.refresh_rows`); the
-    group counts of the windows before the current one are kept and moved, not recounted.
+    group counts before every window are kept (`_prefix_counts`) and moved, not recounted.
     `fast = False` takes the generic path everywhere (the tests compare the two)."""
 
     fast = True
@@ -76,9 +76,9 @@ class LetterRun(Run):
         # the shape refresh_rows handles: hashtron -> argmax -> the output layer, no layer premodulo
         self._shape_ok = (a.n_layers == 2 and a.combiners[0] is not None and a.combiners[0].kind == "argmax"
                           and a.output_is_direct and a.layers[0].premodulo == 0)
-        self._partial: np.ndarray | None = None     # group counts of the first `_upto` slots
-        self._upto = 0
-        self._unresolved: np.ndarray | None = None  # per sample, for `_partial`; None: stale
+        self.n_windows = int(self.slot_window[-1]) + 1 if self.slots else 0
+        self._prefix: np.ndarray | None = None      # (samples, windows + 1, groups): counts before window w
+        self._unresolved: tuple[int, np.ndarray] | None = None  # (window, per sample) for the current prefix
         self._windows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         super().__init__(net, train, val, n_classes, config, hooks)
 
@@ -106,28 +106,24 @@ class LetterRun(Run):
         filter_lookup_into(h.filter, uniq, out)
         return out
 
-    # -- the group counts of the slots before a window -------------------------------------
-    def _partial_counts(self, window: int) -> np.ndarray:
-        """Per sample and group, the first-layer votes of the slots whose window comes before `window`."""
-        end = int(np.searchsorted(self.slot_window, window, side="left"))  # slots are in window order
-        if self._partial is None or not (self.fast and self._shape_ok):
-            self._partial = np.zeros((len(self.train), self.groups), dtype=np.int32)
-            self._upto = 0
+    # -- the group counts of the windows before a window ------------------------------------
+    def _prefix_counts(self) -> np.ndarray:
+        """int16 (samples, windows + 1, groups): per sample and group, the first-layer votes of the
+        windows before w. Built from the trace once; `apply` moves it as RAMs change."""
+        if self._prefix is None or not (self.fast and self._shape_ok):
+            self._prefix = np.zeros((len(self.train), self.n_windows + 1, self.groups), dtype=np.int16)
+            KG.prefix_counts_into(self.trace.cells, self.slot_window, self.groups, self.slots, self._prefix)
             self._unresolved = None
-        if end != self._upto:
-            lo, hi, sign = (self._upto, end, 1) if end > self._upto else (end, self._upto, -1)
-            KG.add_slots_into(self.trace.cells, self.slots, self.groups, lo, hi, sign, self._partial)
-            self._upto = end
-            self._unresolved = None
-        return self._partial
+        return self._prefix
 
     def _unresolved_before(self, window: int) -> np.ndarray:
         """uint8 per sample: unresolved by the slots whose window comes before `window`."""
-        partial = self._partial_counts(window)
-        if self._unresolved is None:
-            self._unresolved = np.empty(len(self.train), dtype=np.uint8)
-            KG.unresolved_into(partial, self.train.y, self.margin, self._unresolved)
-        return self._unresolved
+        prefix = self._prefix_counts()
+        if self._unresolved is None or self._unresolved[0] != window:
+            out = np.empty(len(self.train), dtype=np.uint8)
+            KG.unresolved_into(prefix[:, window, :], self.train.y, self.margin, out)
+            self._unresolved = (window, out)
+        return self._unresolved[1]
 
     # -- the credit ------------------------------------------------------------------------
     def tally(self, layer: int, pos: int) -> Tally:
@@ -172,7 +168,7 @@ class LetterRun(Run):
         if fresh is None:
             super().apply(layer, pos, new)
             if layer == 0:
-                self._partial = None  # recounted from the trace when next needed
+                self._prefix = None  # recounted from the trace when next needed
             return
         self.net.set_neuron(layer, pos, new)
         flips = old != fresh
@@ -183,13 +179,14 @@ class LetterRun(Run):
         bits = fresh[inverse[rows]]
         t = self.trace
         KG.refresh_rows(rows, pos, bits, t.keys, t.cells, t.counts, t.out, *self.net.pack().args())
-        if self._partial is not None and slot < self._upto:
-            self._partial[rows, group] += 2 * bits.astype(np.int32) - 1
-            self._unresolved = None
+        if self._prefix is not None:
+            KG.move_prefix(rows, bits, window, group, self._prefix)
+            if self._unresolved is not None and self._unresolved[0] > window:
+                self._unresolved = None
 
     def load_state(self, st: dict) -> None:
         super().load_state(st)
-        self._partial = None
+        self._prefix = None
 
 
 class SlotOrder:

@@ -36,16 +36,31 @@ def context_keys_into(chars, word_off, sample_word, sample_pos, lefts, rights, p
 
 
 @njit(cache=True, parallel=True)
-def add_slots_into(cells, width, groups, slot_from, slot_to, sign, partial):
-    """partial[s, g] += sign · Σ cells[s, g·width + k] over slots k in [slot_from, slot_to): the
-    argmax group counts of the first RAM layer restricted to some slots of every group."""
+def prefix_counts_into(cells, slot_window, groups, slots, prefix):
+    """prefix[s, w, g] = Σ cells[s, g·slots + k] over the slots k whose window is before w: the
+    argmax group counts of the first RAM layer restricted to the windows before w (w = 0 …
+    n_windows; slots are in window order)."""
+    n_win = prefix.shape[1] - 1
     for s in prange(cells.shape[0]):
         for g in range(groups):
             acc = 0
-            base = g * width
-            for k in range(slot_from, slot_to):
-                acc += cells[s, base + k]
-            partial[s, g] += sign * acc
+            k = 0
+            for w in range(n_win + 1):
+                while k < slots and slot_window[k] < w:
+                    acc += cells[s, g * slots + k]
+                    k += 1
+                prefix[s, w, g] = acc
+
+
+@njit(cache=True, parallel=True)
+def move_prefix(rows, bits, window, group, prefix):
+    """Sample rows[i]'s RAM of `group` in `window` now answers bits[i] (it answered 1 - bits[i]):
+    every prefix that counts that window (w > window) moves by one."""
+    n_win = prefix.shape[1] - 1
+    for i in prange(rows.shape[0]):
+        d = 1 if bits[i] else -1
+        for w in range(window + 1, n_win + 1):
+            prefix[rows[i], w, group] += d
 
 
 @njit(cache=True, parallel=True)
