@@ -74,6 +74,8 @@ class ForwardPipelineSchema:
     premodulo_max: int = 65536
     threshold: float = 0.9                # below: random branches; above: a random layer
     pairs: bool = False
+    capacity_control: bool = False        # premodulo/threshold per neuron from capacity/ (ablation)
+    use_selection: bool = False           # branch neurons from selection/ instead of uniform (ablation)
 
 
 # -- capacity/ (mirrors train.capacity.CapacityConfig and train.throttle.ThrottleConfig) -------
@@ -103,6 +105,8 @@ class CapacitySchema:
     eps_factor: float = 1.0
     tau_factor: float = 0.8
     min_premodulo: int = 1
+    load_factor: Optional[float] = None   # law support: premodulo = ceil(load_factor * distinct keys)
+    bleach: float = 0.0                   # law support: threshold = max(1, floor(bleach * votes for 1 per key))
     throttle: ThrottleSchema = field(default_factory=ThrottleSchema)
 
 

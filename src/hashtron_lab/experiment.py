@@ -41,7 +41,8 @@ def make_pipeline(cfg: dict, run_id: str = ""):
     pipe = dict(cfg.get("pipeline") or {})
     direction = pipe.pop("direction", "backward")
     if direction == "forward":
-        return ForwardPipeline(pipe)
+        return ForwardPipeline(pipe, capacity=dict(cfg.get("capacity") or {}),
+                               selection=dict(cfg.get("selection") or {}), run_id=run_id)
     if direction != "backward":
         raise ValueError(f"pipeline.direction must be one of {DIRECTIONS}, got {direction!r}")
     cap = dict(cfg.get("capacity") or {})

@@ -54,9 +54,38 @@ def test_warm_kernels_leaves_nothing_to_compile_in_a_timed_run():
 
     warm_kernels()
     kernels = (KT.local_votes, KD.count_correct, KD.decode_into, KN.forward_from, KT.rebuilt_filter, KT.tally_neuron,
-               KT.preview_outputs, KT.vote_counts, KC.decide, KS.zone_rank)
+               KT.preview_outputs, KT.vote_counts, KT.support_stats, KC.decide, KS.zone_rank)
     before = [len(k.signatures) for k in kernels]
     assert all(before), dict(zip((k.__name__ for k in kernels), before))
     run("ntuple_breast_cancer", "budget.max_updates=40")
     run("ntuple_breast_cancer", "pipeline=backward", "run.acceptance.tally=flip", "budget.max_updates=40")
     assert [len(k.signatures) for k in kernels] == before
+
+
+def test_a_batched_visit_trains_the_same_network_as_one_neuron_at_a_time(monkeypatch):
+    """Local credit with every update kept: the RAM layer's visit is one batch (one trace refresh);
+    its picks, salts, neurons and records match training the RAMs one at a time, the per-update
+    training accuracy aside (read after the batch)."""
+    from hashtron_lab.train.run import Run
+
+    batched = run("ntuple_breast_cancer", "capacity=support", "capacity.load_factor=1.0")
+    monkeypatch.setattr(Run, "batchable", lambda self, layer: False)
+    single = run("ntuple_breast_cancer", "capacity=support", "capacity.load_factor=1.0")
+    assert batched.run.net == single.run.net
+    skip = {"train_accuracy", "duration"}
+    assert [{k: v for k, v in h.items() if k not in skip} for h in batched.run.history] == \
+        [{k: v for k, v in h.items() if k not in skip} for h in single.run.history]
+    assert batched.metrics["test_accuracy"] == single.metrics["test_accuracy"]
+    assert any(h["premodulo"] > 0 for h in batched.run.history if h["layer"] == 0)
+
+
+def test_rams_of_one_tuple_share_their_premodulo_salt():
+    """Under an argmax, RAM r of every class group reads tuple r: with a premodulo they hash with
+    one salt, so a collision merges the same addresses in every class's RAM."""
+    res = run("ntuple_breast_cancer", "capacity=support", "capacity.load_factor=1.0")
+    net = res.run.net
+    R = net.architecture.widths[0] // 2
+    for r in (0, 7, R - 1):
+        a, b = net.neuron(0, r), net.neuron(0, R + r)
+        assert a.program and a.program == b.program  # same (salt, premodulo)
+    assert net.neuron(0, 0).program[0][0] != net.neuron(0, 1).program[0][0]

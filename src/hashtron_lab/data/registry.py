@@ -38,6 +38,7 @@ DATASETS = {
     "isalnum": sources.isalnum,
     "parity": sources.parity,
     "csv": sources.csv,
+    "mnist": sources.mnist,
     "phonemizer": g2p.phonemizer,
     "cmudict": g2p.cmudict,
 }

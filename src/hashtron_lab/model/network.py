@@ -107,6 +107,14 @@ class Network:
             packed = _spliced(self._packed, int(self.first[layer]) + pos, h)
         self._packed = packed
 
+    def set_neurons(self, layer: int, new: dict[int, Hashtron]) -> None:
+        """Replace several neurons of `layer` at once ({position: neuron}); the flat arrays are
+        rebuilt once, on the next `pack`, instead of spliced once per neuron."""
+        for pos, h in new.items():
+            self.neurons[layer][pos] = h
+        if new:
+            self._packed = None
+
     def copy(self) -> "Network":
         return Network(self.architecture, [[h.copy() for h in layer] for layer in self.neurons])
 

@@ -85,7 +85,8 @@ class BackwardPipeline:
         return None
 
     def step(self, run: Run) -> bool:
-        """One neuron training; True when an epoch (the bootstrap, or a sweep) ends."""
+        """One neuron training (or, for a layer whose neurons learn independently, a batch of the
+        visit's picks: `Run.batchable`); True when an epoch (the bootstrap, or a sweep) ends."""
         if self.phase == 0:
             return self._bootstrap(run)
         if not self.plan:
@@ -96,14 +97,20 @@ class BackwardPipeline:
         if self._picker is None:  # the visit's first pick (or a resumed visit: its untried neurons rank as they did)
             self._picker = self.selector.visit(self.cache, layer, width, len(run.train))
             self._k = self._per_layer(width)
-        pos, reason = self._picker.pick(run.rng, self._tried)
-        record = self._train(run, layer, pos, phase="backward", selection=reason)
-        v = self.visit
-        v["attempts"] += 1
-        v["tried"].append(pos)
-        self._tried.add(pos)
-        v["accepted"] += int(record["accepted"])
-        k = self._k
+        v, k = self.visit, self._k
+        if run.batchable(layer) and self.cfg.layer_seconds is None:
+            n = min(k - v["accepted"], width - len(v["tried"]), self.cfg.max_attempts * k - v["attempts"])
+            if run.budget.max_updates is not None:
+                n = min(n, run.budget.max_updates - run.n_updates)
+            records = self._train_batch(run, layer, max(1, n))
+        else:
+            pos, reason = self._picker.pick(run.rng, self._tried)
+            records = [self._train(run, layer, pos, phase="backward", selection=reason)]
+        for record in records:
+            v["attempts"] += 1
+            v["tried"].append(record["neuron"])
+            self._tried.add(record["neuron"])
+            v["accepted"] += int(record["accepted"])
         out_of_time = (self.cfg.layer_seconds is not None
                        and run.wall() - v["started"] > self.cfg.layer_seconds)
         exhausted = len(v["tried"]) >= width or v["attempts"] >= self.cfg.max_attempts * k or out_of_time
@@ -145,26 +152,58 @@ class BackwardPipeline:
     def _train(self, run: Run, layer: int, pos: int, phase: str, selection: str) -> dict:
         start = time.perf_counter()
         t = run.tally(layer, pos)
+        event, premodulo, threshold = self._decide(run, layer, pos, t, phase)
+        record = run.train_neuron(layer, pos, premodulo, t=t, started=start, threshold=threshold, phase=phase,
+                                  selection=selection, regime=event["regime"], alpha=event["alpha"])
+        self._decided(run, event, record, t, premodulo, phase)
+        return record
+
+    def _train_batch(self, run: Run, layer: int, n: int) -> list[dict]:
+        """Up to `n` picks of the visit trained as one batch (`Run.batchable`): the same picks, salts,
+        decisions and neurons as one at a time, one trace refresh and one repack instead of n."""
+        pending, tried = [], set(self._tried)
+        for _ in range(n):
+            pos, reason = self._picker.pick(run.rng, tried)
+            tried.add(pos)
+            start = time.perf_counter()
+            t = run.tally(layer, pos)
+            event, premodulo, threshold = self._decide(run, layer, pos, t, "backward")
+            run.build_batched(layer, pos, premodulo, t, start, threshold, phase="backward", selection=reason,
+                              regime=event["regime"], alpha=event["alpha"])
+            pending.append((pos, event, t, premodulo))
+        records = run.commit_batch()
+        for (pos, event, t, premodulo), record in zip(pending, records):
+            self._decided(run, event, record, t, premodulo, "backward")
+        return records
+
+    def _decide(self, run: Run, layer: int, pos: int, t, phase: str) -> tuple[dict, int, int]:
+        """The decision event for neuron (layer, pos) from its fresh tally, and the premodulo and
+        threshold it trains with."""
         nid = f"{layer}.{pos}"
         ctl = self.controller
         if phase == "bootstrap":
             event = ctl.decision_fields(layer, pos, t.N, [], run.epoch, 0)
+        elif ctl.cfg.law == "support":
+            event = ctl.support_fields(layer, pos, t.N, t.S, t.support(), run.epoch, self.premodulo.get(nid, 0),
+                                       self.cfg.fixed_premodulo, output=layer == run.net.architecture.n_layers - 1)
         else:
             recent = [(t.S, run.epoch)]
             if ctl.reads_history:
                 recent = self.cache.recent(layer, pos, ctl.history_needed) + recent
             event = ctl.decision_fields(layer, pos, t.N, recent, run.epoch, self.premodulo.get(nid, 0))
-        premodulo = event["final"] if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
-        record = run.train_neuron(layer, pos, premodulo, t=t, started=start, phase=phase, selection=selection,
-                                  regime=event["regime"], alpha=event["alpha"])
+        on = self.cfg.capacity_control
+        premodulo = event["final"] if on or phase == "bootstrap" else self.cfg.fixed_premodulo
+        return event, premodulo, (event.get("threshold", 1) if on else 1)
+
+    def _decided(self, run: Run, event: dict, record: dict, t, premodulo: int, phase: str) -> None:
+        """The decision's fields become its event; the sum-cache record is made from both when flushed."""
+        nid = record["neuron_id"]
         self.premodulo[nid] = premodulo
-        # the decision's fields become its event; the sum-cache record is made from both when flushed
         event.update(S=t.S, final=premodulo, neuron_id=nid, update=record["update"], phase=phase,
                      accepted=record["accepted"], accuracy_after=record["train_accuracy"])
         self._pending.append((event, record, time.time()))
         run.hooks.emit("decision", event)
         run.decisions.append(event)
-        return record
 
     # -- checkpoints ---------------------------------------------------------------
     def state(self) -> dict:

@@ -26,11 +26,25 @@ premodulo N, as for the final neuron in phase 0, and the regime is "unknown".
 
 A sum is *stale* when it is more than ``stale_epochs`` epochs older than the decision;
 ``Decision.stale`` says whether a stale sum entered ``S_used``.
+
+The support law ("support", docs/decisions.md) sizes a hidden neuron by the keys its tally
+holds instead of by |S| (under local credit S is fixed by the class prior and says nothing of
+the neuron): with D distinct input keys, D₊ of them voted 1 by n₊ samples,
+
+    premodulo = ceil(load_factor · D)   (Bloom-style: buckets per stored key; none when null)
+    threshold = max(1, floor(bleach · n₊ / D₊))   (bleaching: a key answers 1 only with that
+                                                   many votes for 1; 1 = WiSARD's rule)
+
+so a neuron that sees the same addresses over and over (a saturated RAM) needs more support per
+key, and the table shrinks with the keys it must hold. Neurons of the output layer keep
+``fixed_premodulo`` and threshold 1: their few keys are codes that must not collide.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
+
+import math
 
 import numpy as np
 
@@ -40,7 +54,7 @@ from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, REGIME_NAMES
 from .throttle import Throttle
 
 UINT32_MAX = KC.UINT32_MAX
-LAWS = ("square",)
+LAWS = ("square", "support")
 DAMPENING = ("clamp", "moving_average", "exp_smoothing", "percent_limit")
 #: names of the bounds that fired, for each bit pattern the compiled decision returns
 _CLAMPS = tuple(tuple(name for bit, name in KC.BIT_NAMES if bits & bit) for bits in range(2 * KC.MIN_PREMODULO))
@@ -59,6 +73,8 @@ class CapacityConfig:
     eps_factor: float = DEFAULT_EPS_FACTOR   # noise floor ε = eps_factor·√N
     tau_factor: float = DEFAULT_TAU_FACTOR   # collapse threshold τ = tau_factor·N
     min_premodulo: int = 1
+    load_factor: float | None = None   # "support": premodulo = ceil(load_factor · distinct keys); None = none
+    bleach: float = 0.0                # "support": threshold = max(1, floor(bleach · votes for 1 per supported key))
 
     def __post_init__(self):
         if self.law not in LAWS:
@@ -85,6 +101,10 @@ class CapacityConfig:
             raise ValueError(f"stale_weight must be in (0, 1], got {self.stale_weight}")
         if not 1 <= self.min_premodulo <= UINT32_MAX:
             raise ValueError(f"min_premodulo must be in [1, {UINT32_MAX}], got {self.min_premodulo}")
+        if self.load_factor is not None and not self.load_factor > 0.0:
+            raise ValueError(f"load_factor must be > 0 or null (no premodulo), got {self.load_factor}")
+        if not self.bleach >= 0.0:
+            raise ValueError(f"bleach must be >= 0 (0 = threshold 1, WiSARD's rule), got {self.bleach}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "CapacityConfig":
@@ -111,6 +131,7 @@ class Decision:
     alpha: float                # throttle factor used (1.0 = none)
     stale: bool
     oscillating: bool = False   # the throttle sees this neuron's premodulo oscillate
+    threshold: int = 1          # votes for 1 a key needs to answer 1 (support law; 1 = plain sign rule)
 
 
 def capacity_law(S: float, N: int) -> tuple[float, int, list[str]]:
@@ -243,6 +264,33 @@ class CapacityController:
                 "margin": None if s_used is None else s_used / N, "regime": REGIME_NAMES[reg],
                 "target_capacity": target, "previous": previous, "raw": raw, "final": final,
                 "clamps": list(_CLAMPS[bits]), "alpha": alpha, "stale": stale, "oscillating": osc}
+
+    def support_fields(self, layer: int, pos: int, N: int, S: int, support: tuple[int, int, int], epoch: int,
+                       previous: int, fixed_premodulo: int = 0, output: bool = False) -> dict:
+        """The support law's decision (module docstring) for a neuron whose fresh tally has sum S over
+        N samples and `support` = (distinct keys, keys with a vote for 1, votes for 1); `output`:
+        the neuron is in the output layer (kept at `fixed_premodulo`, threshold 1). Same fields as
+        `decision_fields`, plus `threshold`, `distinct_keys` and `load` (votes for 1 per such key)."""
+        N, S, epoch, previous = int(N), int(S), int(epoch), int(previous)
+        if N < 1:
+            raise ValueError(f"N must be >= 1, got {N}")
+        distinct, distinct_pos, n_pos = (int(v) for v in support)
+        c = self.cfg
+        load = n_pos / distinct_pos if distinct_pos else 0.0
+        clamps: list[str] = []
+        if output or c.load_factor is None:
+            raw = final = int(fixed_premodulo)
+        else:
+            raw = max(1, math.ceil(c.load_factor * distinct))
+            final = min(UINT32_MAX, max(c.min_premodulo, raw))
+            if final != raw:
+                clamps.append("min_premodulo" if final > raw else "uint32")
+        threshold = 1 if output else max(1, int(math.floor(c.bleach * load)))
+        reg = KC.regime(float(abs(S)), N, float(c.eps_factor), float(c.tau_factor))
+        return {"layer": int(layer), "pos": int(pos), "epoch": epoch, "S": S, "S_used": float(abs(S)), "N": N,
+                "margin": abs(S) / N, "regime": REGIME_NAMES[reg], "target_capacity": float(distinct),
+                "previous": previous, "raw": raw, "final": final, "clamps": clamps, "alpha": 1.0, "stale": False,
+                "oscillating": False, "threshold": threshold, "distinct_keys": distinct, "load": load}
 
     def state_dict(self) -> dict:
         """JSON-friendly: {"ema": {"layer.pos": [value, S, epoch]}, "throttle": throttle state or None}."""

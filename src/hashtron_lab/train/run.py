@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from ..hashing import hash32
 from ..model.network import Network
 from ..model.output_code import OutputCode
 from ..settings import from_mapping
 from .checkpoint import load_checkpoint, save_checkpoint
 from .events import Hooks
-from .tally import Tally, tally
+from .tally import Tally, local_credit, tally
 from .update import build_neuron, replace_neuron
 
 
@@ -115,7 +116,7 @@ def warm_kernels() -> None:
     new, n_keys = build_neuron(t, 1, 4)
     t.outputs_after(new, trace.out)
     replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
-    tally(net, trace, targets, 0, 0, mode="local")  # the local credit's one-pass kernel
+    tally(net, trace, targets, 0, 0, mode="local").support()  # the local credit's one-pass kernel, the support law's count
     split, code = Split(X, np.array([0, 1, 1, 0])), OutputCode("modulo", 2, 1)
     split.count_correct(trace.out, code)  # acceptance's count
     split.predict_from_outputs(trace.out, code)  # validation's decoding
@@ -166,6 +167,7 @@ class Run:
         self.since_best = 0
         self.stopped: str | None = None
         self.elapsed = 0.0
+        self._batch: list[tuple] = []   # (layer, pos, new neuron or None, record) awaiting commit_batch
         warm_kernels()
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
@@ -237,24 +239,21 @@ class Run:
         return accepted, reason
 
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
-                     started: float | None = None, **info: Any) -> dict:
+                     started: float | None = None, threshold: int = 1, **info: Any) -> dict:
         """Tally (unless given), rebuild the neuron under `premodulo`, keep it or undo it; one history record.
 
         `started`: perf_counter() when the caller began (e.g. before its own tally), so the
-        recorded duration covers the same work in both pipelines."""
+        recorded duration covers the same work in both pipelines. `threshold`: the votes for 1 a
+        key needs to answer 1 (bleaching; 1 = the plain sign rule)."""
         start = time.perf_counter() if started is None else started
         t = t if t is not None else self.tally(layer, pos)
         before = self.objective
-        record = {
-            "update": self.n_updates, "epoch": self.epoch, "layer": layer, "neuron": pos,
-            "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": t.S, "N": t.N,
-            "margin": t.margin, "votes": t.votes_cast, "improving_votes": t.n_improving,
-        }
+        record = self._record(layer, pos, premodulo, t, threshold)
         if self.accept.require_improving_vote and t.n_improving == 0:
             accepted, reason, keys = False, "no_improving_vote", 0
         else:
-            salt = int(self.rng.integers(0, 2**32))
-            new, keys = build_neuron(t, salt, premodulo, self.accept.keep_unvoted)
+            new, keys = build_neuron(t, self._salt(layer, pos, premodulo), premodulo, self.accept.keep_unvoted,
+                                     threshold)
             out_after = t.outputs_after(new, self.trace.out)
             if out_after is not None:  # judged from the flip test's outputs: a rejected rebuild touches nothing
                 accepted, reason = self._judge(before, out_after)
@@ -283,6 +282,90 @@ class Run:
         self.n_updates += 1
         self.hooks.emit("update", record)
         return record
+
+    def _record(self, layer: int, pos: int, premodulo: int, t: Tally, threshold: int) -> dict:
+        return {
+            "update": self.n_updates + len(self._batch), "epoch": self.epoch, "layer": layer, "neuron": pos,
+            "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": t.S, "N": t.N,
+            "margin": t.margin, "votes": t.votes_cast, "improving_votes": t.n_improving, "threshold": int(threshold),
+        }
+
+    def _salt(self, layer: int, pos: int, premodulo: int) -> int:
+        salt = int(self.rng.integers(0, 2**32))
+        return self._tied_salt(layer, pos, salt) if premodulo > 0 else salt
+
+    # -- a batch of independent updates (local credit, every update kept) -------------------------
+    def batchable(self, layer: int) -> bool:
+        """Whether the neurons of `layer` can be rebuilt one after another against the same trace
+        and put in place together: their credit is local (each one's votes read only its own input
+        column and the targets, which no neuron of the same layer changes) and every update is kept
+        (rule "always", no revisit rejection), so the result — neurons, salts, model bytes — is the
+        one-at-a-time result; only the per-update training accuracy is read after the batch."""
+        a = self.accept
+        return (a.rule == "always" and not a.reject_revisits and a.tally == "local"
+                and layer < self.net.architecture.n_layers - 1 and local_credit(self.net, layer))
+
+    def build_batched(self, layer: int, pos: int, premodulo: int, t: Tally, started: float, threshold: int = 1,
+                      **info: Any) -> dict:
+        """Rebuild neuron (layer, pos) from tally `t` without putting it in place yet (see
+        `batchable`; `commit_batch` does): the record it will have, finished by the commit."""
+        record = self._record(layer, pos, premodulo, t, threshold)
+        if self.accept.require_improving_vote and t.n_improving == 0:
+            new, keys, reason = None, 0, "no_improving_vote"
+        else:
+            new, keys = build_neuron(t, self._salt(layer, pos, premodulo), premodulo, self.accept.keep_unvoted,
+                                     threshold)
+            reason = "always"
+        record.update({"accepted": new is not None, "reason": reason, "keys": int(keys),
+                       "duration": time.perf_counter() - started, **info})
+        self._batch.append((layer, pos, new, record))
+        return record
+
+    def commit_batch(self) -> list[dict]:
+        """Put every neuron of the batch in place, recompute the trace once from their layer, and
+        finish and emit their records in order."""
+        if not self._batch:
+            return []
+        start = time.perf_counter()
+        layers = {layer for layer, _, _, _ in self._batch}
+        if len(layers) != 1:
+            raise ValueError(f"a batch holds neurons of one layer, got layers {sorted(layers)}")
+        layer = layers.pop()
+        self.net.set_neurons(layer, {pos: new for _, pos, new, _ in self._batch if new is not None})
+        if layer == 0:
+            self.trace = self.net.trace(self.train.X)
+        else:
+            self.net.refresh(self.trace, layer)
+        self.objective = self._objective()
+        accuracy = self.train_accuracy()
+        cols = int(self.net.first[layer]) + np.array([pos for _, pos, _, _ in self._batch], dtype=np.int64)
+        on = self.trace.cells[:, cols].sum(axis=0, dtype=np.int64)
+        n = self.trace.cells.shape[0]
+        share = (time.perf_counter() - start) / len(self._batch)
+        records = []
+        for (_, pos, new, record), ones in zip(self._batch, on):
+            record.update({"filter_bytes": int(self.net.neuron(layer, pos).filter.shape[0]),
+                           "S_out": int(2 * int(ones) - n), "train_accuracy": accuracy,
+                           "duration": record["duration"] + share})
+            self.n_accepted += int(new is not None)
+            self.history.append(record)
+            self.n_updates += 1
+            self.hooks.emit("update", record)
+            records.append(record)
+        self._batch = []
+        return records
+
+    def _tied_salt(self, layer: int, pos: int, drawn: int) -> int:
+        """The premodulo salt of neuron (layer, pos). Neurons of a layer that feeds an `argmax`
+        combiner come in class groups whose neuron r all read input r (n-tuple RAMs): they share
+        one salt per r, so a premodulo merges the same addresses in every class's RAM — a coarser
+        address, compared alike across classes — instead of adding class-specific collision noise
+        (docs/decisions.md). Other neurons keep their drawn salt (the RNG stream is the same)."""
+        comb = self.net.architecture.combiners[layer]
+        if comb is None or comb.kind != "argmax":
+            return drawn
+        r = pos % (self.net.architecture.widths[layer] // int(comb.params["groups"]))
+        return int(hash32(r, hash32(int(self.cfg.seed) & 0xFFFFFFFF, layer, 0xFFFFFFFF), 0xFFFFFFFF))
 
     def train_pair(self, layer: int, pos1: int, pos2: int, premodulo: int, **info: Any) -> list[dict]:
         """Two neurons of one layer at a time (the reference's late mode): both rebuilt together,
@@ -317,9 +400,13 @@ class Run:
             records.append(rec)
         return records
 
-    def checkpoint_due(self) -> bool:
+    def checkpoint_due(self, before: int | None = None) -> bool:
+        """Whether the updates since `before` (default: the last one) crossed a multiple of checkpoint_every."""
         every = self.cfg.checkpoint_every
-        return bool(every and self.cfg.checkpoint_path and self.n_updates % every == 0)
+        if not (every and self.cfg.checkpoint_path):
+            return False
+        before = self.n_updates - 1 if before is None else before
+        return self.n_updates // every > before // every
 
     # -- epochs, validation, early stopping ----------------------------------------
     def end_epoch(self) -> None:
@@ -417,7 +504,7 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
             if bar is not None:
                 bar.update(run.n_updates - before)
                 bar.set_postfix(epoch=run.epoch, train=f"{run.train_accuracy():.3f}")
-            if run.n_updates != before and run.checkpoint_due():
+            if run.n_updates != before and run.checkpoint_due(before):
                 run.save_checkpoint({"pipeline": pipeline.state()})
     finally:
         if bar is not None:

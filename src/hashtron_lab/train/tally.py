@@ -36,12 +36,19 @@ class Tally:
     def N(self) -> int:
         return int(self.votes.shape[0])
 
+    def support(self) -> tuple[int, int, int]:
+        """(distinct input keys, distinct keys with a vote for 1, votes for 1): the load the
+        support capacity law sizes this neuron by (train/capacity.py)."""
+        d, dp, n_pos = KT.support_stats(self.x_in, self.votes)
+        return int(d), int(dp), int(n_pos)
+
     @property
     def margin(self) -> float:
         return abs(self.S) / self.N if self.N else 0.0
 
-    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(keys, vote sums, voting samples, keep sums) per key under the step `hash(x, salt, premodulo)`."""
+    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, ...]:
+        """(keys, vote sums, voting samples, keep sums, votes for 1) per key under the step
+        `hash(x, salt, premodulo)`."""
         return KT.key_sums(self.x_in, self.votes, self.current, np.uint32(salt), np.uint32(premodulo))
 
     def outputs_after(self, new: Hashtron, out: np.ndarray) -> np.ndarray | None:
@@ -99,6 +106,15 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
                     votes, improving, flipped, *net.pack().args(), KT.CHUNK)
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
+
+
+def local_credit(net: Network, layer: int) -> bool:
+    """Whether every neuron of hidden `layer` gets local credit under tally mode "local" (an argmax
+    group, or a single output bit it can influence), so its tally never reads its neighbours."""
+    comb = net.architecture.combiners[layer]
+    if comb is not None and comb.kind == "argmax":
+        return True
+    return bool(np.all(net.influence()[layer].sum(axis=1) == 1))
 
 
 def _local_rule(net: Network, layer: int, pos: int) -> tuple[bool, int, int] | None:

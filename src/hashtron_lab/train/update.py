@@ -60,21 +60,24 @@ class Update:
             self.saved.restore(trace)
 
 
-def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False) -> tuple[Hashtron, int]:
+def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False,
+                 threshold: int = 1) -> tuple[Hashtron, int]:
     """The neuron a tally asks for: premodulo step (salt, P), then a filter of the voted bits.
 
     Keys whose votes cancel are left out and answer the filter's arbitrary bit (the reference's
     rule) — unless `keep_unvoted`, where such keys keep the bit the neuron gave their samples.
+    `threshold` b > 1 bleaches: a key answers 1 only when at least b samples voted for 1 on it.
     """
-    filt, n_keys = rebuilt_filter(t.x_in, t.votes, t.current, np.uint32(salt), np.uint32(premodulo), keep_unvoted)
+    filt, n_keys = rebuilt_filter(t.x_in, t.votes, t.current, np.uint32(salt), np.uint32(premodulo), keep_unvoted,
+                                  np.int64(threshold))
     program = [(int(salt), int(premodulo))] if premodulo > 0 else []
     return Hashtron(program=program, filter=filt), int(n_keys)
 
 
 def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodulo: int,
-                 keep_unvoted: bool = False) -> Update:
+                 keep_unvoted: bool = False, threshold: int = 1) -> Update:
     """Replace the tallied neuron and refresh the trace from its layer on."""
-    new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted)
+    new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted, threshold)
     return replace_neuron(net, trace, t.layer, t.pos, new, n_keys)
 
 
