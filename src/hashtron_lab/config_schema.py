@@ -198,6 +198,17 @@ class EvaluateSchema:
 
 
 @dataclass
+class AblationSchema:
+    """The 2x2x2 ablation stage (hashtron_lab/ablation.py): every workload's experiment with each
+    cell's overrides, for every seed."""
+    workloads: List[Any] = field(default_factory=list)   # {name, experiment, overrides: [...]}
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    capacity_on: List[str] = field(default_factory=lambda: ["capacity=support"])
+    forward_budget_factor: float = 3.0    # forward cells: this times the experiment's update budget
+    n_jobs: int = 2                       # cells trained in parallel processes
+
+
+@dataclass
 class MainSchema:
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     n_jobs: int = 2                       # seeds trained in parallel processes (not a stage param)
@@ -205,6 +216,7 @@ class MainSchema:
     evaluate: EvaluateSchema = field(default_factory=EvaluateSchema)
     backward: BackwardPipelineSchema = field(default_factory=BackwardPipelineSchema)
     forward: ForwardPipelineSchema = field(default_factory=ForwardPipelineSchema)
+    ablation: AblationSchema = field(default_factory=AblationSchema)
 
 
 # -- the root ------------------------------------------------------------------------------------

@@ -268,7 +268,7 @@ ENCODING_KEYS = {
     "raw": {"kind", "n_features"},
     "context": {"kind", "window", "n_features"},
     "tuples": {"kind", "levels", "quantiles", "tuple_size", "n_tuples", "window", "image_shape", "repeat",
-               "select_pool"},
+               "select_pool", "select_columns"},
 }
 
 
@@ -328,6 +328,7 @@ def _check_tuples(p: dict) -> None:
                            f"or set encoding.window to null (tuples from all bits).")
     p["repeat"] = 1 if p["repeat"] is None else _positive_int(p["repeat"], "repeat")
     p["select_pool"] = 1 if p["select_pool"] is None else _positive_int(p["select_pool"], "select_pool")
+    p["select_columns"] = _positive_int(p["select_columns"], "select_columns", allow_none=True)
 
 
 def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.random.Generator,
@@ -358,6 +359,31 @@ def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.rando
         cand = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in near])
         tuples[r] = cand[rng.choice(cand.shape[0], size=tuple_size, replace=cand.shape[0] < tuple_size)]
     return tuples, centres
+
+
+def column_information(values: np.ndarray, thresholds, labels: np.ndarray) -> np.ndarray:
+    """Mutual information (nats) between each column's thermometer level (how many of its
+    thresholds the value passes) and the label, on the training rows: float (d,).
+
+    Tuples drawn from every column of a wide table mostly address uninformative columns; ranking
+    columns by what their levels say about the label keeps the tuples on the ones that matter
+    (docs/decisions.md, the tabular scale series)."""
+    vals = np.asarray(values, dtype=np.float64)
+    y = np.ascontiguousarray(labels, dtype=np.int64)
+    C = int(y.max(initial=0)) + 1
+    n = y.shape[0]
+    py = np.bincount(y, minlength=C) / max(n, 1)
+    out = np.zeros(vals.shape[1], dtype=np.float64)
+    for c, thr in enumerate(thresholds):
+        t = np.asarray(thr, dtype=np.float64)
+        if t.shape[0] == 0 or n == 0:
+            continue
+        level = np.searchsorted(t, vals[:, c], side="right")  # thresholds passed (sorted thresholds)
+        joint = np.bincount(level * C + y, minlength=(t.shape[0] + 1) * C).reshape(-1, C) / n
+        px = joint.sum(axis=1, keepdims=True)
+        nz = joint > 0
+        out[c] = float(np.sum(joint[nz] * np.log(joint[nz] / (px * py[None, :])[nz])))
+    return out
 
 
 def select_tuples(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.ndarray, labels: np.ndarray,
@@ -516,10 +542,19 @@ class Encoder:
             raise DatasetError(f"encoding.image_shape {shape} has {shape[0] * shape[1]} pixels but the dataset has "
                                f"{d} columns. Fix: set encoding.image_shape to [height, width] with "
                                f"height * width = {d}.")
-        pool, n_tuples = self.params["select_pool"], self.params["n_tuples"]
-        if pool > 1 and labels is None:
-            raise TypeError(f"encoding.select_pool={pool} chooses tuples by the training labels: Encoder.fit needs "
+        pool, n_tuples, top = self.params["select_pool"], self.params["n_tuples"], self.params["select_columns"]
+        if (pool > 1 or top is not None) and labels is None:
+            raise TypeError(f"encoding.select_pool / select_columns choose by the training labels: Encoder.fit needs "
                             "labels= (class indices of the training rows; load_dataset passes them)")
+        if top is not None and top < d:
+            info = column_information(train.values, thr, labels)
+            keep_cols = np.sort(np.argsort(-info, kind="stable")[:top])
+            n_bits = [b if c in set(keep_cols.tolist()) else 0 for c, b in enumerate(n_bits)]
+            self.fitted["columns"] = {"kept": [train.names[c] for c in keep_cols],
+                                      "information": [float(info[c]) for c in keep_cols]}
+            if sum(n_bits) == 0:
+                raise DatasetError(f"encoding.select_columns={top} kept only constant columns: no bits to draw. "
+                                   f"Fix: raise select_columns or check the data.")
         tuples, centres = draw_tuples(n_bits, self.params["tuple_size"], pool * n_tuples, rng, window, shape)
         offsets = np.zeros(d + 1, dtype=np.int64)
         np.cumsum(n_bits, out=offsets[1:])
