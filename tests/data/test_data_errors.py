@@ -124,8 +124,8 @@ def test_unknown_keys_name_the_key_and_the_valid_ones():
         load_dataset(conf("digits", bogus=1), seed=0)
     with pytest.raises(DatasetError, match=r"unknown key\(s\) \['shuffle'\] in split; valid keys"):
         load_dataset(conf("digits", split={"shuffle": True}), seed=0)
-    with pytest.raises(DatasetError, match=r"unknown dataset name 'mnist'; valid names: \[.*'digits'"):
-        load_dataset({"name": "mnist", "encoding": {"kind": "raw"}}, seed=0)
+    with pytest.raises(DatasetError, match=r"unknown dataset name 'imagenet'; valid names: \[.*'digits'"):
+        load_dataset({"name": "imagenet", "encoding": {"kind": "raw"}}, seed=0)
     with pytest.raises(DatasetError, match=r"unknown key\(s\) \['levels'\] for encoding.kind=byte_picker"):
         load_dataset(conf("digits", encoding={"levels": [1]}), seed=0)
 

@@ -42,7 +42,7 @@ def _strip(records, drop=("duration", "wall")):
 
 
 def _cache_rows(pipe):
-    if not hasattr(pipe, "cache"):
+    if getattr(pipe, "cache", None) is None:
         return None
     rec = pipe.cache.records()
     return [tuple(r[name].item() for name in rec.dtype.names if name not in ("timestamp", "duration")) for r in rec]

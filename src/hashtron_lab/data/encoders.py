@@ -544,7 +544,8 @@ class Encoder:
                                f"height * width = {d}.")
         pool, n_tuples, top = self.params["select_pool"], self.params["n_tuples"], self.params["select_columns"]
         if (pool > 1 or top is not None) and labels is None:
-            raise TypeError(f"encoding.select_pool / select_columns choose by the training labels: Encoder.fit needs "
+            what = f"select_pool={pool} chooses tuples" if pool > 1 else f"select_columns={top} chooses columns"
+            raise TypeError(f"encoding.{what} by the training labels: Encoder.fit needs "
                             "labels= (class indices of the training rows; load_dataset passes them)")
         if top is not None and top < d:
             info = column_information(train.values, thr, labels)
