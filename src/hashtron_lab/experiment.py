@@ -64,6 +64,12 @@ def run_config(cfg: dict, checkpoint_path: str | None = None) -> dict:
 
 
 def splits_of(ds) -> tuple[Split, Split, Split]:
+    """The run's splits; a split left empty or a class absent from train is refused with the sizes."""
+    from .data.splits import check_split_sizes
+
+    meta = getattr(ds, "meta", None) or {}
+    check_split_sizes(ds.y_train, ds.y_val, ds.y_test, ds.class_names, f"dataset {getattr(ds, 'name', '')!r}",
+                      bool(meta.get("open_classes", False)))
     return (Split(ds.X_train, ds.y_train, ds.parity_train), Split(ds.X_val, ds.y_val, ds.parity_val),
             Split(ds.X_test, ds.y_test, ds.parity_test))
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from ..settings import from_mapping
+from ..settings import UINT32_MAX, check_fields, from_mapping, ranged
 from .capacity import CapacityConfig, CapacityController
 from .run import Run
 from .selection import SelectionConfig, Selector, VisitPicker
@@ -23,16 +23,21 @@ from .throttle import Throttle, ThrottleConfig
 
 @dataclass
 class BackwardConfig:
-    neurons_per_layer: int = 1          # accepted updates wanted per layer per sweep
-    layer_fraction: float | None = None  # if set: that fraction of each layer's neurons per sweep instead
-    max_attempts: int = 3               # tries without an accepted update before a forward skip
-    layer_seconds: float | None = None  # optional wall-clock limit per layer visit (not reproducible)
+    neurons_per_layer: int = ranged(1, 1, integer=True)  # accepted updates wanted per layer per sweep
+    # if set: that fraction of each layer's neurons per sweep instead
+    layer_fraction: float | None = ranged(None, 0, 1, lo_open=True, optional=True)
+    max_attempts: int = ranged(3, 1, integer=True)       # tries without an accepted update before a forward skip
+    # optional wall-clock limit per layer visit (not reproducible)
+    layer_seconds: float | None = ranged(None, 0, lo_open=True, optional=True)
     capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
-    fixed_premodulo: int = 0
-    cache_keep_last: int | None = 64
+    fixed_premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, key="capacity.fixed_premodulo")
+    cache_keep_last: int | None = ranged(64, 1, integer=True, optional=True, note="null = keep every record")
     capacity: dict = field(default_factory=dict)
     throttle: dict = field(default_factory=dict)
     selection: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 class BackwardPipeline:
@@ -40,14 +45,11 @@ class BackwardPipeline:
 
     def __init__(self, config: dict | BackwardConfig | None = None, run_id: str = ""):
         self.cfg = config if isinstance(config, BackwardConfig) else from_mapping(BackwardConfig, config, "pipeline")
-        if self.cfg.neurons_per_layer < 1 or self.cfg.max_attempts < 1:
-            raise ValueError("pipeline.neurons_per_layer and pipeline.max_attempts must be >= 1")
-        if self.cfg.layer_fraction is not None and not 0 < self.cfg.layer_fraction <= 1:
-            raise ValueError(f"pipeline.layer_fraction must be in (0, 1], got {self.cfg.layer_fraction}")
-        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle)
-        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
+        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle, "capacity.throttle")
+        self._throttle_cfg = thr_cfg
+        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity, "capacity"),
                                              Throttle(thr_cfg) if thr_cfg.enabled else None)
-        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection))
+        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection, "selection"))
         self._cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
         self._pending: list[tuple] = []   # this visit's records, added to the cache when it is next read
         self.phase = 0
@@ -167,6 +169,13 @@ class BackwardPipeline:
         return record
 
     # -- checkpoints ---------------------------------------------------------------
+    def settings(self) -> dict:
+        """The resolved settings (defaults filled in) that make this pipeline's runs what they are."""
+        d = asdict(self.cfg)
+        d.update(capacity=asdict(self.controller.cfg), throttle=asdict(self._throttle_cfg),
+                 selection=asdict(self.selector.cfg))
+        return d
+
     def state(self) -> dict:
         return {"phase": self.phase, "boot_pos": self.boot_pos, "plan": list(self.plan),
                 "visit": dict(self.visit) if self.visit else None, "premodulo": dict(self.premodulo),

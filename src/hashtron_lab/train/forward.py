@@ -7,20 +7,27 @@ success rate as P = (100 - succ)² · (min - max) / 2500 + max, at least 2. No s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from ..settings import from_mapping
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, ranged
 from .run import Run
 
 
 @dataclass
 class ForwardConfig:
-    premodulo: int = 0                 # fixed premodulo; 0 = no premodulo step
+    # fixed premodulo; 0 = no premodulo step
+    premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, note="0 = no premodulo step")
     schedule: bool = False             # schedule premodulo from the success rate instead
-    premodulo_min: int = 2
-    premodulo_max: int = 65536
-    threshold: float = 0.9             # below: random branches; above: a random layer, shuffled
+    premodulo_min: int = ranged(2, 2, UINT32_MAX, integer=True)
+    premodulo_max: int = ranged(65536, 2, UINT32_MAX, integer=True)
+    threshold: float = ranged(0.9, 0, 1)  # below: random branches; above: a random layer, shuffled
     pairs: bool = False                # above the threshold, two neurons of the layer at a time
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.premodulo_max < self.premodulo_min:
+            raise SettingError("premodulo_max", self.premodulo_max,
+                               f"an integer >= premodulo_min ({self.premodulo_min})")
 
 
 def scheduled_premodulo(success_percent: float, pmin: int, pmax: int) -> int:
@@ -68,6 +75,10 @@ class ForwardPipeline:
         else:
             run.train_neuron(layer, pos, self.premodulo(run), phase="forward")
         return self.idx >= len(self.plan)
+
+    def settings(self) -> dict:
+        """The settings that make this pipeline's runs what they are."""
+        return asdict(self.cfg)
 
     def state(self) -> dict:
         return {"plan": list(self.plan), "idx": self.idx}
