@@ -209,6 +209,7 @@ class HashtronConfig:
     seed: int = 0
     phase: Phase = Phase.debug
     run_id: Optional[str] = None
+    init_from: Optional[str] = None       # continue a trained network: a Go weights file or a model.htl
     dataset: Dict[str, Any] = MISSING     # checked by the data registry in `validate`
     model: ModelSchema = MISSING
     pipeline: Any = MISSING               # typed by its option: backward_schema / forward_schema
@@ -415,7 +416,11 @@ def validate(cfg: dict) -> dict:
     if unknown:
         fail("dataset", f"unknown key(s) {unknown} for dataset {name!r}; valid keys: {sorted(valid)}")
     build("dataset", lambda: check_config(ds))
-    build("model", lambda: Architecture.from_spec(cfg["model"]))
+    arch = build("model", lambda: Architecture.from_spec(cfg["model"]))
+    if cfg.get("init_from") is not None and not Path(str(cfg["init_from"])).expanduser().is_file():
+        fail("init_from", f"{cfg['init_from']!r} is not a file; give the path of a Go weights file (zlib) or a "
+                          f"hashtron-lab model (model.htl) trained with model={cfg['model'].get('name', '?')} "
+                          f"({arch.widths})")
     direction = (cfg.get("pipeline") or {}).get("direction")
     build(f"pipeline ({direction}) / capacity / selection", lambda: make_pipeline(cfg))
     rc = build("run", lambda: RunConfig.from_dict(run_config(cfg)))

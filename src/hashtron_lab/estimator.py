@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .experiment import check_fit, make_pipeline, run_config
+from .experiment import check_fit, initial_network, make_pipeline, run_config
 from .model.architecture import Architecture, default_architecture
 from .model.network import Network
 from .settings import Range, SettingError
@@ -35,12 +35,18 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
     `default_architecture(n_features, n_classes)`. `direction`: "backward" or "forward".
     `settings`: the config groups `budget`, `pipeline`, `capacity`, `selection`, `run` (dicts, as in
     `conf/`) and `validation_fraction` (held out from `fit`'s data for early stopping; 0 = none).
+    `init_from`: a trained network to continue instead of an untrained one — a Go weights file or
+    a model file path (for the given `architecture`), or a `Network`; its class i is the i-th of
+    the sorted labels of `y` (`classes_`). The backward pipeline then starts with one tally of
+    every neuron, which fills the sum cache, instead of its bootstrap.
     """
 
-    def __init__(self, architecture=None, direction: str = "backward", seed: int = 0, **settings: Any):
+    def __init__(self, architecture=None, direction: str = "backward", seed: int = 0, init_from=None,
+                 **settings: Any):
         self.architecture = architecture
         self.direction = direction
         self.seed = seed
+        self.init_from = init_from
         unknown = sorted(set(settings) - set(SETTINGS))
         if unknown:
             raise TypeError(f"unknown setting(s) {unknown}; valid: {list(SETTINGS)}")
@@ -48,11 +54,12 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
 
     # scikit-learn's clone/grid-search protocol (BaseEstimator introspects __init__; **settings needs these)
     def get_params(self, deep: bool = True) -> dict:
-        return {"architecture": self.architecture, "direction": self.direction, "seed": self.seed, **self.settings}
+        return {"architecture": self.architecture, "direction": self.direction, "seed": self.seed,
+                "init_from": self.init_from, **self.settings}
 
     def set_params(self, **params) -> "HashtronClassifier":
         for k, v in params.items():
-            if k in ("architecture", "direction", "seed"):
+            if k in ("architecture", "direction", "seed", "init_from"):
                 setattr(self, k, v)
             elif k in SETTINGS:
                 self.settings[k] = v
@@ -80,8 +87,21 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
         arch = self._architecture(X.shape[1], len(self.classes_))
         check_fit(arch, X.shape[1], len(self.classes_))
         train, val = self._split(X, y_idx, X_val, y_val)
-        net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([self.seed, 1])))
+        init = None
+        if isinstance(self.init_from, Network):
+            if self.init_from.architecture.to_spec() != arch.to_spec():
+                raise ValueError(f"init_from is a network of layer widths {self.init_from.architecture.widths}, not "
+                                 f"this classifier's {arch.widths}; pass architecture= the one it was trained with")
+            net, init = self.init_from.copy(), {"format": "network"}
+        elif self.init_from is not None:
+            net, init = initial_network(self.init_from, arch)
+        else:
+            net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([self.seed, 1])))
         run = Run(net, train, val, len(self.classes_), run_cfg)
+        if init is not None:
+            run.init = init
+            if hasattr(pipeline, "start_from_import"):
+                pipeline.start_from_import()
         drive(run, pipeline)
         self.network_ = run.net
         self.architecture_ = arch

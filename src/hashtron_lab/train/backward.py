@@ -28,7 +28,7 @@ class BackwardConfig:
     layer_fraction: float | None = ranged(None, 0, 1, lo_open=True, optional=True)
     max_attempts: int = ranged(3, 1, integer=True)       # tries without an accepted update before a forward skip
     # optional wall-clock limit per layer visit (not reproducible)
-    layer_seconds: float | None = ranged(None, 0, lo_open=True, optional=True)
+    layer_seconds: float | None = ranged(None, 0, optional=True)
     capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
     fixed_premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, key="capacity.fixed_premodulo")
     cache_keep_last: int | None = ranged(64, 1, integer=True, optional=True, note="null = keep every record")
@@ -61,7 +61,14 @@ class BackwardPipeline:
         self._k = 1                               # accepted updates the visit wants (set with the picker)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
+        self.imported = False  # the run starts from a trained network: the import tally replaces phase 0
 
+    def start_from_import(self) -> None:
+        """Continue a trained (e.g. imported Go) network instead of bootstrapping an untrained one:
+        the first epoch tallies every neuron once, fills the sum cache with those sums (so the
+        selection and the capacity law start from the imported state) and trains nothing; the
+        bootstrap, which would reset the final layer to the class prior, is skipped."""
+        self.imported = True
     @property
     def cache(self) -> SumCache:
         """The sum cache, with every record so far."""
@@ -89,6 +96,8 @@ class BackwardPipeline:
     def step(self, run: Run) -> bool:
         """One neuron training; True when an epoch (the bootstrap, or a sweep) ends."""
         if self.phase == 0:
+            if self.imported:
+                return self._import_tally(run)
             return self._bootstrap(run)
         if not self.plan:
             self.plan = list(range(run.net.architecture.n_layers - 1, -1, -1))
@@ -133,6 +142,27 @@ class BackwardPipeline:
         self.visit = {"layer": self.plan[0], "attempts": 0, "accepted": 0, "tried": [], "started": run.wall()}
         self._tried = set()
         self._picker = None
+
+    def _import_tally(self, run: Run) -> bool:
+        """The imported network's first tally: one sum-cache record per neuron (nothing trained);
+        each neuron's current premodulo becomes the `previous` of its first decision."""
+        self._flush()
+        c, n, t0 = self.controller.cfg, len(run.train), time.time()
+        cells = run.trace.cells
+        for layer, width in enumerate(run.net.architecture.widths):
+            for pos in range(width):
+                start = time.perf_counter()
+                t = run.tally(layer, pos)
+                k = int(run.net.first[layer]) + pos
+                prem = int(run.net.neuron(layer, pos).premodulo)
+                self._cache.add(layer, pos, run.epoch, t.S, t.N, int(2 * int(cells[:, k].sum()) - n), prem,
+                                regime_of(t.S, t.N, c.eps_factor, c.tau_factor), time.perf_counter() - start,
+                                False, run.train_accuracy(), t0)
+                self.premodulo[f"{layer}.{pos}"] = prem
+        run.hooks.emit("import_tally", {"neurons": run.net.architecture.n_neurons, "records": len(self._cache),
+                                        "train_accuracy": run.train_accuracy()})
+        self.phase = 1
+        return True
 
     def _bootstrap(self, run: Run) -> bool:
         """Phase 0: every neuron of the final layer, premodulo N (heavy collisions: the class prior)."""
@@ -180,7 +210,8 @@ class BackwardPipeline:
         return {"phase": self.phase, "boot_pos": self.boot_pos, "plan": list(self.plan),
                 "visit": dict(self.visit) if self.visit else None, "premodulo": dict(self.premodulo),
                 "skips": list(self.skips), "cache": self.cache.state(),
-                "controller": self.controller.state_dict(), "selector": self.selector.state_dict()}
+                "controller": self.controller.state_dict(), "selector": self.selector.state_dict(),
+                "imported": self.imported}
 
     def load_state(self, st: dict) -> None:
         self.phase, self.boot_pos, self.plan = st["phase"], st["boot_pos"], list(st["plan"])
@@ -192,4 +223,5 @@ class BackwardPipeline:
         self._pending = []
         self.controller.load_state_dict(st["controller"])
         self.selector.load_state_dict(st["selector"])
+        self.imported = bool(st.get("imported", False))
 

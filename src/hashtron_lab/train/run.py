@@ -55,7 +55,7 @@ class Split:
 class Budget:
     max_updates: int | None = ranged(2000, 0, integer=True, optional=True, note="0 trains nothing")
     max_epochs: int | None = ranged(None, 0, integer=True, optional=True)
-    max_seconds: float | None = ranged(None, 0, lo_open=True, optional=True)
+    max_seconds: float | None = ranged(None, 0, optional=True)
 
     def __post_init__(self):
         check_fields(self)
@@ -176,6 +176,7 @@ class Run:
         self.since_best = 0
         self.stopped: str | None = None
         self.elapsed = 0.0
+        self.init: dict | None = None     # where the starting network came from (init_from), part of the identity
         warm_kernels()
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
@@ -408,6 +409,7 @@ class Run:
             "validation": asdict(self.valcfg),
             "train_data": _data_digest(self.train),
             "val_data": _data_digest(self.val),
+            "init": self.init,
         }
 
     def save_checkpoint(self, extra: dict, path: str | Path | None = None, identity: dict | None = None) -> None:
