@@ -390,7 +390,7 @@ def validate(cfg: dict) -> dict:
     from .experiment import make_pipeline, run_config
     from .model.architecture import Architecture
     from .settings import SettingError, from_mapping
-    from .train.run import Acceptance, Budget, RunConfig, Validation
+    from .train.run import Acceptance, Budget, RunConfig, Validation, check_run_ends
 
     def fail(where: str, problem):
         raise ConfigError(f"invalid config at {where}: {problem}") from None
@@ -424,9 +424,10 @@ def validate(cfg: dict) -> dict:
     direction = (cfg.get("pipeline") or {}).get("direction")
     build(f"pipeline ({direction}) / capacity / selection", lambda: make_pipeline(cfg))
     rc = build("run", lambda: RunConfig.from_dict(run_config(cfg)))
-    build("budget", lambda: from_mapping(Budget, rc.budget, "budget"))
+    budget = build("budget", lambda: from_mapping(Budget, rc.budget, "budget"))
     build("run.acceptance", lambda: from_mapping(Acceptance, rc.acceptance, "run.acceptance"))
-    build("run.validation", lambda: from_mapping(Validation, rc.validation, "run.validation"))
+    valcfg = build("run.validation", lambda: from_mapping(Validation, rc.validation, "run.validation"))
+    build("budget", lambda: check_run_ends(budget, valcfg))
     from .track.alerts import AlertConfig
 
     build("alerts", lambda: AlertConfig.from_dict(cfg.get("alerts")))

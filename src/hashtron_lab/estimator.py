@@ -156,7 +156,8 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[self.run_.code.decode(self.network_.forward(X))]
 
     def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        pred = self.predict(X)
+        return float(np.mean(pred == check_labels(y, pred.shape[0])))
 
 
 def _refuse_sparse(X, name: str) -> None:

@@ -101,7 +101,8 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return votes[:, 1] - votes[:, 0] if C == 2 else votes
 
     def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        pred = self.predict(X)
+        return float(np.mean(pred == check_labels(y, pred.shape[0])))
 
 
 def _columns(X) -> TableColumns:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..model.network import Network
 from ..model.output_code import OutputCode
-from ..settings import UINT32_MAX, check_fields, from_mapping, one_of, ranged
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
 from .checkpoint import CheckpointError, check_identity, read_checkpoint, save_checkpoint
 from .events import Hooks
 from .tally import TALLY_MODES, Tally, tally
@@ -59,6 +59,18 @@ class Budget:
 
     def __post_init__(self):
         check_fields(self)
+
+    @property
+    def unbounded(self) -> bool:
+        return self.max_updates is None and self.max_epochs is None and self.max_seconds is None
+
+
+def check_run_ends(budget: Budget, validation: "Validation", has_val: bool = True) -> None:
+    """A run needs an end: a budget or early stopping (which needs a validation split)."""
+    if budget.unbounded and (validation.patience is None or not validation.every_epochs or not has_val):
+        raise SettingError("budget", {"max_updates": None, "max_epochs": None, "max_seconds": None},
+                           "at least one budget limit, or early stopping (run.validation.patience and every_epochs "
+                           "with a validation split)", absolute=True, problem="never ends the run")
 
 
 @dataclass
@@ -155,6 +167,11 @@ class Run:
         self.budget = from_mapping(Budget, self.cfg.budget, "budget")
         self.accept = from_mapping(Acceptance, self.cfg.acceptance, "run.acceptance")
         self.valcfg = from_mapping(Validation, self.cfg.validation, "run.validation")
+        check_run_ends(self.budget, self.valcfg, val is not None)
+        if self.cfg.checkpoint_every and not self.cfg.checkpoint_path:
+            raise SettingError("run.checkpoint_every", self.cfg.checkpoint_every,
+                               "0 when the run has no checkpoint path (no file to write)", absolute=True,
+                               problem="asks for checkpoints but no checkpoint_path is set")
         self.net = net
         self.train = train
         self.val = val
