@@ -185,7 +185,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; start the run without resume")
     data = path.read_bytes()
-    fix = "delete it to restart the run from scratch, or restore it (e.g. `dvc checkout`)"
+    fix = "Fix: delete it to restart the run from scratch, or restore it (e.g. `dvc checkout`)"
     if data.startswith(_OLD_MAGIC):
         raise CheckpointError(
             f"checkpoint {path} is in the old pickle format (version 1), which is never loaded because "
