@@ -35,6 +35,7 @@ STATE_MEMBER = "state.npy"
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLD_MAGIC = b"hashtron-lab-checkpoint "   # version 1: a pickle behind a text line; never unpickled
 _TAG = "$t"
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class CheckpointError(ValueError):
@@ -52,23 +53,26 @@ class _Writer:
         return name
 
     def encode(self, obj: Any, where: str = "state") -> Any:
-        if obj is None or isinstance(obj, (bool, str)):
+        t = type(obj)
+        if t in _PLAIN:  # the common case first: a history holds ~20 scalars per update
             return obj
-        if isinstance(obj, (int, float)):
-            return obj
+        if t is dict:
+            out = {}
+            for k, v in obj.items():
+                if type(k) is not str or k == _TAG:
+                    raise TypeError(f"{where}: checkpoint keys must be strings other than {_TAG!r}, got {k!r}")
+                out[k] = v if type(v) in _PLAIN else self.encode(v, f"{where}.{k}")
+            return out
+        if t is list:
+            return [v if type(v) in _PLAIN else self.encode(v, f"{where}[]") for v in obj]
+        if isinstance(obj, (bool, str, int, float)):  # subclasses (e.g. numpy's float64)
+            return obj.item() if isinstance(obj, np.generic) else obj
         if isinstance(obj, np.generic):
             return self.encode(obj.item(), where)
         if isinstance(obj, Mapping):
-            out = {}
-            for k, v in obj.items():
-                if not isinstance(k, str) or k == _TAG:
-                    raise TypeError(f"{where}: checkpoint keys must be strings other than {_TAG!r}, got {k!r}")
-                out[k] = self.encode(v, f"{where}.{k}")
-            return out
-        if isinstance(obj, list):
-            return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+            return self.encode(dict(obj), where)
         if isinstance(obj, tuple):
-            return {_TAG: "tuple", "v": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]}
+            return {_TAG: "tuple", "v": [self.encode(v, f"{where}[]") for v in obj]}
         if isinstance(obj, (bytes, bytearray, memoryview)):
             return {_TAG: "bytes", "a": self._add(np.frombuffer(bytes(obj), np.uint8))}
         if isinstance(obj, np.ndarray):
