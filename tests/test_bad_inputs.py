@@ -574,6 +574,19 @@ def _(tmp):
     resume(tmp)
 
 
+@case("ck_huge_array_header", CK, "a checkpoint array whose header claims 10^13 bytes (numpy's reader would "
+      "allocate them first)", Exception, r"is damaged \(an array of shape \(10000000000000,\) with 3 data bytes\)")
+def _(tmp):
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": "<u1", "fortran_order": False, "shape": (10**13,)})
+    (tmp / "run").mkdir()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("state.npy", f.getvalue() + b"abc")
+    (tmp / "run" / "checkpoint.npz").write_bytes(buf.getvalue())
+    resume(tmp)
+
+
 @case("ck_damaged", CK, "a checkpoint with one byte changed", Exception, r"checkpoint .* is damaged",
       "tests/train/test_resume.py::test_damaged_checkpoint_raises_checkpoint_error", volatile=r"\(BadZipFile: [^)]*\)")
 def _(tmp):

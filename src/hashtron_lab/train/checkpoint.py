@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -177,6 +178,23 @@ def dumps_checkpoint(state: Mapping[str, Any], identity: Mapping[str, Any] | Non
     return buf.getvalue()
 
 
+def _read_npy(raw: bytes, path, fix: str) -> np.ndarray:
+    """One .npy member, read without pickle and without trusting its header: the declared shape
+    must match the bytes present (numpy's own reader would allocate the declared size first)."""
+    f = io.BytesIO(raw)
+    major, _ = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(f)
+    if dtype.hasobject:
+        raise CheckpointError(f"checkpoint {path} holds an object (pickled) array, which is never loaded "
+                              f"(it could run code). {fix}")
+    data = memoryview(raw)[f.tell():]
+    if len(data) != math.prod(shape) * dtype.itemsize:
+        raise CheckpointError(f"checkpoint {path} is damaged (an array of shape {shape} with {len(data)} data "
+                              f"bytes). {fix}")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict, identity: Mapping[str, Any] | None = None) -> None:
     """Write `state` (plus the run's `identity`) atomically: a reader sees the old file or the new one."""
     atomic_write_bytes(path, dumps_checkpoint(state, identity))
@@ -212,13 +230,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
                     raise CheckpointError(f"checkpoint {path}: unexpected member {info.filename!r}. {fix}")
                 with zf.open(info) as f:
                     raw = f.read()  # checks the member's CRC-32
-                arrays[info.filename[:-4]] = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+                arrays[info.filename[:-4]] = _read_npy(raw, path, fix)
     except CheckpointError:
         raise
     except ValueError as e:
-        if "allow_pickle" in str(e) or "object" in str(e).lower():
-            raise CheckpointError(f"checkpoint {path} holds an object (pickled) array, which is never loaded "
-                                  f"(it could run code). {fix}") from None
         raise CheckpointError(f"checkpoint {path} is damaged ({e}). {fix}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, KeyError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} is damaged ({type(e).__name__}: {e}). {fix}") from None
