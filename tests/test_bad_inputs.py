@@ -425,6 +425,14 @@ def _(tmp):
                                                    np.where(np.arange(20) == 0, np.nan, YI))
 
 
+@case("nt_seed_negative", NT, "`seed=-4` (was: numpy's 'expected non-negative integer')", ValueError,
+      r"seed = -4 is out of range; allowed: an integer in \[0, 4294967295\]")
+def _(tmp):
+    from hashtron_lab.ntuple import NTupleClassifier
+
+    NTupleClassifier(n_tuples=4, tuple_size=2, seed=-4).fit(np.ones((20, 3)), YI)
+
+
 @case("nt_sparse_X", NT, "a scipy sparse matrix X", TypeError, r"sparse matrices are not supported; call \.toarray\(\)")
 def _(tmp):
     from scipy.sparse import csr_matrix

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .data.encoders import ORDINAL, Encoder, TableColumns
 from .estimator import HashtronClassifier, NotFittedError, _refuse_sparse, check_labels
+from .train.run import RunConfig
 
 # What the n-tuple experiments run (conf/run/ntuple.yaml, conf/experiment/ntuple_*.yaml; D22–D24);
 # tests/test_ntuple_estimator.py checks they agree.
@@ -53,6 +54,7 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def fit(self, X, y) -> NTupleClassifier:
+        RunConfig(seed=self.seed)  # the seed's range, checked before it seeds the tuple draw
         X = _columns(X)
         y = check_labels(y, X.values.shape[0])
         self.classes_, y_idx = np.unique(y, return_inverse=True)
