@@ -6,7 +6,7 @@ Layout (the stage name = its script = its output folder; seeds are subfolders):
     runs/backward/bootstrap/seed<k>/    bootstrap        (phase 0: the final layer)
     runs/backward/<pass>/seed<k>/       backward@<pass>  (resumes runs/backward/<src>)
     runs/forward/seed<k>/               train_forward
-        model.htl  sum_cache.bin (backward)  checkpoint.pkl  record/ (run.json + JSON lines)
+        model.htl  sum_cache.bin (backward)  checkpoint.npz  record/ (run.json + JSON lines)
     metrics/<direction>.json  plots/<direction>/  reports/<direction>/   evaluate@<direction>
     metrics/compare.json  reports/compare.{md,html}                      compare
 
@@ -90,7 +90,7 @@ def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_ep
     ds = read_dataset(seed_dir(PREPARED, seed))
     resume_from = None
     if resume_base is not None:
-        resume_from = seed_dir(resume_base, seed) / "checkpoint.pkl"
+        resume_from = seed_dir(resume_base, seed) / "checkpoint.npz"
         if not resume_from.is_file():
             raise SystemExit(f"{resume_from} is missing: rerun the stage that writes {resume_base} "
                              f"(`dvc repro` does it)")
@@ -100,7 +100,7 @@ def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_ep
         cap = cfg["budget"].get("max_epochs")
         cfg["budget"]["max_epochs"] = max_epochs if cap is None else min(cap, max_epochs)
     t0 = time.perf_counter()
-    result = experiment.train(cfg, checkpoint_path=str(out / "checkpoint.pkl"), dataset=ds,
+    result = experiment.train(cfg, checkpoint_path=str(out / "checkpoint.npz"), dataset=ds,
                               resume_from=str(resume_from) if resume_from else None)
     meta = {"dataset": cfg["dataset"]["name"], "direction": direction, "seed": int(seed), "run_id": cfg["run_id"],
             "stage": os.environ.get("DVC_STAGE", "")}

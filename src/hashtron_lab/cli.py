@@ -7,7 +7,7 @@ job's output directory::
 
     <hydra output dir>/model.htl        the trained network (hashtron-lab model file)
                       sum_cache.bin     the backward pipeline's sum cache
-                      checkpoint.pkl    full state (resume with a larger budget)
+                      checkpoint.npz    full state (resume with a larger budget)
                       record/           run.json + history/epochs/decisions (JSON lines)
 
 Multirun (``-m``) works with every Hydra launcher: basic (sequential), joblib (local
@@ -80,7 +80,7 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
                                                                  "run_id": cfg["run_id"]}))
         hooks.subscribe(tracker)
     try:
-        result = experiment.train(cfg, hooks=hooks, checkpoint_path=str(out / "checkpoint.pkl"), dataset=dataset)
+        result = experiment.train(cfg, hooks=hooks, checkpoint_path=str(out / "checkpoint.npz"), dataset=dataset)
         meta = {"dataset": cfg["dataset"].get("name"), "direction": result.pipeline.name,
                 "seed": int(cfg.get("seed", 0)), "run_id": cfg["run_id"], "git_commit": git.commit}
         save_model(result.net, out / "model.htl", meta)

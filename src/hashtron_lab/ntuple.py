@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .data.encoders import ORDINAL, Encoder, TableColumns
-from .estimator import HashtronClassifier, NotFittedError
+from .estimator import HashtronClassifier, NotFittedError, _refuse_sparse, check_labels
+from .train.run import RunConfig
 
 # What the n-tuple experiments run (conf/run/ntuple.yaml, conf/experiment/ntuple_*.yaml; D22–D24);
 # tests/test_ntuple_estimator.py checks they agree.
@@ -61,10 +62,9 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def fit(self, X, y) -> NTupleClassifier:
+        RunConfig(seed=self.seed)  # the seed's range, checked before it seeds the tuple draw
         X = _columns(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.values.shape[0]:
-            raise ValueError(f"y must be 1-D with one label per row of X ({X.values.shape[0]}), got shape {y.shape}")
+        y = check_labels(y, X.values.shape[0])
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         C = len(self.classes_)
         if C < 2:
@@ -119,10 +119,12 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return votes[:, 1] - votes[:, 0] if C == 2 else votes
 
     def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        pred = self.predict(X)
+        return float(np.mean(pred == check_labels(y, pred.shape[0])))
 
 
 def _columns(X) -> TableColumns:
+    _refuse_sparse(X, "X")
     try:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as e:

@@ -30,7 +30,7 @@ def test_tracking_none_imports_no_mlflow_and_writes_the_run(tmp_path, helpers):
     out = tmp_path / "run"
     p = helpers.run([sys.executable, "-c", NO_MLFLOW, *QUICK, "tracking=none", f"hydra.run.dir={out}"], ROOT)
     assert "MLFLOW_IMPORTED False" in p.stdout, p.stdout + p.stderr
-    for name in ("model.htl", "sum_cache.bin", "checkpoint.pkl", "record/run.json", "record/history.jsonl",
+    for name in ("model.htl", "sum_cache.bin", "checkpoint.npz", "record/run.json", "record/history.jsonl",
                  "record/decisions.jsonl", "record/epochs.jsonl"):
         assert (out / name).is_file(), name
     info = json.loads((out / "record" / "run.json").read_text())

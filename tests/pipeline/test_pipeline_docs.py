@@ -50,6 +50,8 @@ COVERED = {
         "done by hand / CI for the Ray extra; test_pipeline_ray.py uses the environment it makes",
     ".venv-ray/bin/python -m hashtron_lab -m pipeline=backward,forward seed=0,1 hydra/launcher=ray_local":
         "test_pipeline_ray.py",
+    "python -m hashtron_lab ~experiment init_from=path/to/weights.zlib":
+        "tests/train/test_migration.py::test_the_command_line_continues_a_go_file (experiment=quick, a real file)",
 }
 
 

@@ -47,13 +47,13 @@ def test_dvc_repro_end_to_end(project):
     for f in ("plots/backward/accuracy.csv", "plots/backward/premodulo.csv", "plots/forward/accuracy.csv",
               "plots/backward/confusion.csv", "reports/compare.md", "reports/compare.html",
               "runs/backward/last/seed0/model.htl", "runs/backward/last/seed0/sum_cache.bin",
-              "runs/backward/bootstrap/seed0/checkpoint.pkl", "runs/forward/seed0/record/run.json"):
+              "runs/backward/bootstrap/seed0/checkpoint.npz", "runs/forward/seed0/record/run.json"):
         assert (project.root / f).is_file(), f
     boot = json.loads((project.root / "runs/backward/bootstrap/seed0/record/run.json").read_text())
     p1 = json.loads((project.root / "runs/backward/pass1/seed0/record/run.json").read_text())
     p2 = json.loads((project.root / "runs/backward/pass2/seed0/record/run.json").read_text())
     assert boot["metrics"]["epochs"] == 1 and p2["metrics"]["updates"] >= p1["metrics"]["updates"]
-    assert p2["resumed_from"].endswith("runs/backward/pass1/seed0/checkpoint.pkl")
+    assert p2["resumed_from"].endswith("runs/backward/pass1/seed0/checkpoint.npz")
 
     second = project.run(["dvc", "repro"])
     assert ran(second.stdout) == set() and "Data and pipelines are up to date" in second.stdout, second.stdout

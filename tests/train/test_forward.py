@@ -52,7 +52,7 @@ def test_digits_mnist_stack_improves_validation(tr):
 def test_below_threshold_each_epoch_is_a_branch_input_to_output(tr):
     trn, va, _, nc = tr.digits()
     run = tr.make_run(tr.untrained(tr.mnist_stack()), trn, va, nc, budget={"max_updates": 30})
-    drive(run, ForwardPipeline({"threshold": 1.01}))
+    drive(run, ForwardPipeline({"threshold": 1.0}))  # never reached in 30 updates: branches only
     widths = run.net.architecture.widths
     for e in range(10):
         branch = run.history[3 * e:3 * e + 3]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from ..settings import from_mapping
+from ..settings import UINT32_MAX, check_fields, from_mapping, ranged
 from .capacity import CapacityConfig, CapacityController
 from .run import Run
 from .selection import SelectionConfig, Selector, VisitPicker
@@ -23,16 +23,21 @@ from .throttle import Throttle, ThrottleConfig
 
 @dataclass
 class BackwardConfig:
-    neurons_per_layer: int = 1          # accepted updates wanted per layer per sweep
-    layer_fraction: float | None = None  # if set: that fraction of each layer's neurons per sweep instead
-    max_attempts: int = 3               # tries without an accepted update before a forward skip
-    layer_seconds: float | None = None  # optional wall-clock limit per layer visit (not reproducible)
+    neurons_per_layer: int = ranged(1, 1, integer=True)  # accepted updates wanted per layer per sweep
+    # if set: that fraction of each layer's neurons per sweep instead
+    layer_fraction: float | None = ranged(None, 0, 1, lo_open=True, optional=True)
+    max_attempts: int = ranged(3, 1, integer=True)       # tries without an accepted update before a forward skip
+    # optional wall-clock limit per layer visit (not reproducible)
+    layer_seconds: float | None = ranged(None, 0, optional=True)
     capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
-    fixed_premodulo: int = 0
-    cache_keep_last: int | None = 64
+    fixed_premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, key="capacity.fixed_premodulo")
+    cache_keep_last: int | None = ranged(64, 1, integer=True, optional=True, note="null = keep every record")
     capacity: dict = field(default_factory=dict)
     throttle: dict = field(default_factory=dict)
     selection: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 class BackwardPipeline:
@@ -40,14 +45,11 @@ class BackwardPipeline:
 
     def __init__(self, config: dict | BackwardConfig | None = None, run_id: str = ""):
         self.cfg = config if isinstance(config, BackwardConfig) else from_mapping(BackwardConfig, config, "pipeline")
-        if self.cfg.neurons_per_layer < 1 or self.cfg.max_attempts < 1:
-            raise ValueError("pipeline.neurons_per_layer and pipeline.max_attempts must be >= 1")
-        if self.cfg.layer_fraction is not None and not 0 < self.cfg.layer_fraction <= 1:
-            raise ValueError(f"pipeline.layer_fraction must be in (0, 1], got {self.cfg.layer_fraction}")
-        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle)
-        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
+        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle, "capacity.throttle")
+        self._throttle_cfg = thr_cfg
+        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity, "capacity"),
                                              Throttle(thr_cfg) if thr_cfg.enabled else None)
-        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection))
+        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection, "selection"))
         self._cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
         self._pending: list[tuple] = []   # this visit's records, added to the cache when it is next read
         self.phase = 0
@@ -59,7 +61,14 @@ class BackwardPipeline:
         self._k = 1                               # accepted updates the visit wants (set with the picker)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
+        self.imported = False  # the run starts from a trained network: the import tally replaces phase 0
 
+    def start_from_import(self) -> None:
+        """Continue a trained (e.g. imported Go) network instead of bootstrapping an untrained one:
+        the first epoch tallies every neuron once, fills the sum cache with those sums (so the
+        selection and the capacity law start from the imported state) and trains nothing; the
+        bootstrap, which would reset the final layer to the class prior, is skipped."""
+        self.imported = True
     @property
     def cache(self) -> SumCache:
         """The sum cache, with every record so far."""
@@ -88,6 +97,8 @@ class BackwardPipeline:
         """One neuron training (or, for a layer whose neurons learn independently, a batch of the
         visit's picks: `Run.batchable`); True when an epoch (the bootstrap, or a sweep) ends."""
         if self.phase == 0:
+            if self.imported:
+                return self._import_tally(run)
             return self._bootstrap(run)
         if not self.plan:
             self.plan = list(range(run.net.architecture.n_layers - 1, -1, -1))
@@ -138,6 +149,27 @@ class BackwardPipeline:
         self.visit = {"layer": self.plan[0], "attempts": 0, "accepted": 0, "tried": [], "started": run.wall()}
         self._tried = set()
         self._picker = None
+
+    def _import_tally(self, run: Run) -> bool:
+        """The imported network's first tally: one sum-cache record per neuron (nothing trained);
+        each neuron's current premodulo becomes the `previous` of its first decision."""
+        self._flush()
+        c, n, t0 = self.controller.cfg, len(run.train), time.time()
+        cells = run.trace.cells
+        for layer, width in enumerate(run.net.architecture.widths):
+            for pos in range(width):
+                start = time.perf_counter()
+                t = run.tally(layer, pos)
+                k = int(run.net.first[layer]) + pos
+                prem = int(run.net.neuron(layer, pos).premodulo)
+                self._cache.add(layer, pos, run.epoch, t.S, t.N, int(2 * int(cells[:, k].sum()) - n), prem,
+                                regime_of(t.S, t.N, c.eps_factor, c.tau_factor), time.perf_counter() - start,
+                                False, run.train_accuracy(), t0)
+                self.premodulo[f"{layer}.{pos}"] = prem
+        run.hooks.emit("import_tally", {"neurons": run.net.architecture.n_neurons, "records": len(self._cache),
+                                        "train_accuracy": run.train_accuracy()})
+        self.phase = 1
+        return True
 
     def _bootstrap(self, run: Run) -> bool:
         """Phase 0: every neuron of the final layer, premodulo N (heavy collisions: the class prior)."""
@@ -206,11 +238,19 @@ class BackwardPipeline:
         run.decisions.append(event)
 
     # -- checkpoints ---------------------------------------------------------------
+    def settings(self) -> dict:
+        """The resolved settings (defaults filled in) that make this pipeline's runs what they are."""
+        d = asdict(self.cfg)
+        d.update(capacity=asdict(self.controller.cfg), throttle=asdict(self._throttle_cfg),
+                 selection=asdict(self.selector.cfg))
+        return d
+
     def state(self) -> dict:
         return {"phase": self.phase, "boot_pos": self.boot_pos, "plan": list(self.plan),
                 "visit": dict(self.visit) if self.visit else None, "premodulo": dict(self.premodulo),
                 "skips": list(self.skips), "cache": self.cache.state(),
-                "controller": self.controller.state_dict(), "selector": self.selector.state_dict()}
+                "controller": self.controller.state_dict(), "selector": self.selector.state_dict(),
+                "imported": self.imported}
 
     def load_state(self, st: dict) -> None:
         self.phase, self.boot_pos, self.plan = st["phase"], st["boot_pos"], list(st["plan"])
@@ -222,4 +262,5 @@ class BackwardPipeline:
         self._pending = []
         self.controller.load_state_dict(st["controller"])
         self.selector.load_state_dict(st["selector"])
+        self.imported = bool(st.get("imported", False))
 

@@ -49,7 +49,7 @@ import math
 import numpy as np
 
 from ..kernels import capacity as KC
-from ..settings import from_mapping
+from ..settings import SettingError, check_fields, from_mapping, one_of, ranged
 from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, REGIME_NAMES
 from .throttle import Throttle
 
@@ -62,53 +62,34 @@ _CLAMPS = tuple(tuple(name for bit, name in KC.BIT_NAMES if bits & bit) for bits
 
 @dataclass
 class CapacityConfig:
-    law: str = "square"
+    law: str = one_of("square", LAWS)
     dampening: list[str] = field(default_factory=lambda: ["clamp"])
-    clamp_factor: float = 10.0     # "clamp": at most ×/÷ this per step
-    ma_k: int = 3                  # "moving_average": sums averaged
-    ema_alpha: float = 0.5         # "exp_smoothing": weight of the newest value
-    percent_limit: float = 0.5     # "percent_limit": max relative change per step
-    stale_epochs: int = 5          # a sum older than this many epochs is stale
-    stale_weight: float = 0.5      # weight of a stale sum in the averages
-    eps_factor: float = DEFAULT_EPS_FACTOR   # noise floor ε = eps_factor·√N
-    tau_factor: float = DEFAULT_TAU_FACTOR   # collapse threshold τ = tau_factor·N
-    min_premodulo: int = 1
-    load_factor: float | None = None   # "support": premodulo = ceil(load_factor · distinct keys); None = none
-    bleach: float = 0.0                # "support": threshold = max(1, floor(bleach · votes for 1 per supported key))
+    clamp_factor: float = ranged(10.0, 1, lo_open=True)     # "clamp": at most ×/÷ this per step
+    ma_k: int = ranged(3, 1, integer=True)                   # "moving_average": sums averaged
+    ema_alpha: float = ranged(0.5, 0, 1, lo_open=True)      # "exp_smoothing": weight of the newest value
+    percent_limit: float = ranged(0.5, 0, lo_open=True)     # "percent_limit": max relative change per step
+    stale_epochs: int = ranged(5, 0, integer=True)           # a sum older than this many epochs is stale
+    stale_weight: float = ranged(0.5, 0, 1, lo_open=True)   # weight of a stale sum in the averages
+    eps_factor: float = ranged(DEFAULT_EPS_FACTOR, 0)        # noise floor ε = eps_factor·√N
+    tau_factor: float = ranged(DEFAULT_TAU_FACTOR, 0, lo_open=True)  # collapse threshold τ = tau_factor·N
+    min_premodulo: int = ranged(1, 1, UINT32_MAX, integer=True)
+    load_factor: float | None = ranged(None, 0, lo_open=True, optional=True)  # "support": premodulo = ceil(load_factor · distinct keys); None = none
+    bleach: float = ranged(0.0, 0)     # "support": threshold = max(1, floor(bleach · votes for 1 per supported key)); 0 = 1
 
     def __post_init__(self):
-        if self.law not in LAWS:
-            raise ValueError(f"unknown capacity law {self.law!r}; valid: {list(LAWS)}")
         if isinstance(self.dampening, str):
             self.dampening = [self.dampening]
         self.dampening = list(self.dampening)
         for name in self.dampening:
             if name not in DAMPENING:
-                raise ValueError(f"unknown dampening {name!r}; valid: {list(DAMPENING)}")
+                raise SettingError("dampening", name, "a list of " + ", ".join(DAMPENING), problem="is unknown")
         if len(set(self.dampening)) != len(self.dampening):
-            raise ValueError(f"dampening lists an option twice: {self.dampening}")
-        if not self.clamp_factor > 1.0:
-            raise ValueError(f"clamp_factor must be > 1, got {self.clamp_factor}")
-        if self.ma_k < 1:
-            raise ValueError(f"ma_k must be >= 1, got {self.ma_k}")
-        if not 0.0 < self.ema_alpha <= 1.0:
-            raise ValueError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
-        if not self.percent_limit > 0.0:
-            raise ValueError(f"percent_limit must be > 0, got {self.percent_limit}")
-        if self.stale_epochs < 0:
-            raise ValueError(f"stale_epochs must be >= 0, got {self.stale_epochs}")
-        if not 0.0 < self.stale_weight <= 1.0:
-            raise ValueError(f"stale_weight must be in (0, 1], got {self.stale_weight}")
-        if not 1 <= self.min_premodulo <= UINT32_MAX:
-            raise ValueError(f"min_premodulo must be in [1, {UINT32_MAX}], got {self.min_premodulo}")
-        if self.load_factor is not None and not self.load_factor > 0.0:
-            raise ValueError(f"load_factor must be > 0 or null (no premodulo), got {self.load_factor}")
-        if not self.bleach >= 0.0:
-            raise ValueError(f"bleach must be >= 0 (0 = threshold 1, WiSARD's rule), got {self.bleach}")
+            raise SettingError("dampening", self.dampening, "each option at most once", problem="lists an option twice")
+        check_fields(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "CapacityConfig":
-        return from_mapping(cls, d)
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "capacity") -> "CapacityConfig":
+        return from_mapping(cls, d, where)
 
 
 @dataclass

@@ -15,9 +15,9 @@ Both are off by default: the forward pipeline is then the reference's.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from ..settings import from_mapping
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, ranged
 from .capacity import CapacityConfig, CapacityController
 from .run import Run
 from .selection import SelectionConfig, Selector
@@ -26,14 +26,21 @@ from .sum_cache import SumCache, regime_of
 
 @dataclass
 class ForwardConfig:
-    premodulo: int = 0                 # fixed premodulo; 0 = no premodulo step
+    # fixed premodulo; 0 = no premodulo step
+    premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, note="0 = no premodulo step")
     schedule: bool = False             # schedule premodulo from the success rate instead
-    premodulo_min: int = 2
-    premodulo_max: int = 65536
-    threshold: float = 0.9             # below: random branches; above: a random layer, shuffled
+    premodulo_min: int = ranged(2, 2, UINT32_MAX, integer=True)
+    premodulo_max: int = ranged(65536, 2, UINT32_MAX, integer=True)
+    threshold: float = ranged(0.9, 0, 1)  # below: random branches; above: a random layer, shuffled
     pairs: bool = False                # above the threshold, two neurons of the layer at a time
     capacity_control: bool = False     # premodulo and threshold per neuron from the capacity controller
     use_selection: bool = False        # a branch's neuron per layer from the selection rule, not uniform
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.premodulo_max < self.premodulo_min:
+            raise SettingError("premodulo_max", self.premodulo_max,
+                               f"an integer >= premodulo_min ({self.premodulo_min})")
 
 
 def scheduled_premodulo(success_percent: float, pmin: int, pmax: int) -> int:
@@ -127,6 +134,15 @@ class ForwardPipeline:
         regime = regime_of(t.S, t.N, *((c.eps_factor, c.tau_factor) if c else ()))
         self.cache.add(layer, pos, run.epoch, t.S, t.N, record["S_out"], premodulo, regime, record["duration"],
                        record["accepted"], record["train_accuracy"], check=False)
+
+    def settings(self) -> dict:
+        """The settings that make this pipeline's runs what they are."""
+        out = asdict(self.cfg)
+        if self.controller is not None:
+            out["capacity"] = asdict(self.controller.cfg)
+        if self.selector is not None:
+            out["selection"] = asdict(self.selector.cfg)
+        return out
 
     def state(self) -> dict:
         st = {"plan": list(self.plan), "idx": self.idx}

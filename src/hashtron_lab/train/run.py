@@ -14,10 +14,10 @@ import numpy as np
 from ..hashing import hash32
 from ..model.network import Network
 from ..model.output_code import OutputCode
-from ..settings import from_mapping
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
+from .checkpoint import CheckpointError, check_identity, read_checkpoint, save_checkpoint
 from .events import Hooks
-from .tally import Tally, local_credit, tally
+from .tally import TALLY_MODES, Tally, local_credit, tally
 from .update import build_neuron, replace_neuron
 
 
@@ -54,43 +54,69 @@ class Split:
 
 @dataclass
 class Budget:
-    max_updates: int | None = 2000
-    max_epochs: int | None = None
-    max_seconds: float | None = None
+    max_updates: int | None = ranged(2000, 0, integer=True, optional=True, note="0 trains nothing")
+    max_epochs: int | None = ranged(None, 0, integer=True, optional=True)
+    max_seconds: float | None = ranged(None, 0, optional=True)
+
+    def __post_init__(self):
+        check_fields(self)
+
+    @property
+    def unbounded(self) -> bool:
+        return self.max_updates is None and self.max_epochs is None and self.max_seconds is None
+
+
+def check_run_ends(budget: Budget, validation: "Validation", has_val: bool = True) -> None:
+    """A run needs an end: a budget or early stopping (which needs a validation split)."""
+    if budget.unbounded and (validation.patience is None or not validation.every_epochs or not has_val):
+        raise SettingError("budget", {"max_updates": None, "max_epochs": None, "max_seconds": None},
+                           "at least one budget limit, or early stopping (run.validation.patience and every_epochs "
+                           "with a validation split)", absolute=True, problem="never ends the run")
 
 
 @dataclass
 class Acceptance:
-    rule: str = "not_worse"          # not_worse | improve | always
-    objective: str = "accuracy"      # accuracy | hamming (bits of output distance)
+    rule: str = one_of("not_worse", ("not_worse", "improve", "always"))
+    objective: str = one_of("accuracy", ("accuracy", "hamming"))  # hamming: bits of output distance
     require_improving_vote: bool = True
     reject_revisits: bool = True     # local-minimum detection by hash of the prediction vector
     keep_unvoted: bool = False       # keys without votes keep the neuron's current bit (not in the reference)
-    tally: str = "flip"              # flip (reference) | local (hidden neurons of one output bit vote its target)
-    positive_weight: int = 1         # local tally: weight of a vote for 1 (>= samples: WiSARD's "any sample sets it")
+    tally: str = one_of("flip", TALLY_MODES)  # flip (reference) | local (hidden neurons of one output bit vote its target)
+    # local tally: weight of a vote for 1 (>= samples: WiSARD's "any sample sets it")
+    positive_weight: int = ranged(1, 1, integer=True)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 @dataclass
 class Validation:
-    every_epochs: int = 1
-    patience: int | None = 20
-    min_delta: float = 0.0
+    every_epochs: int = ranged(1, 0, integer=True, note="0 = never validate")
+    patience: int | None = ranged(20, 1, integer=True, optional=True, note="null = no early stopping")
+    min_delta: float = ranged(0.0, 0.0)
     restore_best: bool = True
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 @dataclass
 class RunConfig:
-    seed: int = 0
+    seed: int = ranged(0, 0, UINT32_MAX, integer=True, key="seed")
     budget: dict = field(default_factory=dict)
     acceptance: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)
-    checkpoint_every: int = 0        # neuron updates between checkpoints; 0 = only when asked
+    # neuron updates between checkpoints; 0 = only at the end of a session
+    checkpoint_every: int = ranged(0, 0, integer=True, note="0 = only at the end")
     checkpoint_path: str | None = None
     progress: bool | None = None     # None: only when stderr is a terminal
 
+    def __post_init__(self):
+        check_fields(self)
+
     @classmethod
     def from_dict(cls, d: dict | None) -> "RunConfig":
-        return from_mapping(cls, d, "run config")
+        return from_mapping(cls, d, "run")
 
 
 _WARM = False
@@ -140,12 +166,13 @@ class Run:
                  config: RunConfig | dict | None = None, hooks: Hooks | None = None):
         self.cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         self.budget = from_mapping(Budget, self.cfg.budget, "budget")
-        self.accept = from_mapping(Acceptance, self.cfg.acceptance, "acceptance")
-        self.valcfg = from_mapping(Validation, self.cfg.validation, "validation")
-        if self.accept.rule not in ("not_worse", "improve", "always"):
-            raise ValueError(f"acceptance.rule must be not_worse, improve or always, got {self.accept.rule!r}")
-        if self.accept.objective not in ("accuracy", "hamming"):
-            raise ValueError(f"acceptance.objective must be accuracy or hamming, got {self.accept.objective!r}")
+        self.accept = from_mapping(Acceptance, self.cfg.acceptance, "run.acceptance")
+        self.valcfg = from_mapping(Validation, self.cfg.validation, "run.validation")
+        check_run_ends(self.budget, self.valcfg, val is not None)
+        if self.cfg.checkpoint_every and not self.cfg.checkpoint_path:
+            raise SettingError("run.checkpoint_every", self.cfg.checkpoint_every,
+                               "0 when the run has no checkpoint path (no file to write)", absolute=True,
+                               problem="asks for checkpoints but no checkpoint_path is set")
         self.net = net
         self.train = train
         self.val = val
@@ -168,6 +195,7 @@ class Run:
         self.stopped: str | None = None
         self.elapsed = 0.0
         self._batch: list[tuple] = []   # (layer, pos, new neuron or None, record) awaiting commit_batch
+        self.init: dict | None = None     # where the starting network came from (init_from), part of the identity
         warm_kernels()
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
@@ -439,22 +467,30 @@ class Run:
 
     # -- checkpoints ---------------------------------------------------------------
     def state(self) -> dict:
+        """Everything a resumed run needs, as data (see train/checkpoint.py)."""
+        seen = np.frombuffer(b"".join(sorted(self.seen)), np.uint8).reshape(len(self.seen), -1) if self.seen \
+            else np.zeros((0, 16), np.uint8)
         return {
             "net": self.net.copy(), "best_net": self.best_net.copy() if self.best_net else None,
             "rng": self.rng.bit_generator.state, "n_updates": self.n_updates, "n_accepted": self.n_accepted,
-            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs, "seen": sorted(self.seen), "pred_hash": self.pred_hash,
+            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs,
+            "seen": seen, "pred_hash": self.pred_hash,
             "best_val": self.best_val, "best_epoch": self.best_epoch, "since_best": self.since_best,
             "elapsed": self.wall(), "stopped": self.stopped, "config": asdict(self.cfg),
         }
 
     def load_state(self, st: dict) -> None:
+        arch = self.net.architecture
+        if st["net"].architecture.to_spec() != arch.to_spec():
+            raise CheckpointError(f"the checkpoint's network {st['net'].architecture.widths} is not this run's "
+                                  f"architecture {arch.widths}")
         self.net = st["net"].copy()
         self.best_net = st["best_net"].copy() if st["best_net"] else None
         self.rng.bit_generator.state = st["rng"]
         for key in ("n_updates", "n_accepted", "epoch", "history", "decisions", "epochs", "best_val", "best_epoch",
                     "since_best", "elapsed", "stopped"):
             setattr(self, key, st[key])
-        self.seen = set(st["seen"])
+        self.seen = {bytes(row) for row in np.asarray(st["seen"], np.uint8)}
         self.pred_hash = st["pred_hash"]
         if self.stopped != "early_stopping":
             self.stopped = None  # a budget stop ends a session, not the run: a resumed run may have more
@@ -462,31 +498,90 @@ class Run:
         self.trace = self.net.trace(self.train.X)
         self.objective = self._objective()
 
-    def save_checkpoint(self, extra: dict, path: str | Path | None = None) -> None:
+    def identity(self, pipeline) -> dict:
+        """What makes this run the run it is (a checkpoint continues only the same): seed, model,
+        classes, the data, the pipeline and its settings, acceptance and validation. Budgets,
+        checkpoint cadence and progress display are left out: a resumed run may change them."""
+        settings = getattr(pipeline, "settings", None)
+        return {
+            "pipeline": getattr(pipeline, "name", type(pipeline).__name__),
+            "pipeline_settings": settings() if callable(settings) else {},
+            "seed": int(self.cfg.seed),
+            "architecture": self.net.architecture.to_spec(),
+            "n_classes": self.n_classes,
+            "acceptance": asdict(self.accept),
+            "validation": asdict(self.valcfg),
+            "train_data": _data_digest(self.train),
+            "val_data": _data_digest(self.val),
+            "init": self.init,
+        }
+
+    def save_checkpoint(self, extra: dict, path: str | Path | None = None, identity: dict | None = None) -> None:
         path = path or self.cfg.checkpoint_path
         if not path:
             return
-        save_checkpoint(path, {"run": self.state(), **extra})
+        save_checkpoint(path, {"run": self.state(), **extra}, identity)
         self.hooks.emit("checkpoint", {"path": str(path), "updates": self.n_updates, "epoch": self.epoch})
 
 
+def _data_digest(split: Split | None) -> dict | None:
+    """Rows, features and a short SHA-256 of a split's features, labels and parity words."""
+    if split is None:
+        return None
+    h = hashlib.sha256()
+    for a in (split.X, split.y, split._par):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return {"rows": len(split), "features": int(split.X.shape[1]), "sha256": h.hexdigest()[:16]}
 
-def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | None = None) -> Run:
+
+RESUME_MODES = (False, True, "if_exists")
+
+
+def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Path | None = None,
+          allow_changes: tuple[str, ...] | list[str] = ()) -> Run:
     """Run `pipeline` steps until the budget, early stopping or the pipeline itself ends the run.
 
-    With `resume`, state is read first from `resume_from` (default: the run's checkpoint
-    path, if it exists); the result is the same as an uninterrupted run with the same seed
-    (the wall-clock budget aside). A larger budget continues a finished run. An explicit
-    `resume_from` that does not exist is a CheckpointError, not a silent fresh start.
+    Resuming reads the state from `resume_from`, else from the run's checkpoint path; the result
+    is the same as an uninterrupted run with the same seed (the wall-clock budget aside), and a
+    larger budget continues a finished run.
+
+    - `resume=True` or an explicit `resume_from`: the checkpoint must exist (CheckpointError
+      otherwise, never a silent fresh start);
+    - `resume="if_exists"`: resume when the checkpoint exists, else start the run (for a command
+      repeated until it finishes); the first event says which (`resume` or `run_start`).
+
+    The checkpoint must come from the same run: `Run.identity` (seed, model, data, pipeline and
+    its settings, acceptance, validation) is compared with the one saved, and any difference is a
+    CheckpointError naming it, unless listed (by top-level name, e.g. "train_data") in
+    `allow_changes` for a deliberate continuation under other conditions.
     """
+    if resume not in RESUME_MODES:
+        raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
     path = resume_from or run.cfg.checkpoint_path
-    if resume_from and not Path(resume_from).exists():
-        load_checkpoint(resume_from)  # an explicit checkpoint must exist: raises CheckpointError
-    if (resume or resume_from) and path and Path(path).exists():
-        st = load_checkpoint(path)
-        run.load_state(st["run"])
-        pipeline.load_state(st["pipeline"])
-        run.hooks.emit("resume", {"path": str(path), "updates": run.n_updates, "epoch": run.epoch})
+    identity = run.identity(pipeline)
+    if resume_from or resume:
+        if not path:
+            raise CheckpointError("resume needs a checkpoint: set the run's checkpoint_path or pass resume_from")
+        exists = Path(path).exists()
+        if not exists and (resume_from or resume is True):
+            how = f"resume_from={str(resume_from)!r}" if resume_from else "resume=True"
+            raise CheckpointError(
+                f"{how} but checkpoint {path} does not exist: there is nothing to resume. Fix: check the path, "
+                f"start the run without resume, or pass resume='if_exists' to start fresh when no checkpoint exists")
+    if (resume_from or resume) and Path(path).exists():
+        doc = read_checkpoint(path)
+        check_identity(path, doc["identity"], identity, allow_changes)
+        st = doc["state"]
+        try:
+            run.load_state(st["run"])
+            pipeline.load_state(st["pipeline"])
+        except CheckpointError as e:
+            raise CheckpointError(f"checkpoint {path}: {e}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise CheckpointError(f"checkpoint {path} does not hold a state this run can continue "
+                                  f"({type(e).__name__}: {e}); delete it to restart the run") from None
+        run.hooks.emit("resume", {"path": str(path), "updates": run.n_updates, "epoch": run.epoch,
+                                  "config_hash": doc["config_hash"]})
         run._t0 = time.perf_counter()  # reading the checkpoint is not training time
     else:
         run.hooks.emit("run_start", {"pipeline": pipeline.name, "seed": run.cfg.seed,
@@ -505,11 +600,11 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
                 bar.update(run.n_updates - before)
                 bar.set_postfix(epoch=run.epoch, train=f"{run.train_accuracy():.3f}")
             if run.n_updates != before and run.checkpoint_due(before):
-                run.save_checkpoint({"pipeline": pipeline.state()})
+                run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
     finally:
         if bar is not None:
             bar.close()
-    run.save_checkpoint({"pipeline": pipeline.state()})
+    run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
     run.finish()
     run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
                                "wall": run.wall(), "train_accuracy": run.train_accuracy(),
