@@ -15,7 +15,8 @@ def main() -> None:
     a = load_params()["main"]["ablation"]
     say(f"ablation: {len(a['workloads'])} workloads x 8 cells x {len(a['seeds'])} seeds")
     per_seed = run_ablation(a["workloads"], a["seeds"], a["capacity_on"], a["n_jobs"],
-                            forward_budget_factor=a["forward_budget_factor"], log=say)
+                            forward_budget_factor=a["forward_budget_factor"],
+                            forward_validation_every=a["forward_validation_every"], log=say)
     doc = write_outputs(per_seed, "metrics/ablation.json", "reports/ablation.md", a)
     for w, e in doc["effects"].items():
         say(f"{w}: backward-forward {e['backward_minus_forward']:+.4f}, capacity on-off {e['capacity_on_minus_off']:+.4f}, "

@@ -21,9 +21,9 @@ def test_every_cell_composes_to_what_it_names(cell):
     assert cap["enabled"] is on and (cap["law"] == "support") is on
     if cell["order"] == "forward":
         assert pipe["capacity_control"] is on and pipe["use_selection"] is True
-        assert cfg["budget"]["max_updates"] == 3 * 1012
+        assert cfg["budget"]["max_updates"] == 3 * 3012
     else:
-        assert pipe["layer_fraction"] == 1.0 and cfg["budget"]["max_updates"] == 1012
+        assert pipe["layer_fraction"] == 1.0 and cfg["budget"]["max_updates"] == 3012
     assert cfg["dataset"]["encoding"]["kind"] == "tuples"
 
 

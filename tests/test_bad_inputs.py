@@ -185,7 +185,7 @@ for _id, _over, _was, _facts in [
     ("cfg_main_backward_range", ["main.backward.neurons_per_layer=0"], "",
      r"main\.backward\.neurons_per_layer: 0 is out of range"),
     ("cfg_zero_neurons", ["model.layers.0.neurons=0"], "", r"neurons must be a positive integer, got 0"),
-    ("cfg_unknown_dataset", ["dataset.name=mnist"], "", r"dataset\.name: unknown dataset 'mnist'; valid:"),
+    ("cfg_unknown_dataset", ["dataset.name=imagenet"], "", r"dataset\.name: unknown dataset 'imagenet'; valid:"),
     ("cfg_pass_chain", ["main.passes.pass1.src=last"], "", r"main\.passes\.pass1\.src: 'last' is not an earlier pass"),
     ("cfg_init_from_missing", ["init_from=nowhere/w.zlib"], "", r"init_from: 'nowhere/w\.zlib' is not a file"),
 ]:

@@ -57,14 +57,18 @@ def cell_overrides(cell: Mapping[str, str], capacity_on: Sequence[str] = DEFAULT
 
 def cell_config(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
                 capacity_on: Sequence[str] = DEFAULT_ON, config_dir: str | None = None,
-                forward_budget_factor: float = 1.0) -> dict:
+                forward_budget_factor: float = 1.0, forward_validation_every: int = 1) -> dict:
     """The composed, checked config of one (workload, cell, seed). Forward cells get
-    `forward_budget_factor` times the experiment's update budget: a forward branch trains one
-    neuron per layer, so the same budget trains fewer of a wide layer's neurons."""
+    `forward_budget_factor` times the experiment's update budget (a forward branch trains one
+    neuron per layer, so the same budget trains fewer of a wide layer's neurons) and validate
+    every `forward_validation_every` epochs (a forward epoch is one branch: validating after
+    each one costs a full pass over the validation rows every two updates)."""
     from .config_schema import load_config
 
     overrides = [f"experiment={workload['experiment']}", *workload.get("overrides", []),
                  *cell_overrides(cell, capacity_on), f"seed={int(seed)}", "tracking=none", "run.progress=false"]
+    if cell["order"] == "forward":
+        overrides.append(f"run.validation.every_epochs={int(forward_validation_every)}")
     cfg = load_config(overrides, config_dir)
     budget = cfg["budget"].get("max_updates")
     if cell["order"] == "forward" and budget is not None:
@@ -74,12 +78,12 @@ def cell_config(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
 
 def run_cell(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
              capacity_on: Sequence[str] = DEFAULT_ON, config_dir: str | None = None,
-             forward_budget_factor: float = 1.0) -> dict:
+             forward_budget_factor: float = 1.0, forward_validation_every: int = 1) -> dict:
     """Train one (workload, cell, seed); its measurements."""
     from .experiment import train
     from .model.files import dumps_model
 
-    cfg = cell_config(workload, cell, seed, capacity_on, config_dir, forward_budget_factor)
+    cfg = cell_config(workload, cell, seed, capacity_on, config_dir, forward_budget_factor, forward_validation_every)
     t0 = time.perf_counter()
     res = train(cfg)
     m = res.metrics
@@ -104,10 +108,10 @@ def _share(n: int) -> None:
 
 def run_ablation(workloads: Sequence[Mapping[str, Any]], seeds: Sequence[int],
                  capacity_on: Sequence[str] = DEFAULT_ON, n_jobs: int = 1, config_dir: str | None = None,
-                 forward_budget_factor: float = 1.0, log=print) -> list[dict]:
+                 forward_budget_factor: float = 1.0, forward_validation_every: int = 1, log=print) -> list[dict]:
     """Every (workload, cell, seed) trained; the per-seed measurements, in a fixed order."""
-    jobs = [(w, c, s, capacity_on, config_dir, forward_budget_factor) for w in workloads for c in cells()
-            for s in seeds]
+    jobs = [(w, c, s, capacity_on, config_dir, forward_budget_factor, forward_validation_every)
+            for w in workloads for c in cells() for s in seeds]
     n = max(1, min(int(n_jobs), len(jobs), os.cpu_count() or 1))
     out: list[dict] = []
     if n == 1:

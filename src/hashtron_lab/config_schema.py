@@ -205,6 +205,7 @@ class AblationSchema:
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     capacity_on: List[str] = field(default_factory=lambda: ["capacity=support"])
     forward_budget_factor: float = 3.0    # forward cells: this times the experiment's update budget
+    forward_validation_every: int = 50    # forward cells: validate every this many epochs (branches)
     n_jobs: int = 2                       # cells trained in parallel processes
 
 

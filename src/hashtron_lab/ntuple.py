@@ -45,7 +45,7 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
     Named settings for common data: `hashtron_lab.presets.estimator("mnist")`.
     """
 
-    def __init__(self, n_tuples: int = 100, tuple_size: int = 10, quantiles: int = 6, window: int | None = None,
+    def __init__(self, n_tuples: int = 300, tuple_size: int = 10, quantiles: int = 6, window: int | None = None,
                  image_shape: tuple[int, int] | None = None, direction: str = "backward", seed: int = 0,
                  max_updates: int | None = None, select_pool: int = 10, select_columns: int | None = None,
                  levels: list[float] | None = None, load_factor: float | None = None, bleach: float = 0.0):
