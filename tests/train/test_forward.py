@@ -129,10 +129,11 @@ def test_forward_can_borrow_the_capacity_controller_and_the_selection_rule(tr):
     """The ablation's forward cells: with capacity_control each neuron's premodulo comes from the
     capacity group's law (logged as decisions), with use_selection the branch's neuron of a layer
     comes from the selection rule (round robin: positions in order) and a sum cache is kept."""
-    data = tr.parity3(6)
+    base = tr.parity3(6)  # each pattern twice with both labels: training stays below threshold 1.0
+    data = type(base)(np.concatenate([base.X, base.X]), np.concatenate([base.y, 1 - base.y]))
     net = tr.untrained(tr.parity_net(6), 0)
     run = tr.make_run(net, data, None, 2, seed=0, budget={"max_updates": 24})
-    pipe = ForwardPipeline({"capacity_control": True, "use_selection": True, "threshold": 2.0},
+    pipe = ForwardPipeline({"capacity_control": True, "use_selection": True, "threshold": 1.0},
                            capacity={"law": "support", "load_factor": 2.0}, selection={"rule": "round_robin"})
     drive(run, pipe)
     hidden = [h for h in run.history if h["layer"] == 0]
@@ -143,7 +144,7 @@ def test_forward_can_borrow_the_capacity_controller_and_the_selection_rule(tr):
     assert any(h["premodulo"] > 0 for h in hidden)
     assert len(pipe.cache) == len(run.history)
     # state round trip keeps the cache and the selector's counter
-    again = ForwardPipeline({"capacity_control": True, "use_selection": True, "threshold": 2.0},
+    again = ForwardPipeline({"capacity_control": True, "use_selection": True, "threshold": 1.0},
                             capacity={"law": "support", "load_factor": 2.0}, selection={"rule": "round_robin"})
     again.load_state(pipe.state())
     assert len(again.cache) == len(pipe.cache) and again.selector.state_dict() == pipe.selector.state_dict()
