@@ -3,7 +3,7 @@
     python benchmarks/bench_ablation.py [--workloads digits mnist] [--seeds 0 1 2] [--jobs 2]
                                         [--on capacity=support ...] [--out /tmp/ablation]
 
-The workloads, seeds and "capacity on" overrides default to `main.ablation` in conf/ (the
+The workloads, seeds and "capacity on" overrides default to `ablation=full` in conf/ablation/ (the
 `ablation` stage of `dvc repro` runs the same thing into metrics/ablation.json and
 reports/ablation.md); --out writes the same files elsewhere.
 """
@@ -21,7 +21,7 @@ def main(argv=None) -> int:
     from hashtron_lab.ablation import run_ablation, write_outputs
     from hashtron_lab.config_schema import load_config
 
-    a = load_config([])["main"]["ablation"]
+    a = load_config(["ablation=full"])["ablation"]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", nargs="+", default=[w["name"] for w in a["workloads"]])
     ap.add_argument("--seeds", type=int, nargs="+", default=a["seeds"])

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     from hashtron_lab.ablation import run_cell
     from hashtron_lab.config_schema import load_config
 
-    workloads = {w["name"]: w for w in load_config([])["main"]["ablation"]["workloads"]}
+    workloads = {w["name"]: w for w in load_config(["ablation=full"])["ablation"]["workloads"]}
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", nargs="+", default=list(workloads))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

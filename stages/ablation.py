@@ -1,9 +1,10 @@
 """Stage `ablation`: order (backward | forward) × capacity control (on | off) × selection (gold
-zone | round robin) on every workload of `main.ablation`, each cell over the seeds ->
+zone | round robin) on every workload of `ablation`, each cell over the seeds ->
 metrics/ablation.json, reports/ablation.{md,html,png}.
 
 Each cell composes `conf/` (the workload's experiment plus the cell's overrides), so the stage
-depends on conf/ as a whole; `main.ablation` in params.yaml says which workloads and seeds.
+depends on conf/ as a whole; `ablation` in params.yaml (conf/ablation/: digits | full) says
+which workloads and seeds.
 """
 from common import load_params, main_guard, say
 
@@ -12,7 +13,7 @@ from hashtron_lab.ablation import run_ablation, write_outputs
 
 def main() -> None:
     main_guard()
-    a = load_params()["main"]["ablation"]
+    a = load_params()["ablation"]
     say(f"ablation: {len(a['workloads'])} workloads x 8 cells x {len(a['seeds'])} seeds")
     per_seed = run_ablation(a["workloads"], a["seeds"], a["capacity_on"], a["n_jobs"],
                             forward_budget_factor=a["forward_budget_factor"],

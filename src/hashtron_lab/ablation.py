@@ -5,7 +5,8 @@ claim are measured apart.
 A cell is a workload's experiment config plus the cell's overrides (`cell_overrides`):
 
 - order: backward = the experiment's own backward pipeline; forward = ``pipeline=forward``;
-- capacity on = the `capacity_on` overrides (e.g. ``capacity=support capacity.load_factor=2``; for
+- capacity on = the workload's `capacity_on` overrides, else the run's (e.g. ``capacity=support
+  capacity.load_factor=0.5``; for
   forward also ``pipeline.capacity_control=true``: forward then asks the same controller per
   neuron); off = ``capacity=fixed``;
 - selection: ``selection=gold`` / ``selection=round_robin`` (for forward also
@@ -65,8 +66,9 @@ def cell_config(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
     each one costs a full pass over the validation rows every two updates)."""
     from .config_schema import load_config
 
+    on = workload.get("capacity_on") or capacity_on
     overrides = [f"experiment={workload['experiment']}", *workload.get("overrides", []),
-                 *cell_overrides(cell, capacity_on), f"seed={int(seed)}", "tracking=none", "run.progress=false"]
+                 *cell_overrides(cell, on), f"seed={int(seed)}", "tracking=none", "run.progress=false"]
     if cell["order"] == "forward":
         overrides.append(f"run.validation.every_epochs={int(forward_validation_every)}")
     cfg = load_config(overrides, config_dir)
@@ -216,7 +218,8 @@ def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, 
     _plot(records, png)
     rows = table_rows(records)
     lines = ["# Ablation: order × capacity control × selection", "",
-             f"Capacity on = `{' '.join(settings.get('capacity_on', DEFAULT_ON))}`; seeds {settings.get('seeds')}; "
+             "Capacity on = " + "; ".join(f"{w['name']}: `{' '.join(w.get('capacity_on') or settings.get('capacity_on', DEFAULT_ON))}`"
+                                          for w in settings.get("workloads", [])) + f"; seeds {settings.get('seeds')}; "
              "test accuracy and fit seconds as mean ± sample std (ddof = 1) over seeds.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -201,7 +201,7 @@ class EvaluateSchema:
 class AblationSchema:
     """The 2x2x2 ablation stage (hashtron_lab/ablation.py): every workload's experiment with each
     cell's overrides, for every seed."""
-    workloads: List[Any] = field(default_factory=list)   # {name, experiment, overrides: [...]}
+    workloads: List[Any] = field(default_factory=list)   # {name, experiment, overrides: [...], capacity_on: [...]}
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     capacity_on: List[str] = field(default_factory=lambda: ["capacity=support"])
     forward_budget_factor: float = 3.0    # forward cells: this times the experiment's update budget
@@ -217,7 +217,6 @@ class MainSchema:
     evaluate: EvaluateSchema = field(default_factory=EvaluateSchema)
     backward: BackwardPipelineSchema = field(default_factory=BackwardPipelineSchema)
     forward: ForwardPipelineSchema = field(default_factory=ForwardPipelineSchema)
-    ablation: AblationSchema = field(default_factory=AblationSchema)
 
 
 # -- the root ------------------------------------------------------------------------------------
@@ -237,6 +236,7 @@ class HashtronConfig:
     tracking: TrackingSchema = field(default_factory=TrackingSchema)
     alerts: AlertsSchema = field(default_factory=AlertsSchema)
     main: MainSchema = field(default_factory=MainSchema)
+    ablation: AblationSchema = field(default_factory=AblationSchema)
 
 
 def register() -> None:

@@ -15,8 +15,8 @@ import time
 import pytest
 
 TINY = ["experiment=quick", "main.seeds=[0]", "main.n_jobs=1", "tracking=none", "dataset.max_samples=200",
-        "budget.max_updates=24", "main.ablation.seeds=[0]", "main.ablation.n_jobs=1",
-        "main.ablation.workloads=[{name:tiny,experiment:ntuple_breast_cancer,overrides:['budget.max_updates=24']}]"]
+        "budget.max_updates=24", "ablation.seeds=[0]", "ablation.n_jobs=1",
+        "ablation.workloads=[{name:tiny,experiment:ntuple_breast_cancer,overrides:['budget.max_updates=24']}]"]
 TRAINING = {"prepare", "bootstrap", "backward@pass1", "backward@pass2", "backward@last", "train_forward"}
 ALL = TRAINING | {"evaluate@backward", "evaluate@forward", "compare", "ablation"}
 
