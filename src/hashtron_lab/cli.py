@@ -87,10 +87,10 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
         cache = getattr(result.pipeline, "cache", None)
         if cache is not None:
             cache.save(out / "sum_cache.bin")
-        import numba
+        from .kernels.threads import GOVERNOR
 
         extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": monitor.alerts, "group": group,
-                 "mlflow_run_id": tracker.run_id if tracker else None, "numba_threads": numba.get_num_threads()}
+                 "mlflow_run_id": tracker.run_id if tracker else None, "numba_threads": GOVERNOR.ceiling()}
         info = record_of(result, cfg, extra)
         write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
         if tracker is not None:

@@ -32,12 +32,4 @@ def _drop_stale_cache(here: Path = HERE) -> None:
 _drop_stale_cache()
 
 
-def share_cores(side_by_side: int) -> int:
-    """Run this process's kernels on its share of the cores when `side_by_side` processes train at
-    once (D30): cores // side_by_side threads, at least 1; numba's default takes every core in
-    every process and oversubscribes them. Returns the threads asked for."""
-    import numba
-
-    threads = max(1, (os.cpu_count() or 1) // max(1, int(side_by_side)))
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    return threads
+from .threads import share_cores, threads_for  # noqa: E402  (the thread policy, D30/D36)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels import network as K
+from ..kernels.threads import threads_for
 from .architecture import Architecture
 from .hashtron import Hashtron
 
@@ -217,6 +218,7 @@ class Network:
         n, m = X.shape[0], self.architecture.n_neurons
         t = Trace(np.zeros((n, m), np.uint32), np.zeros((n, m), np.uint8), np.zeros(n, np.uint32),
                   np.zeros((n, self.n_counts), np.int32))
+        threads_for(n)
         K.forward_from(0, -1, X, t.keys, t.cells, t.counts, t.out, *self.pack().args(), K.CHUNK)
         return t
 
@@ -230,6 +232,7 @@ class Network:
                              f"this network's trace(): keys need (n, {self.architecture.n_neurons}), counts "
                              f"(n, {self.n_counts}); make it with Network.trace(X)")
         dummy = np.zeros((n, 1), np.uint32)
+        threads_for(n)
         K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.counts, trace.out, *self.pack().args(),
                        K.CHUNK)
 

@@ -6,6 +6,7 @@ from dataclasses import InitVar, dataclass, field
 import numpy as np
 
 from ..kernels import tally as KT
+from ..kernels.threads import threads_for
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 
@@ -96,6 +97,7 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
     flipped = np.empty(n, dtype=np.uint32)
+    threads_for(n)
     KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
                     votes, improving, flipped, *net.pack().args(), KT.CHUNK)
     return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
