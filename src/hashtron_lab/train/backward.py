@@ -59,6 +59,13 @@ class BackwardPipeline:
         self._k = 1                               # accepted updates the visit wants (set with the picker)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
+        from .warm import warm_kernels
+
+        warm_kernels(self.kernel_groups())  # before a run's clock starts
+
+    def kernel_groups(self) -> set[str]:
+        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        return {"backward"} | ({"ranking"} if self.selector.cfg.rule == "gold" else set())
 
     @property
     def cache(self) -> SumCache:

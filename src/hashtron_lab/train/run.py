@@ -92,44 +92,11 @@ class RunConfig:
         return from_mapping(cls, d, "run config")
 
 
-_WARM = False
+def warm_kernels(groups=None) -> float:
+    """Load or compile kernels before a clock starts (train/warm.py; default: every group)."""
+    from .warm import GROUPS, warm_kernels as warm
 
-
-def warm_kernels() -> None:
-    """Load (or compile) every training kernel once per process on a toy network, so the first
-    neuron update of a run is not charged numba's cache loading (it is ~0.5 s per process and
-    would skew wall-time comparisons between runs split over several processes)."""
-    global _WARM
-    if _WARM:
-        return
-    from ..model.architecture import Architecture
-
-    arch = Architecture.from_spec({"layers": [{"type": "hashtron", "neurons": 2},
-                                              {"type": "full", "size": 2, "bits": 1, "maxbits": 1},
-                                              {"type": "hashtron", "neurons": 1}]})
-    net = Network.untrained(arch, np.random.default_rng(0))
-    X = np.arange(8, dtype=np.uint32).reshape(4, 2)
-    trace = net.trace(X)
-    targets = np.array([0, 1, 1, 0], np.uint32)
-    t = tally(net, trace, targets, 0, 0)
-    new, n_keys = build_neuron(t, 1, 4)
-    t.outputs_after(new, trace.out)
-    replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
-    tally(net, trace, targets, 0, 0, mode="local")  # the local credit's one-pass kernel
-    split, code = Split(X, np.array([0, 1, 1, 0])), OutputCode("modulo", 2, 1)
-    split.count_correct(trace.out, code)  # acceptance's count
-    split.predict_from_outputs(trace.out, code)  # validation's decoding
-    # the backward pipeline's own kernels: the premodulo decision (with the throttle) and the zone ranking
-    from .capacity import CapacityController
-    from .selection import select_neuron
-    from .sum_cache import SumCache, regime_of
-    from .throttle import Throttle
-
-    CapacityController({}, Throttle()).decide(0, 0, 4, [(1, 0)], 0, 2)
-    cache = SumCache()
-    cache.add(0, 0, 0, 1, 4, 0, 4, regime_of(1, 4), 0.0, True, 0.0)
-    select_neuron(cache, 0, 1, 4, np.random.default_rng(0))
-    _WARM = True
+    return warm(GROUPS if groups is None else groups)
 
 
 class Run:
@@ -166,7 +133,9 @@ class Run:
         self.since_best = 0
         self.stopped: str | None = None
         self.elapsed = 0.0
-        warm_kernels()
+        from .warm import run_kernel_groups
+
+        warm_kernels(run_kernel_groups(net, self.accept.tally))  # before the clock starts
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
         self.objective = self._objective()
