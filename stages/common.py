@@ -125,7 +125,7 @@ def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_ep
         cache.save(out / "sum_cache.bin")
     info = record_of(result, cfg, {"run_id": cfg["run_id"], "stage": meta["stage"],
                                    "resumed_from": str(resume_from) if resume_from else None})
-    write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
+    write_run_record(out / "record", info, result.run.history, result.run.curve(), result.run.decisions)
     if os.environ.get("HASHTRON_LAB_FAIL_STAGE") and os.environ.get("HASHTRON_LAB_FAIL_STAGE") == meta["stage"]:
         raise SystemExit(f"HASHTRON_LAB_FAIL_STAGE={meta['stage']}: injected failure (tests of stage recovery)")
     m = result.metrics

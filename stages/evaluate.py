@@ -93,18 +93,27 @@ def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
 
 
 def accuracy_rows(records: dict[int, dict]) -> list[dict]:
-    """Per epoch, the mean over seeds that reached it (and how many did)."""
+    """Per epoch, the mean over seeds that reached it (and how many did); then one row for the
+    end of the runs (each seed's returned model where it stopped, `Run.record_final`): the
+    curve ends at the accuracies of metrics/<direction>.json."""
     by_epoch: dict[int, list[dict]] = {}
+    finals = []
     for rec in records.values():
         for e in rec["epochs"]:
-            by_epoch.setdefault(int(e["epoch"]), []).append(e)
-    rows = []
-    for epoch, es in sorted(by_epoch.items()):
-        row = {"epoch": epoch, "seeds": len(es), "updates": float(np.mean([e["updates"] for e in es])),
-               "train_accuracy": float(np.mean([e["train_accuracy"] for e in es]))}
+            if e.get("final"):
+                finals.append(e)
+            else:
+                by_epoch.setdefault(int(e["epoch"]), []).append(e)
+
+    def row(epoch, es, point):
         vals = [e["val_accuracy"] for e in es if e.get("val_accuracy") is not None]
-        row["val_accuracy"] = float(np.mean(vals)) if vals else ""
-        rows.append(row)
+        return {"epoch": epoch, "point": point, "seeds": len(es), "updates": float(np.mean([e["updates"] for e in es])),
+                "train_accuracy": float(np.mean([e["train_accuracy"] for e in es])),
+                "val_accuracy": float(np.mean(vals)) if vals else ""}
+
+    rows = [row(epoch, es, "epoch") for epoch, es in sorted(by_epoch.items())]
+    if finals:
+        rows.append(row(max(int(e["epoch"]) for e in finals), finals, "final"))
     return rows
 
 
@@ -184,8 +193,8 @@ def main() -> None:
     details = {**summ, "dataset": params["dataset"]["name"], "direction": args.direction, "per_seed": per_seed}
     (out / "per_seed.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
     plots = Path("plots") / args.direction
-    write_csv(plots / "accuracy.csv", accuracy_rows(records), ["epoch", "updates", "seeds", "train_accuracy",
-                                                               "val_accuracy"])
+    write_csv(plots / "accuracy.csv", accuracy_rows(records), ["epoch", "point", "updates", "seeds",
+                                                               "train_accuracy", "val_accuracy"])
     if args.direction == "backward":
         write_csv(plots / "premodulo.csv", premodulo_rows(records),
                   ["update", "seed", "neuron_id", "layer", "epoch", "regime", "raw", "final", "log2_premodulo",

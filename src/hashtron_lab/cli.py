@@ -92,7 +92,7 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
         extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": monitor.alerts, "group": group,
                  "mlflow_run_id": tracker.run_id if tracker else None, "numba_threads": GOVERNOR.ceiling()}
         info = record_of(result, cfg, extra)
-        write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
+        write_run_record(out / "record", info, result.run.history, result.run.curve(), result.run.decisions)
         if tracker is not None:
             tracker.log_metrics(result.metrics, step=result.run.n_updates)
             if cfg["tracking"].get("log_models", True):

@@ -158,12 +158,9 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tr, tmp_path):
     child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              cwd=str(tmp_path), env={**os.environ, "PYTHONHASHSEED": "0", "NUMBA_NUM_THREADS": "1"})
     try:
-        t0 = time.monotonic()
-        while not ck.exists():
+        while not ck.exists():  # no deadline: a loaded machine is slow, not wrong (the child ends or writes)
             if child.poll() is not None:
                 pytest.fail(f"child ended before its first checkpoint: {child.communicate()}")
-            if time.monotonic() - t0 > 120:
-                pytest.fail("no checkpoint after 120 s")
             time.sleep(0.02)
         time.sleep(0.3)  # a few more checkpoints
         child.send_signal(signal.SIGKILL)

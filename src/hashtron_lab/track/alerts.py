@@ -311,7 +311,7 @@ def attach(hooks, config: AlertConfig | Mapping[str, Any] | None = None, console
 def events_of_record(record: Mapping[str, Any]) -> list[tuple[str, dict]]:
     """The event stream a run record stands for, in the order the run emitted it: run_start,
     then per update its ``update`` and ``decision`` events, ``skip`` and ``epoch`` events after
-    the update that ended them, run_end."""
+    the update that ended them, ``final`` (the returned model at the end), run_end."""
     info = record.get("info", {}) or {}
     model = (info.get("params") or {}).get("model") or {}
     spec = model.get("architecture", model) if isinstance(model, Mapping) else {}
@@ -323,8 +323,8 @@ def events_of_record(record: Mapping[str, Any]) -> list[tuple[str, dict]]:
     after: dict[int, list[tuple[str, dict]]] = {}   # updates done -> events emitted then
     for s in info.get("skips", []) or []:
         after.setdefault(int(s.get("update", 0)), []).append(("skip", s))
-    for e in record.get("epochs", []):
-        after.setdefault(int(e.get("updates", 0)), []).append(("epoch", e))
+    for e in record.get("epochs", []):  # the run's end point (Run.record_final) is a "final" event
+        after.setdefault(int(e.get("updates", 0)), []).append(("final" if e.get("final") else "epoch", e))
     events.extend(after.pop(0, []))
     for i, h in enumerate(record.get("history", [])):
         u = int(h.get("update", i))

@@ -269,10 +269,12 @@ class MlflowRun:
             for key in ("final", "raw", "target_capacity", "alpha", "margin", "S_used"):
                 self.metric(f"decision/{key}", p.get(key), step)
             self.metric(f"premodulo_raw/{p.get('neuron_id', '?')}", p.get("raw"), step)
-        elif kind == "epoch":
+        elif kind in ("epoch", "final"):  # the curves end at the returned model (Run.record_final)
             e = int(p["epoch"])
             for key in ("train_accuracy", "val_accuracy", "updates", "accepted"):
                 self.metric(f"epoch/{key}", p.get(key), e)
+            if kind == "final":
+                return
             for layer, (gold, mean) in self._layer_stats().items():
                 self.metric(f"gold_zone/layer{layer}", gold, e)
                 self.metric(f"margin_mean/layer{layer}", mean, e)

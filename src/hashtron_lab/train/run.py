@@ -126,6 +126,7 @@ class Run:
         self.history: list[dict] = []
         self.decisions: list[dict] = []   # premodulo decisions (backward pipeline)
         self.epochs: list[dict] = []
+        self.final: dict | None = None    # the end point of the curves (record_final)
         self.seen: set[bytes] = set()
         self.best_val: float = -1.0
         self.best_net: Network | None = None
@@ -312,12 +313,36 @@ class Run:
 
     def finish(self) -> None:
         """Keep the best model on validation (if asked) and recompute the trace for it."""
+        self.restored_best = False
         if self.valcfg.restore_best and self.best_net is not None and self.val is not None:
             if self.accuracy(self.val) < self.best_val:
                 self.net = self.best_net.copy()
                 self.trace = self.net.trace(self.train.X)
                 self.objective = self._objective()
                 self.pred_hash = self._pred_hash()
+                self.restored_best = True
+
+    def record_final(self) -> dict:
+        """The last point of the accuracy curves: the model the run returns, measured where the
+        run ended. A budget usually ends a run inside an epoch, whose end is never recorded, and
+        `restore_best` may return an earlier model: without this point the curves (epochs.jsonl,
+        plots, dashboards, MLflow) stopped short of the tables. Kept as `final` (flagged
+        ``final``; `epochs` stays the completed epochs) and emitted as a ``final`` event;
+        `epoch` is the epoch the run ended in. `curve()` is both."""
+        last = self.epochs[-1]["updates"] if self.epochs else 0
+        partial = self.n_updates > last or not self.epochs
+        rec = {"epoch": self.epoch + (1 if partial else 0), "updates": self.n_updates, "accepted": self.n_accepted,
+               "train_accuracy": self.accuracy(self.train), "wall": self.wall(), "final": True,
+               "partial": bool(partial), "restored_best": bool(getattr(self, "restored_best", False))}
+        if self.val is not None and len(self.val):
+            rec["val_accuracy"] = self.accuracy(self.val)
+        self.final = rec
+        self.hooks.emit("final", rec)
+        return rec
+
+    def curve(self) -> list[dict]:
+        """The completed epochs, then the end point (`record_final`): what epochs.jsonl holds."""
+        return self.epochs + ([self.final] if self.final else [])
 
     # -- checkpoints ---------------------------------------------------------------
     def state(self) -> dict:
@@ -361,6 +386,7 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
     (the wall-clock budget aside). A larger budget continues a finished run. An explicit
     `resume_from` that does not exist is a CheckpointError, not a silent fresh start.
     """
+    run.final = None  # driven again: the previous end is no longer the end
     path = resume_from or run.cfg.checkpoint_path
     if resume_from and not Path(resume_from).exists():
         load_checkpoint(resume_from)  # an explicit checkpoint must exist: raises CheckpointError
@@ -393,6 +419,7 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
             bar.close()
     run.save_checkpoint({"pipeline": pipeline.state()})
     run.finish()
+    run.record_final()
     run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
                                "wall": run.wall(), "train_accuracy": run.train_accuracy(),
                                "best_val_accuracy": run.best_val})
