@@ -1,8 +1,10 @@
 """Stage `evaluate@<direction>`: measure every seed's final model, write metrics and plot data,
 and log each run to MLflow (unless tracking=none).
 
-    metrics/<direction>.json     mean over seeds (all measures), std and per-seed accuracies
-    reports/<direction>/per_seed.json every measure of every seed, alert names, stop reasons
+    metrics/<direction>.json     test / validation / train accuracy: mean and sample std over seeds
+                                 (a few columns, so `dvc metrics show` fits a terminal)
+    reports/<direction>/per_seed.json mean and sample std of every measure, every measure of every
+                                 seed, alert names, stop reasons
     plots/<direction>/accuracy.csv    train / validation accuracy per epoch (mean over seeds)
     plots/<direction>/premodulo.csv   every premodulo decision (backward)
     plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted)
@@ -28,13 +30,14 @@ from hashtron_lab.data import read_dataset
 from hashtron_lab.model.files import load_model
 from hashtron_lab.model.output_code import OutputCode
 from hashtron_lab.report.compare import r2_log_premodulo_log_margin
+from hashtron_lab.report.runs import mean_std
 from hashtron_lab.report.dashboard import build_dashboard
 from hashtron_lab.track.alerts import AlertMonitor, events_of_record
 from hashtron_lab.track.mlflow_sink import TAG_GROUP
 from hashtron_lab.track.records import read_run_record
+from hashtron_lab.track.signals import raise_on_sigterm
 from hashtron_lab.train.run import Split
 
-ACCURACIES = ("train_accuracy", "val_accuracy", "test_accuracy")
 SUMMED = ("train_accuracy", "val_accuracy", "test_accuracy", "generalization_gap", "updates", "accepted_updates",
           "epochs", "wall_seconds", "updates_per_second", "skips", "alerts", "r2_log_premodulo_margin",
           "final_first", "backward_order")
@@ -75,13 +78,21 @@ def measure(direction: str, runs: Path, seed: int, alerts_cfg: dict) -> tuple[di
 
 
 def summary(per_seed: dict[str, dict]) -> dict:
+    """Mean and sample std (ddof=1, as every report here; null for one seed) of each measure."""
     mean, std = {}, {}
     for key in SUMMED:
         vals = [v[key] for v in per_seed.values() if isinstance(v.get(key), (int, float)) and v[key] is not None]
         if vals:
-            mean[key] = float(np.mean(vals))
-            std[key] = float(np.std(vals))
+            ms = mean_std(vals)
+            mean[key], std[key] = ms["mean"], ms["std"]
     return {"mean": mean, "std": std}
+
+
+def dvc_metrics(summ: dict, seeds: int) -> dict:
+    """metrics/<direction>.json: the accuracies only, short keys shared with metrics/compare.json."""
+    m, s = summ["mean"], summ["std"]
+    return {"test_acc": m["test_accuracy"], "test_std": s["test_accuracy"], "val_acc": m["val_accuracy"],
+            "val_std": s["val_accuracy"], "train_acc": m["train_accuracy"], "seeds": seeds}
 
 
 def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
@@ -132,7 +143,7 @@ def premodulo_rows(records: dict[int, dict]) -> list[dict]:
 def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dict) -> dict:
     """One MLflow run per seed (events replayed, metrics, artifacts); their ids."""
     from hashtron_lab.track.git_info import git_state
-    from hashtron_lab.track.mlflow_sink import MlflowRun, run_tags
+    from hashtron_lab.track.mlflow_sink import MlflowRun, run_name, run_tags
 
     git = git_state(Path.cwd())
     group = group_key()
@@ -141,7 +152,7 @@ def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dic
         cfg = config_for(params, direction, seed)
         extra = {TAG_GROUP: group, "source": "dvc", "dvc.stage": os.environ.get("DVC_STAGE", ""),
                  "dvc.exp": os.environ.get("DVC_EXP_NAME"), "run_id": cfg["run_id"]}
-        tracker = MlflowRun(cfg, run_name=f"{direction}-s{seed}", tags=run_tags(cfg, git.as_tags(), **extra))
+        tracker = MlflowRun(cfg, run_name=run_name(direction, seed), tags=run_tags(cfg, git.as_tags(), **extra))
         try:
             monitor = AlertMonitor(params["alerts"], emit=tracker)
             for kind, payload in events_of_record(rec):
@@ -159,8 +170,11 @@ def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dic
                 tracker.log_artifact(d / "sum_cache.bin", "model")
                 tracker.log_artifact(d / "record", "record")
             tracker.finish("FINISHED")
-        except BaseException:
+        except Exception:
             tracker.finish("FAILED")
+            raise
+        except BaseException:  # SIGTERM (track/signals.py), Ctrl-C
+            tracker.finish("KILLED")
             raise
         ids[str(seed)] = tracker.run_id
     return {"group": group, "uri": tracker.uri, "experiment_id": tracker.experiment_id, "runs": ids}
@@ -172,6 +186,7 @@ def main() -> None:
     ap.add_argument("--runs", required=True, help="the stage output holding seed<k>/ run folders")
     args = ap.parse_args()
     main_guard()
+    raise_on_sigterm()
     params = load_params()
     runs = Path(args.runs)
     seeds = params["main"]["seeds"]
@@ -183,11 +198,9 @@ def main() -> None:
         say(f"{args.direction} seed {seed}: train {m['train_accuracy']:.4f} val {m['val_accuracy']:.4f} "
             f"test {m['test_accuracy']:.4f}, alerts {m['alert_rules']}")
     summ = summary(per_seed)
-    doc = {"mean": summ["mean"], "std": {k: v for k, v in summ["std"].items() if k in ACCURACIES},
-           "per_seed": {s: {k: v for k, v in m.items() if k in ACCURACIES} for s, m in per_seed.items()},
-           "seeds": len(seeds)}
     Path("metrics").mkdir(exist_ok=True)
-    Path(f"metrics/{args.direction}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    Path(f"metrics/{args.direction}.json").write_text(json.dumps(dvc_metrics(summ, len(seeds)), indent=2,
+                                                                 sort_keys=True) + "\n")
     out = Path("reports") / args.direction
     out.mkdir(parents=True, exist_ok=True)
     details = {**summ, "dataset": params["dataset"]["name"], "direction": args.direction, "per_seed": per_seed}
@@ -208,7 +221,7 @@ def main() -> None:
         tracking.update(track(args.direction, runs, params, per_seed, records))
         say(f"logged {len(seeds)} MLflow runs to {tracking['uri']} (group {tracking['group']})")
     (out / "tracking.json").write_text(json.dumps(tracking, indent=2, sort_keys=True) + "\n")
-    mean = doc["mean"]
+    mean = summ["mean"]
     say(f"{args.direction}: mean test accuracy {mean['test_accuracy']:.4f} over {len(seeds)} seeds")
 
 
