@@ -2,6 +2,7 @@
 
     reports/compare.md, reports/compare.html   the report (hashtron_lab.report.compare)
     reports/compare.json                       {dataset: {backward, forward}, success: {...}} (for scripts)
+    plots/compare/*.png                        the report's figures (accuracy, cost, curves by updates, R²)
     metrics/compare.json                       backward - forward in test / validation / train accuracy
                                                and whether backward wins by more than
                                                main.evaluate.success_margin (for `dvc metrics show`)
@@ -19,6 +20,7 @@ DIRECTIONS = ("backward", "forward")
 FINAL = {"backward": RUNS / "backward" / "last", "forward": RUNS / "forward"}
 OUT_MD, OUT_HTML, OUT_JSON = Path("reports/compare.md"), Path("reports/compare.html"), Path("reports/compare.json")
 OUT_METRICS = Path("metrics/compare.json")
+OUT_PLOTS = Path("plots/compare")  # the report's figures as PNGs: `dvc plots show` renders them offline
 
 
 def fallback_report(params: dict, metrics: dict) -> None:
@@ -98,7 +100,7 @@ def main() -> None:
         say(f"hashtron_lab.report.compare is not available ({e}); writing the minimal fallback report")
         fallback_report(params, metrics)
     else:
-        build_report([str(p) for p in run_dirs], str(OUT_MD), str(OUT_HTML), str(OUT_JSON))
+        build_report([str(p) for p in run_dirs], str(OUT_MD), str(OUT_HTML), str(OUT_JSON), str(OUT_PLOTS))
     doc = dvc_metrics(params, metrics)
     OUT_METRICS.parent.mkdir(parents=True, exist_ok=True)
     OUT_METRICS.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -7,7 +7,8 @@ and log each run to MLflow (unless tracking=none).
                                  seed, alert names, stop reasons
     plots/<direction>/accuracy.csv    train / validation accuracy per epoch (mean over seeds)
     plots/<direction>/premodulo.csv   every premodulo decision (backward)
-    plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted)
+    plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted), and
+    plots/<direction>/confusion.png   their counts (an image: `dvc plots show` needs no CDN for it)
     reports/<direction>/tracking.json MLflow run ids (the compare stage groups them)
     reports/<direction>/dashboard/seed<k>.html  the run's dashboard (issue 7), its PNGs in
     plots/dashboard/<direction>/seed<k>/        (DVC plots; also logged to the MLflow run)
@@ -32,6 +33,7 @@ from hashtron_lab.model.output_code import OutputCode
 from hashtron_lab.report.compare import r2_log_premodulo_log_margin
 from hashtron_lab.report.runs import mean_std
 from hashtron_lab.report.dashboard import build_dashboard
+from hashtron_lab.report.plots import plot_confusion
 from hashtron_lab.track.alerts import AlertMonitor, events_of_record
 from hashtron_lab.track.mlflow_sink import TAG_GROUP
 from hashtron_lab.track.records import read_run_record
@@ -213,6 +215,8 @@ def main() -> None:
                   ["update", "seed", "neuron_id", "layer", "epoch", "regime", "raw", "final", "log2_premodulo",
                    "margin", "alpha", "accepted"])
     write_csv(plots / "confusion.csv", confusion, ["actual", "predicted", "seed"])
+    plot_confusion([c["actual"] for c in confusion], [c["predicted"] for c in confusion], plots / "confusion.png",
+                   f"{args.direction}, test rows of {len(seeds)} seed(s)")
     for seed in seeds:
         build_dashboard(seed_dir(runs, seed) / "record", out / "dashboard" / f"seed{seed}.html",
                         Path("plots") / "dashboard" / args.direction / f"seed{seed}", params["alerts"])
