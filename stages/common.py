@@ -8,7 +8,7 @@ Layout (the stage name = its script = its output folder; seeds are subfolders):
     runs/forward/seed<k>/               train_forward
         model.htl  sum_cache.bin (backward)  checkpoint.pkl  record/ (run.json + JSON lines)
     metrics/<direction>.json  plots/<direction>/  reports/<direction>/   evaluate@<direction>
-    metrics/compare.json  reports/compare.{md,html}                      compare
+    metrics/compare.json  reports/compare.{md,html,json}  plots/compare/    compare
 
 Stages run with the working directory at the repository root (dvc.yaml's directory) and
 read `params.yaml` there; MLflow's default store follows $DVC_ROOT (the main repository
