@@ -43,6 +43,13 @@ class ForwardPipeline:
         self.cfg = config if isinstance(config, ForwardConfig) else from_mapping(ForwardConfig, config, "pipeline")
         self.plan: list[tuple[int, int]] = []
         self.idx = 0
+        from .warm import warm_kernels
+
+        warm_kernels(self.kernel_groups())  # before a run's clock starts
+
+    def kernel_groups(self) -> set[str]:
+        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        return {"pairs"} if self.cfg.pairs else set()
 
     def premodulo(self, run: Run) -> int:
         if self.cfg.schedule:
