@@ -9,6 +9,7 @@ import reference as ref
 from hashtron_lab.hashing import hash_array
 from hashtron_lab.kernels import network as KN
 from hashtron_lab.kernels import tally as KT
+from hashtron_lab.kernels.threads import pinned
 from hashtron_lab.model.network import Trace
 from hashtron_lab.train.tally import tally
 from hashtron_lab.train.update import apply_update, build_neuron, replace_neuron
@@ -116,7 +117,6 @@ def test_tally_independent_of_thread_count(lab):
     """Each sample writes its own slot: 1 thread and 2 threads give identical votes (several chunks)."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has a single thread here")
-    before = numba.get_num_threads()
     for name in ("majpool_sub", "deep", "one_out_full"):
         net = lab.network(name, 4)
         X = lab.inputs(net, 700, 4)  # many chunks, the last one partial
@@ -124,14 +124,11 @@ def test_tally_independent_of_thread_count(lab):
         targets = random_targets(net, trace.out, 4)
         layer, pos = 0, net.architecture.widths[0] - 1
         results = []
-        try:
-            for threads in (1, 2):
-                numba.set_num_threads(threads)
+        for threads in (1, 2):
+            with pinned(threads):  # exactly this many, whatever the load (kernels/threads.py)
                 t = tally(net, trace, targets, layer, pos)
                 tr = net.trace(X)
-                results.append((t.votes, t.improving, t.S, tr.keys, tr.cells, tr.out))
-        finally:
-            numba.set_num_threads(before)
+            results.append((t.votes, t.improving, t.S, tr.keys, tr.cells, tr.out))
         for a, b in zip(*results):
             np.testing.assert_array_equal(a, b)
         # nor on the samples per parallel task (kernels.network.CHUNK, D28)

@@ -169,6 +169,19 @@ def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = N
     return Result(run, pipeline, metrics, getattr(ds, "meta", {}))
 
 
+def warm(cfg: dict) -> float:
+    """Load or compile the kernels a run of `cfg` calls, e.g. once in a parent process before its
+    workers start (they then load them from the cache instead of each compiling them); seconds."""
+    from .train.warm import run_kernel_groups, stats, warm_kernels
+
+    before = stats["seconds"]
+    arch = Architecture.from_spec(cfg["model"]["architecture"] if "architecture" in cfg["model"] else cfg["model"])
+    make_pipeline(cfg)  # a pipeline warms its own kernels
+    tally_mode = ((cfg.get("run") or {}).get("acceptance") or {}).get("tally", "flip")
+    warm_kernels(run_kernel_groups(Network.untrained(arch, np.random.default_rng(0)), tally_mode))
+    return stats["seconds"] - before
+
+
 def evaluate(run: Run, tr: Split, va: Split, te: Split) -> dict:
     out = {"train_accuracy": run.accuracy(tr), "val_accuracy": run.accuracy(va), "test_accuracy": run.accuracy(te)}
     out["generalization_gap"] = out["train_accuracy"] - out["test_accuracy"]

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels import encoders as K
+from ..kernels.threads import threads_for
 from .errors import DatasetError
 
 MAX_THRESHOLDS = 32
@@ -66,6 +67,7 @@ def byte_picker(bytes_matrix: np.ndarray, n_features: int) -> np.ndarray:
     if int(n_features) < 1:
         raise ValueError(f"byte_picker needs n_features >= 1, got {n_features}")
     out = np.empty((data.shape[0], int(n_features)), dtype=np.uint32)
+    threads_for(data.shape[0])
     K.byte_pick_into(data, byte_pick_index(n_features, data.shape[1]), out)
     return out
 
@@ -90,6 +92,7 @@ def thermometer(values: np.ndarray, thresholds, n_features: int | None = None) -
     flat = (np.concatenate([np.asarray(t, dtype=np.float64) for t in thresholds])
             if lens else np.zeros(0, dtype=np.float64))
     out = np.empty(vals.shape, dtype=np.uint32)
+    threads_for(vals.shape[0])
     K.thermometer_into(vals, flat, offsets, out)
     if n_features is not None:
         return byte_picker(columns_to_bytes(out, [max(1, -(-k // 8)) for k in lens]), n_features)
@@ -114,6 +117,7 @@ def tuple_features(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.
     if cols.ndim != 2 or cols.shape != shifts.shape or cols.shape[1] > 32:
         raise ValueError(f"tuple_features needs cols and shifts of one shape (R, K <= 32), got {cols.shape} and {shifts.shape}")
     out = np.empty((codes.shape[0], cols.shape[0]), dtype=np.uint32)
+    threads_for(codes.shape[0])
     K.tuple_pack_into(codes, cols, shifts, out)
     if int(repeat) != 1:
         out = np.tile(out, (1, int(repeat)))
@@ -143,6 +147,7 @@ def string_hash(strings, start=0) -> np.ndarray:
     n = offsets.shape[0] - 1
     starts = np.broadcast_to(np.asarray(start, dtype=np.uint32), (n,)).copy()
     out = np.empty(n, dtype=np.uint32)
+    threads_for(n)
     K.string_hash_into(codepoints, offsets, starts, out)
     return out
 
@@ -158,6 +163,7 @@ def codepoints_of(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def context_features(text: TextColumns, window: int) -> np.ndarray:
     """G2P features, uint32 (n, 2·window + 1): grapheme, then (left k, right k) for k = 1..window."""
     out = np.empty((text.n_samples, 2 * int(window) + 1), dtype=np.uint32)
+    threads_for(text.n_samples)
     K.context_hash_into(text.chars, text.word_begin, text.word_end, text.span_begin, text.span_end,
                         int(window), np.uint32(PAD_CODEPOINT), out)
     return out
@@ -167,6 +173,7 @@ def row_hash(features: np.ndarray, start=0xFFFFFFFF) -> np.ndarray:
     """String hash of each row of a uint32 matrix (used for parity words)."""
     feats = np.ascontiguousarray(features, dtype=np.uint32)
     out = np.empty(feats.shape[0], dtype=np.uint32)
+    threads_for(feats.shape[0])
     K.row_hash_into(feats, np.uint32(start), out)
     return out
 
@@ -405,6 +412,7 @@ def select_tuples(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.n
         raise ValueError(f"select_tuples needs class indices >= 0, got {int(labels.min())}")
     addr = tuple_features(values, thresholds, cols, shifts)
     scores = np.zeros(addr.shape[1], dtype=np.float64)
+    threads_for(addr.shape[0] * addr.shape[1])  # one task per tuple, each over every row
     K.tuple_scores_into(addr, labels, int(labels.max(initial=0)) + 1, scores)
     best = np.argsort(-scores, kind="stable")[:int(n_keep)]
     return np.sort(best), scores

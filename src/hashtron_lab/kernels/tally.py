@@ -6,9 +6,9 @@ result does not depend on the thread count; reductions happen afterwards, in sam
 import numpy as np
 from numba import njit, prange
 
-from .filter import filter_lookup, filter_make
+from .filter import filter_lookup, make_distinct
 from .hashing import hash32
-from .network import CHUNK, K_NONE, NCELLS, combiner_disregards, features_reading, run_tail, scratch_size
+from .network import CHUNK, NCELLS, combiner_disregards, features_reading, run_tail, scratch_size
 
 
 @njit(cache=True, inline="always")
@@ -44,25 +44,39 @@ def flip_vote(bit, o_as, o_fl, target, single):
     return (w if bit else -w), False
 
 
+@njit(cache=True)
+def output_votes(i, k, targets, cells, out, votes, improving, flipped):
+    """The tally of neuron i (global column k) of a direct output layer, whose cell is output bit i:
+    every sample votes for its target's bit i; flipped[s] is out[s] with bit i flipped. Returns
+    (S, votes cast, improving samples, as `vote_counts`). Its own small serial kernel (a few ns a
+    sample), so a network whose flip tallies only reach output neurons (the n-tuple networks)
+    never compiles the flip test."""
+    n = cells.shape[0]
+    reach = np.uint32(1 << i) if i < 16 else np.uint32(0)  # the output holds the first 16 cells
+    S = 0
+    n_improving = 0
+    for s in range(n):
+        want = (targets[s] >> np.uint32(i)) & np.uint32(1)
+        votes[s] = 1 if want else -1
+        S += 1 if want else -1
+        improving[s] = cells[s, k] != want
+        if improving[s]:
+            n_improving += 1
+        flipped[s] = out[s] ^ reach
+    return S, n, n_improving
+
+
 @njit(cache=True, parallel=True)
 def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, widths, first, lpremod, ckind, cparams,
                  taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt, chunk):
-    """Fill votes[s] (signed weight), improving[s] and flipped[s] for neuron i of layer l.
+    """Fill votes[s] (signed weight), improving[s] and flipped[s] for neuron i of hidden layer l
+    (or of a last layer with a combiner; a direct output layer's tally is `output_votes`).
 
     flipped[s] is the network output of sample s with only this neuron's bit flipped (out[s]
     when the flip cannot reach the output): the flip test computes it anyway, and it tells
     exactly what any rebuild of this neuron would output (`preview_outputs`)."""
     n = cells.shape[0]
     L = widths.shape[0]
-    k = first[l] + i
-    if l == L - 1 and ckind[l] == K_NONE:
-        reach = np.uint32(1 << i) if i < 16 else np.uint32(0)  # the output holds the first 16 cells
-        for s in prange(n):
-            want = (targets[s] >> np.uint32(i)) & np.uint32(1)
-            votes[s] = 1 if want else -1
-            improving[s] = cells[s, k] != want
-            flipped[s] = out[s] ^ reach
-        return
     single = widths[L - 1] == 1
     size = scratch_size(widths, ckind, cparams)
     feats = np.empty(size, dtype=np.int64)  # the next layer's features that read cell i: the only ones a flip changes
@@ -313,4 +327,4 @@ def rebuilt_filter(x_in, votes, current, salt, premod, keep_unvoted, threshold):
     one call (the three ran as separate calls, with Python between them, on every update)."""
     keys, sums, _, kept, support = key_sums(x_in, votes, current, salt, premod)
     keys, bits = voted_map(keys, sums, kept, support, keep_unvoted, threshold)
-    return filter_make(keys, bits), keys.shape[0]
+    return make_distinct(keys, bits), keys.shape[0]  # distinct, ascending keys: filter_make without its sort

@@ -1,10 +1,10 @@
 """The A/B report: backward vs forward per dataset over seeds, and the seed-000 success metrics.
 
     python -m hashtron_lab.report.compare RUN_DIR... --md reports/compare.md \\
-        --html reports/compare.html --json metrics/compare.json [--plots reports/compare_plots]
+        --html reports/compare.html --json reports/compare.json [--plots plots/compare]
 
 A RUN_DIR is a run record (``run.json`` + tables, see ``track/records.py``) or a folder holding
-some. Every figure is mean ± sample std (ddof=1) over the runs, with n. ``metrics/compare.json``
+some. Every figure is mean ± sample std (ddof=1) over the runs, with n. ``reports/compare.json``
 is read by scripts; its shape is fixed::
 
     {"<dataset>": {"backward": {<metric>: {"mean", "std", "n"}, ...}, "forward": {...}}, ...,
@@ -563,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", help="run directories (with run.json) or folders holding them")
     ap.add_argument("--md", help="markdown report to write (e.g. reports/compare.md)")
     ap.add_argument("--html", help="self-contained HTML report to write (e.g. reports/compare.html)")
-    ap.add_argument("--json", help="metrics JSON to write (e.g. metrics/compare.json)")
+    ap.add_argument("--json", help="metrics JSON to write (e.g. reports/compare.json)")
     ap.add_argument("--plots", help="also keep the PNGs here and link them from the markdown")
     args = ap.parse_args(argv)
     if not (args.md or args.html or args.json):

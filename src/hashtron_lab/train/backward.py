@@ -62,6 +62,14 @@ class BackwardPipeline:
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
         self.imported = False  # the run starts from a trained network: the import tally replaces phase 0
+        from .warm import warm_kernels
+
+        warm_kernels(self.kernel_groups())  # before a run's clock starts
+
+    def kernel_groups(self) -> set[str]:
+        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        return ({"backward"} | ({"ranking"} if self.selector.cfg.rule == "gold" else set())
+                | ({"support"} if self.controller.cfg.law == "support" else set()))
 
     def start_from_import(self) -> None:
         """Continue a trained (e.g. imported Go) network instead of bootstrapping an untrained one:
@@ -69,6 +77,7 @@ class BackwardPipeline:
         selection and the capacity law start from the imported state) and trains nothing; the
         bootstrap, which would reset the final layer to the class prior, is skipped."""
         self.imported = True
+
     @property
     def cache(self) -> SumCache:
         """The sum cache, with every record so far."""

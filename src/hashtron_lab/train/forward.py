@@ -68,6 +68,20 @@ class ForwardPipeline:
         if self.controller is not None or self.selector is not None:
             self.cache = SumCache(run_id=run_id)
         self.premodulos: dict[str, int] = {}
+        from .warm import warm_kernels
+
+        warm_kernels(self.kernel_groups())  # before a run's clock starts
+
+    def kernel_groups(self) -> set[str]:
+        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        groups = {"pairs"} if self.cfg.pairs else set()
+        if self.cache is not None:
+            groups.add("backward")  # the sum cache (and the capacity decision)
+        if self.controller is not None and self.controller.cfg.law == "support":
+            groups.add("support")
+        if self.selector is not None and self.selector.cfg.rule == "gold":
+            groups.add("ranking")
+        return groups
 
     def premodulo(self, run: Run) -> int:
         if self.cfg.schedule:

@@ -119,44 +119,11 @@ class RunConfig:
         return from_mapping(cls, d, "run")
 
 
-_WARM = False
+def warm_kernels(groups=None) -> float:
+    """Load or compile kernels before a clock starts (train/warm.py; default: every group)."""
+    from .warm import GROUPS, warm_kernels as warm
 
-
-def warm_kernels() -> None:
-    """Load (or compile) every training kernel once per process on a toy network, so the first
-    neuron update of a run is not charged numba's cache loading (it is ~0.5 s per process and
-    would skew wall-time comparisons between runs split over several processes)."""
-    global _WARM
-    if _WARM:
-        return
-    from ..model.architecture import Architecture
-
-    arch = Architecture.from_spec({"layers": [{"type": "hashtron", "neurons": 2},
-                                              {"type": "full", "size": 2, "bits": 1, "maxbits": 1},
-                                              {"type": "hashtron", "neurons": 1}]})
-    net = Network.untrained(arch, np.random.default_rng(0))
-    X = np.arange(8, dtype=np.uint32).reshape(4, 2)
-    trace = net.trace(X)
-    targets = np.array([0, 1, 1, 0], np.uint32)
-    t = tally(net, trace, targets, 0, 0)
-    new, n_keys = build_neuron(t, 1, 4)
-    t.outputs_after(new, trace.out)
-    replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
-    tally(net, trace, targets, 0, 0, mode="local").support()  # the local credit's one-pass kernel, the support law's count
-    split, code = Split(X, np.array([0, 1, 1, 0])), OutputCode("modulo", 2, 1)
-    split.count_correct(trace.out, code)  # acceptance's count
-    split.predict_from_outputs(trace.out, code)  # validation's decoding
-    # the backward pipeline's own kernels: the premodulo decision (with the throttle) and the zone ranking
-    from .capacity import CapacityController
-    from .selection import select_neuron
-    from .sum_cache import SumCache, regime_of
-    from .throttle import Throttle
-
-    CapacityController({}, Throttle()).decide(0, 0, 4, [(1, 0)], 0, 2)
-    cache = SumCache()
-    cache.add(0, 0, 0, 1, 4, 0, 4, regime_of(1, 4), 0.0, True, 0.0)
-    select_neuron(cache, 0, 1, 4, np.random.default_rng(0))
-    _WARM = True
+    return warm(GROUPS if groups is None else groups)
 
 
 class Run:
@@ -187,6 +154,7 @@ class Run:
         self.history: list[dict] = []
         self.decisions: list[dict] = []   # premodulo decisions (backward pipeline)
         self.epochs: list[dict] = []
+        self.final: dict | None = None    # the end point of the curves (record_final)
         self.seen: set[bytes] = set()
         self.best_val: float = -1.0
         self.best_net: Network | None = None
@@ -196,7 +164,9 @@ class Run:
         self.elapsed = 0.0
         self._batch: list[tuple] = []   # (layer, pos, new neuron or None, record) awaiting commit_batch
         self.init: dict | None = None     # where the starting network came from (init_from), part of the identity
-        warm_kernels()
+        from .warm import run_kernel_groups
+
+        warm_kernels(run_kernel_groups(net, self.accept.tally))  # before the clock starts
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
         self.objective = self._objective()
@@ -458,12 +428,36 @@ class Run:
 
     def finish(self) -> None:
         """Keep the best model on validation (if asked) and recompute the trace for it."""
+        self.restored_best = False
         if self.valcfg.restore_best and self.best_net is not None and self.val is not None:
             if self.accuracy(self.val) < self.best_val:
                 self.net = self.best_net.copy()
                 self.trace = self.net.trace(self.train.X)
                 self.objective = self._objective()
                 self.pred_hash = self._pred_hash()
+                self.restored_best = True
+
+    def record_final(self) -> dict:
+        """The last point of the accuracy curves: the model the run returns, measured where the
+        run ended. A budget usually ends a run inside an epoch, whose end is never recorded, and
+        `restore_best` may return an earlier model: without this point the curves (epochs.jsonl,
+        plots, dashboards, MLflow) stopped short of the tables. Kept as `final` (flagged
+        ``final``; `epochs` stays the completed epochs) and emitted as a ``final`` event;
+        `epoch` is the epoch the run ended in. `curve()` is both."""
+        last = self.epochs[-1]["updates"] if self.epochs else 0
+        partial = self.n_updates > last or not self.epochs
+        rec = {"epoch": self.epoch + (1 if partial else 0), "updates": self.n_updates, "accepted": self.n_accepted,
+               "train_accuracy": self.accuracy(self.train), "wall": self.wall(), "final": True,
+               "partial": bool(partial), "restored_best": bool(getattr(self, "restored_best", False))}
+        if self.val is not None and len(self.val):
+            rec["val_accuracy"] = self.accuracy(self.val)
+        self.final = rec
+        self.hooks.emit("final", rec)
+        return rec
+
+    def curve(self) -> list[dict]:
+        """The completed epochs, then the end point (`record_final`): what epochs.jsonl holds."""
+        return self.epochs + ([self.final] if self.final else [])
 
     # -- checkpoints ---------------------------------------------------------------
     def state(self) -> dict:
@@ -557,6 +551,7 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
     """
     if resume not in RESUME_MODES:
         raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
+    run.final = None  # driven again: the previous end is no longer the end
     path = resume_from or run.cfg.checkpoint_path
     identity = run.identity(pipeline)
     if resume_from or resume:
@@ -606,6 +601,7 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
             bar.close()
     run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
     run.finish()
+    run.record_final()
     run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
                                "wall": run.wall(), "train_accuracy": run.train_accuracy(),
                                "best_val_accuracy": run.best_val})

@@ -6,6 +6,7 @@ from dataclasses import InitVar, dataclass, field
 import numpy as np
 
 from ..kernels import tally as KT
+from ..kernels.threads import threads_for
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 
@@ -103,9 +104,21 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
     flipped = np.empty(n, dtype=np.uint32)
-    KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
-                    votes, improving, flipped, *net.pack().args(), KT.CHUNK)
-    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
+    targets = np.ascontiguousarray(targets, dtype=np.uint32)
+    counts = None
+    if layer == net.architecture.n_layers - 1 and net.architecture.output_is_direct:
+        counts = KT.output_votes(pos, k, targets, trace.cells, trace.out, votes, improving, flipped)
+    else:
+        _flip_test(net, trace, targets, layer, pos, votes, improving, flipped)
+    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped, counts)
+
+
+def _flip_test(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int, votes: np.ndarray,
+               improving: np.ndarray, flipped: np.ndarray) -> None:
+    """The flip test of a hidden neuron, on the threads the thread policy gives it."""
+    threads_for(trace.out.shape[0])
+    KT.tally_neuron(layer, pos, targets, trace.keys, trace.cells, trace.out, votes, improving, flipped,
+                    *net.pack().args(), KT.CHUNK)
 
 
 def local_credit(net: Network, layer: int) -> bool:

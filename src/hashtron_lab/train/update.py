@@ -8,6 +8,7 @@ import numpy as np
 from ..hashing import hash_array
 from ..kernels.filter import filter_make
 from ..kernels.tally import rebuilt_filter
+from ..kernels.threads import threads_for
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 from .tally import Tally
@@ -106,6 +107,7 @@ def pair_update(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos
     n = trace.out.shape[0]
     combo = np.zeros((n, 4), dtype=np.uint32)
     args = net.pack().args()
+    threads_for(n)
     KT.pair_outputs(layer, pos1, pos2, trace.keys, trace.cells, trace.out, combo, *args, KT.CHUNK)
     f = int(net.first[layer])
     keyed = []
