@@ -36,7 +36,7 @@ print(time.perf_counter() - t)
 
 
 def startup_seconds(cache_dir: str) -> float:
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, HASHTRON_LAB_NUMBA_CACHE=cache_dir)
     out = subprocess.run([sys.executable, "-c", STARTUP], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 

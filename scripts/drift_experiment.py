@@ -192,7 +192,8 @@ def run_drift_experiment(dataset: str = "breast_cancer", nominal_updates: int = 
                       {**run_cfg, "budget": {"max_updates": nominal_updates + drift_updates}}, Hooks([rec]))
             t0 = time.perf_counter()
             pipe = BackwardPipeline(_pipeline_cfg(thr, throttle_cfg, explore))
-            drive(run, pipe, resume_from=ck)
+            # on purpose: the drifted data and this arm's throttle differ from the nominal run's
+            drive(run, pipe, resume_from=ck, allow_changes=("train_data", "pipeline_settings"))
             resumed = rec.of("resume")[0]
             decisions = rec.of("decision")
             trajs = trajectories(decisions)

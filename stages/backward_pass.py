@@ -6,7 +6,7 @@ bootstrap -> pass1 -> ... -> last trains exactly what one uninterrupted run woul
 """
 import argparse
 
-from common import RUNS, for_each_seed, load_params, main_guard, say, train_seed
+from common import RUNS, for_each_seed, load_params, main_guard, say, train_seed, warm_main
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     say(f"backward pass {args.name}: resume {spec['src']}, +{spec['epochs']} epochs")
     for_each_seed(train_seed, main_cfg["seeds"], main_cfg["n_jobs"], params, "backward",
                   str(RUNS / "backward" / args.name), resume_base=str(RUNS / "backward" / spec["src"]),
-                  more_epochs=int(spec["epochs"]))
+                  more_epochs=int(spec["epochs"]), warm=lambda: warm_main(params, "backward"))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ Layout (the stage name = its script = its output folder; seeds are subfolders):
     runs/backward/bootstrap/seed<k>/    bootstrap        (phase 0: the final layer)
     runs/backward/<pass>/seed<k>/       backward@<pass>  (resumes runs/backward/<src>)
     runs/forward/seed<k>/               train_forward
-        model.htl  sum_cache.bin (backward)  checkpoint.pkl  record/ (run.json + JSON lines)
+        model.htl  sum_cache.bin (backward)  checkpoint.npz  record/ (run.json + JSON lines)
     metrics/<direction>.json  plots/<direction>/  reports/<direction>/   evaluate@<direction>
-    metrics/compare.json  reports/compare.{md,html}                      compare
+    metrics/compare.json  reports/compare.{md,html,json}  plots/compare/    compare
 
 Stages run with the working directory at the repository root (dvc.yaml's directory) and
 read `params.yaml` there; MLflow's default store follows $DVC_ROOT (the main repository
@@ -58,19 +58,32 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def for_each_seed(fn: Callable[..., Any], seeds: list[int], n_jobs: int, *args, **kw) -> list[Any]:
+def for_each_seed(fn: Callable[..., Any], seeds: list[int], n_jobs: int, *args,
+                  warm: Callable[[], Any] | None = None, **kw) -> list[Any]:
     """`fn(seed, *args, **kw)` for every seed, in up to `n_jobs` fresh processes (spawned, so no
     numba or thread state is inherited); results in seed order. One seed, or n_jobs <= 1:
     in this process. The processes share the cores (D30): each runs its numba kernels on
     cores // processes threads, not on every core, which oversubscribed them and made wall
-    times swing several-fold."""
+    times swing several-fold. `warm` runs here first when processes are spawned (e.g.
+    `warm_main`: the workers then load the kernels it compiled instead of each compiling them)."""
     n = max(1, min(int(n_jobs), len(seeds), os.cpu_count() or 1))
     if n == 1:
         return [fn(s, *args, **kw) for s in seeds]
+    if warm is not None:
+        warm()
     with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=share_cores,
                              initargs=(n,)) as pool:
         futures = [pool.submit(fn, s, *args, **kw) for s in seeds]
         return [f.result() for f in futures]
+
+
+def warm_main(params: dict, direction: str) -> None:
+    """Compile (or load) the kernels `direction`'s runs call, once, saying how long it took
+    (D42: a cold compile prints a line while it runs; its time is in no run's wall time)."""
+    from hashtron_lab import experiment
+
+    took = experiment.warm(config_for(params, direction, 0))
+    say(f"kernels for {direction} ready in {took:.1f}s")
 
 
 def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_epochs: int | None = None,
@@ -90,7 +103,7 @@ def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_ep
     ds = read_dataset(seed_dir(PREPARED, seed))
     resume_from = None
     if resume_base is not None:
-        resume_from = seed_dir(resume_base, seed) / "checkpoint.pkl"
+        resume_from = seed_dir(resume_base, seed) / "checkpoint.npz"
         if not resume_from.is_file():
             raise SystemExit(f"{resume_from} is missing: rerun the stage that writes {resume_base} "
                              f"(`dvc repro` does it)")
@@ -99,8 +112,10 @@ def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_ep
     if max_epochs is not None:
         cap = cfg["budget"].get("max_epochs")
         cfg["budget"]["max_epochs"] = max_epochs if cap is None else min(cap, max_epochs)
-    t0 = time.perf_counter()
-    result = experiment.train(cfg, checkpoint_path=str(out / "checkpoint.pkl"), dataset=ds,
+    from hashtron_lab.train.warm import stats
+
+    warmed = stats["seconds"]
+    result = experiment.train(cfg, checkpoint_path=str(out / "checkpoint.npz"), dataset=ds,
                               resume_from=str(resume_from) if resume_from else None)
     meta = {"dataset": cfg["dataset"]["name"], "direction": direction, "seed": int(seed), "run_id": cfg["run_id"],
             "stage": os.environ.get("DVC_STAGE", "")}
@@ -110,13 +125,13 @@ def train_seed(seed: int, params: dict, direction: str, out_base: str, *, max_ep
         cache.save(out / "sum_cache.bin")
     info = record_of(result, cfg, {"run_id": cfg["run_id"], "stage": meta["stage"],
                                    "resumed_from": str(resume_from) if resume_from else None})
-    write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
+    write_run_record(out / "record", info, result.run.history, result.run.curve(), result.run.decisions)
     if os.environ.get("HASHTRON_LAB_FAIL_STAGE") and os.environ.get("HASHTRON_LAB_FAIL_STAGE") == meta["stage"]:
         raise SystemExit(f"HASHTRON_LAB_FAIL_STAGE={meta['stage']}: injected failure (tests of stage recovery)")
     m = result.metrics
     say(f"{direction} seed {seed}: epoch {m['epochs']}, {m['updates']} updates, train {m['train_accuracy']:.4f} "
         f"val {m['val_accuracy']:.4f} test {m['test_accuracy']:.4f}, stop {m['stop_reason']} "
-        f"({time.perf_counter() - t0:.1f}s)")
+        f"(trained in {m['wall_seconds']:.1f}s; kernels loaded in {stats['seconds'] - warmed:.1f}s)")
     return {"seed": int(seed), "epochs": int(m["epochs"]), "updates": int(m["updates"])}
 
 

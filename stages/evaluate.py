@@ -1,11 +1,14 @@
 """Stage `evaluate@<direction>`: measure every seed's final model, write metrics and plot data,
 and log each run to MLflow (unless tracking=none).
 
-    metrics/<direction>.json     mean over seeds (all measures), std and per-seed accuracies
-    reports/<direction>/per_seed.json every measure of every seed, alert names, stop reasons
+    metrics/<direction>.json     test / validation / train accuracy: mean and sample std over seeds
+                                 (a few columns, so `dvc metrics show` fits a terminal)
+    reports/<direction>/per_seed.json mean and sample std of every measure, every measure of every
+                                 seed, alert names, stop reasons
     plots/<direction>/accuracy.csv    train / validation accuracy per epoch (mean over seeds)
     plots/<direction>/premodulo.csv   every premodulo decision (backward)
-    plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted)
+    plots/<direction>/confusion.csv   test predictions of every seed (actual, predicted), and
+    plots/<direction>/confusion.png   their counts (an image: `dvc plots show` needs no CDN for it)
     reports/<direction>/tracking.json MLflow run ids (the compare stage groups them)
     reports/<direction>/dashboard/seed<k>.html  the run's dashboard (issue 7), its PNGs in
     plots/dashboard/<direction>/seed<k>/        (DVC plots; also logged to the MLflow run)
@@ -28,13 +31,15 @@ from hashtron_lab.data import read_dataset
 from hashtron_lab.model.files import load_model
 from hashtron_lab.model.output_code import OutputCode
 from hashtron_lab.report.compare import r2_log_premodulo_log_margin
+from hashtron_lab.report.runs import mean_std
 from hashtron_lab.report.dashboard import build_dashboard
+from hashtron_lab.report.plots import plot_confusion
 from hashtron_lab.track.alerts import AlertMonitor, events_of_record
 from hashtron_lab.track.mlflow_sink import TAG_GROUP
 from hashtron_lab.track.records import read_run_record
+from hashtron_lab.track.signals import raise_on_sigterm
 from hashtron_lab.train.run import Split
 
-ACCURACIES = ("train_accuracy", "val_accuracy", "test_accuracy")
 SUMMED = ("train_accuracy", "val_accuracy", "test_accuracy", "generalization_gap", "updates", "accepted_updates",
           "epochs", "wall_seconds", "updates_per_second", "skips", "alerts", "r2_log_premodulo_margin",
           "final_first", "backward_order")
@@ -75,13 +80,21 @@ def measure(direction: str, runs: Path, seed: int, alerts_cfg: dict) -> tuple[di
 
 
 def summary(per_seed: dict[str, dict]) -> dict:
+    """Mean and sample std (ddof=1, as every report here; null for one seed) of each measure."""
     mean, std = {}, {}
     for key in SUMMED:
         vals = [v[key] for v in per_seed.values() if isinstance(v.get(key), (int, float)) and v[key] is not None]
         if vals:
-            mean[key] = float(np.mean(vals))
-            std[key] = float(np.std(vals))
+            ms = mean_std(vals)
+            mean[key], std[key] = ms["mean"], ms["std"]
     return {"mean": mean, "std": std}
+
+
+def dvc_metrics(summ: dict, seeds: int) -> dict:
+    """metrics/<direction>.json: the accuracies only, short keys shared with metrics/compare.json."""
+    m, s = summ["mean"], summ["std"]
+    return {"test_acc": m["test_accuracy"], "test_std": s["test_accuracy"], "val_acc": m["val_accuracy"],
+            "val_std": s["val_accuracy"], "train_acc": m["train_accuracy"], "seeds": seeds}
 
 
 def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
@@ -93,18 +106,27 @@ def write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
 
 
 def accuracy_rows(records: dict[int, dict]) -> list[dict]:
-    """Per epoch, the mean over seeds that reached it (and how many did)."""
+    """Per epoch, the mean over seeds that reached it (and how many did); then one row for the
+    end of the runs (each seed's returned model where it stopped, `Run.record_final`): the
+    curve ends at the accuracies of metrics/<direction>.json."""
     by_epoch: dict[int, list[dict]] = {}
+    finals = []
     for rec in records.values():
         for e in rec["epochs"]:
-            by_epoch.setdefault(int(e["epoch"]), []).append(e)
-    rows = []
-    for epoch, es in sorted(by_epoch.items()):
-        row = {"epoch": epoch, "seeds": len(es), "updates": float(np.mean([e["updates"] for e in es])),
-               "train_accuracy": float(np.mean([e["train_accuracy"] for e in es]))}
+            if e.get("final"):
+                finals.append(e)
+            else:
+                by_epoch.setdefault(int(e["epoch"]), []).append(e)
+
+    def row(epoch, es, point):
         vals = [e["val_accuracy"] for e in es if e.get("val_accuracy") is not None]
-        row["val_accuracy"] = float(np.mean(vals)) if vals else ""
-        rows.append(row)
+        return {"epoch": epoch, "point": point, "seeds": len(es), "updates": float(np.mean([e["updates"] for e in es])),
+                "train_accuracy": float(np.mean([e["train_accuracy"] for e in es])),
+                "val_accuracy": float(np.mean(vals)) if vals else ""}
+
+    rows = [row(epoch, es, "epoch") for epoch, es in sorted(by_epoch.items())]
+    if finals:
+        rows.append(row(max(int(e["epoch"]) for e in finals), finals, "final"))
     return rows
 
 
@@ -123,7 +145,7 @@ def premodulo_rows(records: dict[int, dict]) -> list[dict]:
 def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dict) -> dict:
     """One MLflow run per seed (events replayed, metrics, artifacts); their ids."""
     from hashtron_lab.track.git_info import git_state
-    from hashtron_lab.track.mlflow_sink import MlflowRun, run_tags
+    from hashtron_lab.track.mlflow_sink import MlflowRun, run_name, run_tags
 
     git = git_state(Path.cwd())
     group = group_key()
@@ -132,7 +154,7 @@ def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dic
         cfg = config_for(params, direction, seed)
         extra = {TAG_GROUP: group, "source": "dvc", "dvc.stage": os.environ.get("DVC_STAGE", ""),
                  "dvc.exp": os.environ.get("DVC_EXP_NAME"), "run_id": cfg["run_id"]}
-        tracker = MlflowRun(cfg, run_name=f"{direction}-s{seed}", tags=run_tags(cfg, git.as_tags(), **extra))
+        tracker = MlflowRun(cfg, run_name=run_name(direction, seed), tags=run_tags(cfg, git.as_tags(), **extra))
         try:
             monitor = AlertMonitor(params["alerts"], emit=tracker)
             for kind, payload in events_of_record(rec):
@@ -150,8 +172,11 @@ def track(direction: str, runs: Path, params: dict, per_seed: dict, records: dic
                 tracker.log_artifact(d / "sum_cache.bin", "model")
                 tracker.log_artifact(d / "record", "record")
             tracker.finish("FINISHED")
-        except BaseException:
+        except Exception:
             tracker.finish("FAILED")
+            raise
+        except BaseException:  # SIGTERM (track/signals.py), Ctrl-C
+            tracker.finish("KILLED")
             raise
         ids[str(seed)] = tracker.run_id
     return {"group": group, "uri": tracker.uri, "experiment_id": tracker.experiment_id, "runs": ids}
@@ -163,6 +188,7 @@ def main() -> None:
     ap.add_argument("--runs", required=True, help="the stage output holding seed<k>/ run folders")
     args = ap.parse_args()
     main_guard()
+    raise_on_sigterm()
     params = load_params()
     runs = Path(args.runs)
     seeds = params["main"]["seeds"]
@@ -174,23 +200,23 @@ def main() -> None:
         say(f"{args.direction} seed {seed}: train {m['train_accuracy']:.4f} val {m['val_accuracy']:.4f} "
             f"test {m['test_accuracy']:.4f}, alerts {m['alert_rules']}")
     summ = summary(per_seed)
-    doc = {"mean": summ["mean"], "std": {k: v for k, v in summ["std"].items() if k in ACCURACIES},
-           "per_seed": {s: {k: v for k, v in m.items() if k in ACCURACIES} for s, m in per_seed.items()},
-           "seeds": len(seeds)}
     Path("metrics").mkdir(exist_ok=True)
-    Path(f"metrics/{args.direction}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    Path(f"metrics/{args.direction}.json").write_text(json.dumps(dvc_metrics(summ, len(seeds)), indent=2,
+                                                                 sort_keys=True) + "\n")
     out = Path("reports") / args.direction
     out.mkdir(parents=True, exist_ok=True)
     details = {**summ, "dataset": params["dataset"]["name"], "direction": args.direction, "per_seed": per_seed}
     (out / "per_seed.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
     plots = Path("plots") / args.direction
-    write_csv(plots / "accuracy.csv", accuracy_rows(records), ["epoch", "updates", "seeds", "train_accuracy",
-                                                               "val_accuracy"])
+    write_csv(plots / "accuracy.csv", accuracy_rows(records), ["epoch", "point", "updates", "seeds",
+                                                               "train_accuracy", "val_accuracy"])
     if args.direction == "backward":
         write_csv(plots / "premodulo.csv", premodulo_rows(records),
                   ["update", "seed", "neuron_id", "layer", "epoch", "regime", "raw", "final", "log2_premodulo",
                    "margin", "alpha", "accepted"])
     write_csv(plots / "confusion.csv", confusion, ["actual", "predicted", "seed"])
+    plot_confusion([c["actual"] for c in confusion], [c["predicted"] for c in confusion], plots / "confusion.png",
+                   f"{args.direction}, test rows of {len(seeds)} seed(s)")
     for seed in seeds:
         build_dashboard(seed_dir(runs, seed) / "record", out / "dashboard" / f"seed{seed}.html",
                         Path("plots") / "dashboard" / args.direction / f"seed{seed}", params["alerts"])
@@ -199,7 +225,7 @@ def main() -> None:
         tracking.update(track(args.direction, runs, params, per_seed, records))
         say(f"logged {len(seeds)} MLflow runs to {tracking['uri']} (group {tracking['group']})")
     (out / "tracking.json").write_text(json.dumps(tracking, indent=2, sort_keys=True) + "\n")
-    mean = doc["mean"]
+    mean = summ["mean"]
     say(f"{args.direction}: mean test accuracy {mean['test_accuracy']:.4f} over {len(seeds)} seeds")
 
 

@@ -211,6 +211,8 @@ def _rebuild(data: bytes, header_update=None, body: bytes | None = None, payload
         payload = old_payload
     header["payload_size"] = len(payload)
     header["payload_sha256"] = hashlib.sha256(payload).hexdigest()
+    if body is not None:
+        header["body_size"] = len(body)
     header.update(header_update or {})
     return json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload
 

@@ -67,7 +67,8 @@ def test_unfitted_wrong_width_and_unknown_parameter():
 
 
 def test_presets_are_the_experiment_configs():
-    """NTupleClassifier holds in code what conf/experiment/ntuple_*.yaml compose (D26): they must agree."""
+    """NTupleClassifier's run settings are what conf/experiment/ntuple_*.yaml compose (D26), and
+    its defaults are the digits encoding; capacity comes per preset (hashtron_lab.presets)."""
     from hashtron_lab import config_schema as cs
     from hashtron_lab import ntuple
 
@@ -75,8 +76,9 @@ def test_presets_are_the_experiment_configs():
         cfg = cs.load_config([f"experiment={experiment}"])
         assert {k: cfg["run"]["acceptance"][k] for k in ntuple.RUN["acceptance"]} == ntuple.RUN["acceptance"]
         assert {k: cfg["pipeline"][k] for k in ntuple.BACKWARD} == ntuple.BACKWARD
-        assert {k: cfg["capacity"][k] for k in ntuple.CAPACITY} == ntuple.CAPACITY
         assert cfg["selection"]["rule"] == ntuple.SELECTION["rule"]
+    assert {k: cs.load_config(["experiment=ntuple_breast_cancer"])["capacity"][k] for k in ntuple.CAPACITY} \
+        == ntuple.CAPACITY  # capacity off = NTupleClassifier(load_factor=None, bleach=0)
     digits = cs.load_config(["experiment=ntuple_digits"])["dataset"]["encoding"]
     defaults = NTupleClassifier()
     assert (defaults.n_tuples, defaults.tuple_size, defaults.quantiles, defaults.select_pool) == (

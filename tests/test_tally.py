@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import reference as ref
+from hashtron_lab.hashing import hash_array
 from hashtron_lab.kernels import network as KN
 from hashtron_lab.kernels import tally as KT
+from hashtron_lab.kernels.threads import pinned
 from hashtron_lab.model.network import Trace
 from hashtron_lab.train.tally import tally
 from hashtron_lab.train.update import apply_update, build_neuron, replace_neuron
@@ -115,7 +117,6 @@ def test_tally_independent_of_thread_count(lab):
     """Each sample writes its own slot: 1 thread and 2 threads give identical votes (several chunks)."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has a single thread here")
-    before = numba.get_num_threads()
     for name in ("majpool_sub", "deep", "one_out_full"):
         net = lab.network(name, 4)
         X = lab.inputs(net, 700, 4)  # many chunks, the last one partial
@@ -123,14 +124,11 @@ def test_tally_independent_of_thread_count(lab):
         targets = random_targets(net, trace.out, 4)
         layer, pos = 0, net.architecture.widths[0] - 1
         results = []
-        try:
-            for threads in (1, 2):
-                numba.set_num_threads(threads)
+        for threads in (1, 2):
+            with pinned(threads):  # exactly this many, whatever the load (kernels/threads.py)
                 t = tally(net, trace, targets, layer, pos)
                 tr = net.trace(X)
-                results.append((t.votes, t.improving, t.S, tr.keys, tr.cells, tr.out))
-        finally:
-            numba.set_num_threads(before)
+            results.append((t.votes, t.improving, t.S, tr.keys, tr.cells, tr.out))
         for a, b in zip(*results):
             np.testing.assert_array_equal(a, b)
         # nor on the samples per parallel task (kernels.network.CHUNK, D28)
@@ -157,11 +155,15 @@ def test_tally_independent_of_thread_count(lab):
 def test_key_sums_equals_dict_aggregation(cases, salt, premodulo):
     net, X, trace, targets, rnet, rtraces = cases["majpool_2d_bias"]
     t = tally(net, trace, targets, 0, 3)
-    keys, sums, counts, _kept = t.key_sums(salt, premodulo)
+    keys, sums, counts, _kept, support = t.key_sums(salt, premodulo)
     want = ref.key_sums(t.x_in.tolist(), t.votes.tolist(), salt, premodulo)
     assert keys.tolist() == sorted(want)
     assert [(int(s), int(c)) for s, c in zip(sums, counts)] == [want[int(k)] for k in keys]
     assert int(sums.sum()) == int(t.votes.sum()) and int(counts.sum()) == t.votes_cast
+    # support: the samples voting for 1 on each key
+    hashed = t.x_in if premodulo == 0 else hash_array(t.x_in, np.uint32(salt), np.uint32(premodulo))
+    for k, sp in zip(keys, support):
+        assert int(sp) == int(np.count_nonzero((hashed == k) & (t.votes > 0)))
 
 
 @pytest.mark.parametrize("keep_unvoted", [False, True])
@@ -169,12 +171,36 @@ def test_voted_map_keeps_voted_keys_and_optionally_the_current_bit_of_unvoted_on
     keys = np.array([3, 8, 9, 20, 41, 77], np.uint32)
     sums = np.array([2, -1, 0, 0, 5, 0], np.int64)
     kept = np.array([0, 3, -2, 0, -1, 4], np.int64)  # keep sums count only for keys whose votes cancel
-    k, b = KT.voted_map(keys, sums, kept, keep_unvoted)
+    support = np.array([1, 0, 2, 0, 3, 1], np.int64)
+    k, b = KT.voted_map(keys, sums, kept, support, keep_unvoted, 1)
     want = {3: 1, 8: 0, 41: 1}
     if keep_unvoted:
         want.update({9: 0, 77: 1})  # 20: votes and current bits both cancel -> left out
     assert k.tolist() == sorted(want) and b.tolist() == [want[x] for x in sorted(want)]
     assert b.dtype == np.uint8 and k.dtype == np.uint32
+
+
+def test_bleaching_threshold_answers_one_only_with_enough_support():
+    """Threshold b: a key with a positive sum answers 1 only when >= b samples voted 1 on it;
+    keys with a negative sum stay 0, and b = 1 is the plain sign rule."""
+    keys = np.array([1, 2, 3, 4, 5], np.uint32)
+    sums = np.array([5, 1_000_000, 2_000_000 - 7, -3, 3_000_000], np.int64)
+    kept = np.zeros(5, np.int64)
+    support = np.array([5, 1, 2, 0, 3], np.int64)
+    for b, want in ((1, [1, 1, 1, 0, 1]), (2, [1, 0, 1, 0, 1]), (3, [1, 0, 0, 0, 1]), (6, [0, 0, 0, 0, 0])):
+        k, bits = KT.voted_map(keys, sums, kept, support, False, b)
+        assert k.tolist() == keys.tolist() and bits.tolist() == want, b
+
+
+def test_support_stats_counts_distinct_and_supported_keys():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 40, 700).astype(np.uint32)
+    votes = np.where(rng.random(700) < 0.3, 9, -1).astype(np.int32)
+    d, dp, n_pos = KT.support_stats(x, votes)
+    assert d == np.unique(x).shape[0]
+    assert dp == np.unique(x[votes > 0]).shape[0]
+    assert n_pos == int((votes > 0).sum())
+    assert KT.support_stats(np.zeros(0, np.uint32), np.zeros(0, np.int32)) == (0, 0, 0)
 
 
 def test_vote_counts_equals_numpy():
@@ -203,7 +229,7 @@ def test_apply_update_then_undo_restores_exactly(lab, name):
             for a, b in ((trace.keys, fresh.keys), (trace.cells, fresh.cells), (trace.out, fresh.out)):
                 np.testing.assert_array_equal(a, b)
             # the new neuron answers every key with a nonzero sum by the sign of that sum
-            keys, sums, _, _kept = t.key_sums(up.new.program[0][0] if up.new.program else 0, premodulo)
+            keys, sums, _, _kept, _sup = t.key_sums(up.new.program[0][0] if up.new.program else 0, premodulo)
             for k, sm in zip(keys, sums):
                 if sm != 0:
                     assert ref.filter_lookup(list(up.new.filter), int(k)) == int(sm > 0)

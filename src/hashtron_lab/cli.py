@@ -7,7 +7,7 @@ job's output directory::
 
     <hydra output dir>/model.htl        the trained network (hashtron-lab model file)
                       sum_cache.bin     the backward pipeline's sum cache
-                      checkpoint.pkl    full state (resume with a larger budget)
+                      checkpoint.npz    full state (resume with a larger budget)
                       record/           run.json + history/epochs/decisions (JSON lines)
 
 Multirun (``-m``) works with every Hydra launcher: basic (sequential), joblib (local
@@ -59,7 +59,7 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
     from . import experiment
     from .model.files import save_model
     from .track.alerts import AlertMonitor, ConsoleAlerts
-    from .track.mlflow_sink import MlflowRun, run_tags
+    from .track.mlflow_sink import MlflowRun, run_name, run_tags
     from .track.records import record_of, write_run_record
     from .train.events import Hooks
 
@@ -74,25 +74,25 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
     hooks.subscribe(ConsoleAlerts())
     tracker = None
     if _backend(cfg) == "mlflow":
-        name = f"{cfg['pipeline']['direction']}-s{cfg.get('seed', 0)}"
+        name = run_name(cfg["pipeline"]["direction"], cfg.get("seed", 0))
         tracker = MlflowRun(cfg, run_name=name, parent_run_id=parent_run_id, root=tracking_root,
                             tags=run_tags(cfg, git.as_tags(), **{"hashtron.group": group, "source": source,
                                                                  "run_id": cfg["run_id"]}))
         hooks.subscribe(tracker)
     try:
-        result = experiment.train(cfg, hooks=hooks, checkpoint_path=str(out / "checkpoint.pkl"), dataset=dataset)
+        result = experiment.train(cfg, hooks=hooks, checkpoint_path=str(out / "checkpoint.npz"), dataset=dataset)
         meta = {"dataset": cfg["dataset"].get("name"), "direction": result.pipeline.name,
                 "seed": int(cfg.get("seed", 0)), "run_id": cfg["run_id"], "git_commit": git.commit}
         save_model(result.net, out / "model.htl", meta)
         cache = getattr(result.pipeline, "cache", None)
         if cache is not None:
             cache.save(out / "sum_cache.bin")
-        import numba
+        from .kernels.threads import GOVERNOR
 
         extra = {"run_id": cfg["run_id"], "git": git.as_dict(), "alerts": monitor.alerts, "group": group,
-                 "mlflow_run_id": tracker.run_id if tracker else None, "numba_threads": numba.get_num_threads()}
+                 "mlflow_run_id": tracker.run_id if tracker else None, "numba_threads": GOVERNOR.ceiling()}
         info = record_of(result, cfg, extra)
-        write_run_record(out / "record", info, result.run.history, result.run.epochs, result.run.decisions)
+        write_run_record(out / "record", info, result.run.history, result.run.curve(), result.run.decisions)
         if tracker is not None:
             tracker.log_metrics(result.metrics, step=result.run.n_updates)
             if cfg["tracking"].get("log_models", True):
@@ -105,7 +105,7 @@ def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source:
         if tracker is not None:
             tracker.finish("FAILED")
         raise
-    except BaseException:  # KeyboardInterrupt, SystemExit
+    except BaseException:  # KeyboardInterrupt, SystemExit, SIGTERM (track/signals.py)
         if tracker is not None:
             tracker.finish("KILLED")
         raise
@@ -145,6 +145,9 @@ def share_cores(hc) -> int | None:
 @hydra.main(version_base=None, config_path=str(config_schema.conf_dir()), config_name="config")
 def main(cfg: DictConfig) -> float:
     """Train one run of the composed config; returns its validation accuracy (for sweepers)."""
+    from .track.signals import raise_on_sigterm
+
+    raise_on_sigterm()  # a terminated job closes its MLflow run KILLED, metrics flushed
     plain = config_schema.check(cfg)
     hc = HydraConfig.get()
     share_cores(hc)
@@ -158,8 +161,11 @@ def main(cfg: DictConfig) -> float:
     log.info("%s %s seed %s: train %.4f val %.4f test %.4f (%d updates, %.1fs) -> %s",
              info["dataset"], info["direction"], info["seed"], m["train_accuracy"], m["val_accuracy"],
              m["test_accuracy"], m["updates"], m["wall_seconds"], hc.runtime.output_dir)
-    if info.get("alerts"):
-        log.warning("%d alert(s): %s", len(info["alerts"]), sorted({a["kind"] for a in info["alerts"]}))
+    if info.get("alerts"):  # the rules' first alerts and counts were printed during the run (ConsoleAlerts)
+        counts = {}
+        for a in info["alerts"]:
+            counts[a["kind"]] = counts.get(a["kind"], 0) + 1
+        log.warning("%d alert(s): %s", len(info["alerts"]), ", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
     return float(m["val_accuracy"])
 
 
@@ -179,7 +185,12 @@ def _g2p_job(plain: dict, hc, group: str, parent: str | None) -> float:
 class MultirunGroup(Callback):
     """Opens one MLflow parent run per multirun (in the launching process) and closes it at
     the end; jobs find its id in ``<sweep dir>/.mlflow_parent_run``. With ``tracking=none``
-    it does nothing (and imports nothing)."""
+    it does nothing (and imports nothing).
+
+    The parent ends FINISHED when every child did, else FAILED — also when a failed job aborts
+    the sweep before `on_multirun_end` (Hydra raises the job's error; an exit handler closes the
+    parent then) — or KILLED on SIGTERM; children still RUNNING at that point (a job process
+    killed outright) are closed KILLED. The end prints the MLflow link comparing the children."""
 
     def __init__(self) -> None:
         self.parent: str | None = None
@@ -188,21 +199,62 @@ class MultirunGroup(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if _backend(config) != "mlflow":
             return
+        import atexit
+        import time
+
         from .track.mlflow_sink import TAG_GROUP, client_and_experiment
+        from .track.signals import raise_on_sigterm
 
         sweep = Path(os.getcwd()) / str(config.hydra.sweep.dir)
         sweep.mkdir(parents=True, exist_ok=True)
         self.tracking = OmegaConf.to_container(config.tracking, resolve=True, enum_to_str=True)
         client, exp_id = client_and_experiment(self.tracking, _tracking_root(os.getcwd()))
         overrides = " ".join(config.hydra.overrides.task)
-        run = client.create_run(exp_id, run_name=f"multirun {sweep.name}", tags={
+        run = client.create_run(exp_id, run_name=f"sweep {time.strftime('%Y-%m-%d %H:%M')}: {overrides}"[:250], tags={
             TAG_GROUP: f"multirun:{sweep.resolve()}", "source": "hydra-multirun", "overrides": overrides,
             "dataset": str(OmegaConf.select(config, "dataset.name")),
             "phase": str(getattr(config.phase, "value", config.phase))})
-        self.parent = run.info.run_id
-        self._client = client
+        self.parent, self._client, self._exp_id = run.info.run_id, client, exp_id
         (sweep / PARENT_FILE).write_text(self.parent + "\n")
+        raise_on_sigterm()
+        atexit.register(self._close_abandoned)
+
+    def _children(self) -> list:
+        from .track.mlflow_sink import _retry
+
+        return _retry(self._client.search_runs, [self._exp_id],
+                      filter_string=f"tags.mlflow.parentRunId = '{self.parent}'", max_results=10000)
+
+    def close(self, status: str) -> str:
+        """End the parent (once): FAILED instead of FINISHED when a child failed or was killed;
+        children still RUNNING are closed KILLED. Returns the parent's status."""
+        if self.parent is None:
+            return status
+        from .track.mlflow_sink import _retry, compare_url
+
+        children = self._children()
+        for r in children:
+            if r.info.status == "RUNNING":
+                _retry(self._client.set_terminated, r.info.run_id, "KILLED")
+        if status == "FINISHED" and any(r.info.status in ("FAILED", "KILLED") for r in children):
+            status = "FAILED"
+        _retry(self._client.set_terminated, self.parent, status)
+        if children:
+            log.info("MLflow: %d runs of this sweep side by side: %s", len(children),
+                     compare_url([r.info.run_id for r in children], self._exp_id))
+        self.parent = None
+        return status
+
+    def _close_abandoned(self) -> None:
+        """At exit without `on_multirun_end`: a job's error or a signal ended the sweep."""
+        if self.parent is not None:
+            from .track import signals
+
+            self.close("KILLED" if signals.received else "FAILED")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent is not None:
-            self._client.set_terminated(self.parent, "FINISHED")
+            import atexit
+
+            atexit.unregister(self._close_abandoned)
+            self.close("FINISHED")

@@ -74,6 +74,8 @@ class ForwardPipelineSchema:
     premodulo_max: int = 65536
     threshold: float = 0.9                # below: random branches; above: a random layer
     pairs: bool = False
+    capacity_control: bool = False        # premodulo/threshold per neuron from capacity/ (ablation)
+    use_selection: bool = False           # branch neurons from selection/ instead of uniform (ablation)
 
 
 # -- capacity/ (mirrors train.capacity.CapacityConfig and train.throttle.ThrottleConfig) -------
@@ -103,6 +105,8 @@ class CapacitySchema:
     eps_factor: float = 1.0
     tau_factor: float = 0.8
     min_premodulo: int = 1
+    load_factor: Optional[float] = None   # law support: premodulo = ceil(load_factor * distinct keys)
+    bleach: float = 0.0                   # law support: threshold = max(1, floor(bleach * votes for 1 per key))
     throttle: ThrottleSchema = field(default_factory=ThrottleSchema)
 
 
@@ -194,6 +198,18 @@ class EvaluateSchema:
 
 
 @dataclass
+class AblationSchema:
+    """The 2x2x2 ablation stage (hashtron_lab/ablation.py): every workload's experiment with each
+    cell's overrides, for every seed."""
+    workloads: List[Any] = field(default_factory=list)   # {name, experiment, overrides: [...], capacity_on: [...]}
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    capacity_on: List[str] = field(default_factory=lambda: ["capacity=support"])
+    forward_budget_factor: float = 3.0    # forward cells: this times the experiment's update budget
+    forward_validation_every: int = 50    # forward cells: validate every this many epochs (branches)
+    n_jobs: int = 2                       # cells trained in parallel processes
+
+
+@dataclass
 class MainSchema:
     seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
     n_jobs: int = 2                       # seeds trained in parallel processes (not a stage param)
@@ -228,6 +244,7 @@ class HashtronConfig:
     seed: int = 0
     phase: Phase = Phase.debug
     run_id: Optional[str] = None
+    init_from: Optional[str] = None       # continue a trained network: a Go weights file or a model.htl
     dataset: Dict[str, Any] = MISSING     # checked by the data registry in `validate`
     model: ModelSchema = MISSING
     pipeline: Any = MISSING               # typed by its option: backward_schema / forward_schema
@@ -238,6 +255,7 @@ class HashtronConfig:
     tracking: TrackingSchema = field(default_factory=TrackingSchema)
     alerts: AlertsSchema = field(default_factory=AlertsSchema)
     main: MainSchema = field(default_factory=MainSchema)
+    ablation: AblationSchema = field(default_factory=AblationSchema)
     language: Optional[str] = None        # dataset=lexicon: the lexicon's language (gruut code, e.g. de)
     g2p: G2PSchema = field(default_factory=G2PSchema)
 
@@ -404,15 +422,28 @@ class ConfigError(ValueError):
 
 def validate(cfg: dict) -> dict:
     """Check what the schema cannot (dataset keys, layers, value ranges) by building the
-    library's own settings objects; raise ConfigError naming the key. Returns `cfg`."""
-    from .data.registry import COMMON_KEYS, DATASETS, loader_params
+    library's own settings objects, which hold the rules; raise ConfigError naming the key, the
+    bad value and the allowed range. Returns `cfg`."""
+    from .data.registry import COMMON_KEYS, DATASETS, check_config, loader_params
     from .experiment import make_pipeline, run_config
     from .model.architecture import Architecture
-    from .settings import from_mapping
-    from .train.run import Acceptance, Budget, RunConfig, Validation
+    from .settings import SettingError, from_mapping
+    from .train.run import Acceptance, Budget, RunConfig, Validation, check_run_ends
 
     def fail(where: str, problem):
         raise ConfigError(f"invalid config at {where}: {problem}") from None
+
+    def build(where: str, make, rekey: tuple[str, str] | None = None):
+        """make(); a SettingError names its own key (re-rooted by `rekey`), other errors `where`."""
+        try:
+            return make()
+        except SettingError as e:
+            key = e.key
+            if rekey and key.startswith(rekey[0]):
+                key = rekey[1] + key[len(rekey[0]):]
+            fail(key, e.detail)
+        except (ValueError, TypeError, NotImplementedError) as e:
+            fail(where, e)
 
     ds = cfg.get("dataset") or {}
     name = ds.get("name")
@@ -422,38 +453,30 @@ def validate(cfg: dict) -> dict:
     unknown = sorted(set(ds) - valid)
     if unknown:
         fail("dataset", f"unknown key(s) {unknown} for dataset {name!r}; valid keys: {sorted(valid)}")
-    try:
-        Architecture.from_spec(cfg["model"])
-    except ValueError as e:
-        fail("model", e)
-    try:
-        make_pipeline(cfg)
-    except (ValueError, TypeError, NotImplementedError) as e:
-        fail(f"pipeline ({(cfg.get('pipeline') or {}).get('direction')}) / capacity / selection", e)
-    try:
-        rc = RunConfig.from_dict(run_config(cfg))
-        from_mapping(Budget, rc.budget, "budget")
-        acc = from_mapping(Acceptance, rc.acceptance, "run.acceptance")
-        from_mapping(Validation, rc.validation, "run.validation")
-    except (ValueError, TypeError) as e:
-        fail("budget / run", e)
-    if acc.rule not in ("not_worse", "improve", "always"):
-        fail("run.acceptance.rule", f"must be not_worse, improve or always, got {acc.rule!r}")
-    if acc.objective not in ("accuracy", "hamming"):
-        fail("run.acceptance.objective", f"must be accuracy or hamming, got {acc.objective!r}")
+    build("dataset", lambda: check_config(ds))
+    arch = build("model", lambda: Architecture.from_spec(cfg["model"]))
+    if cfg.get("init_from") is not None and not Path(str(cfg["init_from"])).expanduser().is_file():
+        fail("init_from", f"{cfg['init_from']!r} is not a file; give the path of a Go weights file (zlib) or a "
+                          f"hashtron-lab model (model.htl) trained with model={cfg['model'].get('name', '?')} "
+                          f"({arch.widths})")
+    direction = (cfg.get("pipeline") or {}).get("direction")
+    build(f"pipeline ({direction}) / capacity / selection", lambda: make_pipeline(cfg))
+    rc = build("run", lambda: RunConfig.from_dict(run_config(cfg)))
+    budget = build("budget", lambda: from_mapping(Budget, rc.budget, "budget"))
+    build("run.acceptance", lambda: from_mapping(Acceptance, rc.acceptance, "run.acceptance"))
+    valcfg = build("run.validation", lambda: from_mapping(Validation, rc.validation, "run.validation"))
+    build("budget", lambda: check_run_ends(budget, valcfg))
     from .track.alerts import AlertConfig
 
-    try:
-        AlertConfig.from_dict(cfg.get("alerts"))
-    except (ValueError, TypeError) as e:
-        fail("alerts", e)
-    for direction in ("backward", "forward"):
-        if direction in (cfg.get("main") or {}):
-            try:
-                make_pipeline({**cfg, "pipeline": cfg["main"][direction]})
-            except (ValueError, TypeError, NotImplementedError) as e:
-                fail(f"main.{direction}", e)
+    build("alerts", lambda: AlertConfig.from_dict(cfg.get("alerts")))
+    if cfg.get("g2p") is not None:  # the phonemizer dataset=lexicon trains, and the G2P sweep
+        from .g2p.settings import check_group
+
+        build("g2p", lambda: check_group(cfg["g2p"]))
     main = cfg.get("main") or {}
+    for d in ("backward", "forward"):
+        if d in main:
+            build(f"main.{d}", lambda: make_pipeline({**cfg, "pipeline": main[d]}), ("pipeline.", f"main.{d}."))
     passes = main.get("passes") or {}
     names = ["bootstrap", *passes]
     for key, p in passes.items():
@@ -461,11 +484,20 @@ def validate(cfg: dict) -> dict:
             fail(f"main.passes.{key}.src", f"{p['src']!r} is not an earlier pass; chain passes as "
                                           f"bootstrap -> {' -> '.join(passes)}")
         if p["epochs"] < 1:
-            fail(f"main.passes.{key}.epochs", f"must be >= 1, got {p['epochs']}")
+            fail(f"main.passes.{key}.epochs", f"{p['epochs']!r} is out of range; allowed: an integer >= 1")
     if passes and "last" not in passes:
         fail("main.passes", "the final pass must be named 'last' (evaluate reads runs/backward/last)")
     if not main.get("seeds", [0]):
         fail("main.seeds", "give at least one seed")
+    for i, seed in enumerate(main.get("seeds") or []):
+        build(f"main.seeds[{i}]", lambda: RunConfig(seed=seed), ("seed", f"main.seeds[{i}]"))
+    if "n_jobs" in main and (isinstance(main["n_jobs"], bool) or not isinstance(main["n_jobs"], int)
+                             or main["n_jobs"] < 1):
+        fail("main.n_jobs", f"{main['n_jobs']!r} is out of range; allowed: an integer >= 1")
+    margin = (main.get("evaluate") or {}).get("success_margin", 0.0)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 1.0:
+        fail("main.evaluate.success_margin", f"{margin!r} is out of range; allowed: a number in [0, 1] "
+                                             f"(a difference of accuracies)")
     return cfg
 
 

@@ -41,7 +41,8 @@ def make_pipeline(cfg: dict, run_id: str = ""):
     pipe = dict(cfg.get("pipeline") or {})
     direction = pipe.pop("direction", "backward")
     if direction == "forward":
-        return ForwardPipeline(pipe)
+        return ForwardPipeline(pipe, capacity=dict(cfg.get("capacity") or {}),
+                               selection=dict(cfg.get("selection") or {}), run_id=run_id)
     if direction != "backward":
         raise ValueError(f"pipeline.direction must be one of {DIRECTIONS}, got {direction!r}")
     cap = dict(cfg.get("capacity") or {})
@@ -64,6 +65,12 @@ def run_config(cfg: dict, checkpoint_path: str | None = None) -> dict:
 
 
 def splits_of(ds) -> tuple[Split, Split, Split]:
+    """The run's splits; a split left empty or a class absent from train is refused with the sizes."""
+    from .data.splits import check_split_sizes
+
+    meta = getattr(ds, "meta", None) or {}
+    check_split_sizes(ds.y_train, ds.y_val, ds.y_test, ds.class_names, f"dataset {getattr(ds, 'name', '')!r}",
+                      bool(meta.get("open_classes", False)))
     return (Split(ds.X_train, ds.y_train, ds.parity_train), Split(ds.X_val, ds.y_val, ds.parity_val),
             Split(ds.X_test, ds.y_test, ds.parity_test))
 
@@ -100,10 +107,42 @@ def check_fit(arch: Architecture, n_features: int, n_classes: int) -> None:
         )
 
 
-def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = None, resume: bool = False,
+def initial_network(path, arch: Architecture) -> tuple[Network, dict]:
+    """The trained network a run continues (`init_from`): a Go weights file (zlib text, DESIGN §9)
+    or a hashtron-lab model file, told apart by content. Returns it and what identifies it
+    (format and a short SHA-256 of the file, part of the run's checkpoint identity)."""
+    import hashlib
+    from pathlib import Path
+
+    from .model.files import FORMAT_NAME, loads_model
+    from .model.go_weights import import_go_weights
+
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise ValueError(f"init_from={str(path)!r} is not a file. Fix: give the path of a Go weights file (the "
+                         f"zlib stream the Go library writes) or of a hashtron-lab model (model.htl)")
+    data = p.read_bytes()
+    if data.startswith(b'{"format":"' + FORMAT_NAME.encode()):
+        net, kind = loads_model(data, p)[0], "hashtron-lab"
+        if net.architecture.to_spec() != arch.to_spec():
+            raise ValueError(f"init_from={str(path)!r} holds a network of layer widths {net.architecture.widths}, "
+                             f"not the configured model's {arch.widths}. Fix: choose the model it was trained with")
+    else:
+        net, kind = import_go_weights(p, arch), "go"
+    return net, {"format": kind, "sha256": hashlib.sha256(data).hexdigest()[:16]}
+
+
+def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = None, resume: bool | str = False,
           dataset=None, net: Network | None = None, resume_from: str | None = None) -> Result:
-    """Train one network as the config says and measure it on train / validation / test."""
+    """Train one network as the config says and measure it on train / validation / test.
+
+    With ``init_from`` (a Go weights file or a model file) training continues that network: the
+    backward pipeline replaces its bootstrap with one tally of every neuron, which fills the sum
+    cache (`BackwardPipeline.start_from_import`)."""
     arch = Architecture.from_spec(cfg["model"]["architecture"] if "architecture" in cfg["model"] else cfg["model"])
+    init, init_from = None, cfg.get("init_from")
+    if net is None and init_from:
+        net, init = initial_network(init_from, arch)  # before the data: a wrong path fails at once
     ds = dataset if dataset is not None else prepare_dataset(cfg, arch)
     tr, va, te = splits_of(ds)
     seed = int(cfg.get("seed", 0))
@@ -111,6 +150,10 @@ def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = N
         net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
     pipeline = make_pipeline(cfg, run_id=str(cfg.get("run_id", "")))
     run = Run(net, tr, va, ds.n_classes, run_config(cfg, checkpoint_path), hooks)
+    if init is not None:
+        run.init = init
+        if hasattr(pipeline, "start_from_import"):
+            pipeline.start_from_import()
     t0 = time.perf_counter()
     drive(run, pipeline, resume=resume, resume_from=resume_from)
     wall = run.wall()
@@ -121,8 +164,22 @@ def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = N
         "stop_reason": run.stopped, "direction": pipeline.name,
         "session_seconds": time.perf_counter() - t0,
     })
-    metrics.update(order_metrics(run.history, arch.n_layers) if pipeline.name == "backward" else {})
+    metrics.update(order_metrics(run.history, arch.n_layers, imported=init is not None)
+                   if pipeline.name == "backward" else {})
     return Result(run, pipeline, metrics, getattr(ds, "meta", {}))
+
+
+def warm(cfg: dict) -> float:
+    """Load or compile the kernels a run of `cfg` calls, e.g. once in a parent process before its
+    workers start (they then load them from the cache instead of each compiling them); seconds."""
+    from .train.warm import run_kernel_groups, stats, warm_kernels
+
+    before = stats["seconds"]
+    arch = Architecture.from_spec(cfg["model"]["architecture"] if "architecture" in cfg["model"] else cfg["model"])
+    make_pipeline(cfg)  # a pipeline warms its own kernels
+    tally_mode = ((cfg.get("run") or {}).get("acceptance") or {}).get("tally", "flip")
+    warm_kernels(run_kernel_groups(Network.untrained(arch, np.random.default_rng(0)), tally_mode))
+    return stats["seconds"] - before
 
 
 def evaluate(run: Run, tr: Split, va: Split, te: Split) -> dict:
@@ -131,12 +188,14 @@ def evaluate(run: Run, tr: Split, va: Split, te: Split) -> dict:
     return out
 
 
-def order_metrics(history: list[dict], n_layers: int) -> dict:
-    """Seed-000 order compliance of one backward run: the final layer first; layers never
-    ascending within a sweep (the bootstrap epoch aside)."""
+def order_metrics(history: list[dict], n_layers: int, imported: bool = False) -> dict:
+    """Seed-000 order compliance of one backward run: the final layer first (its bootstrap, or
+    for an imported network the first sweep); layers never ascending within a sweep (the
+    bootstrap epoch aside)."""
     if not history:
         return {"final_first": False, "backward_order": False}
-    final_first = history[0]["layer"] == n_layers - 1 and history[0].get("phase") == "bootstrap"
+    first_phase = "backward" if imported else "bootstrap"
+    final_first = history[0]["layer"] == n_layers - 1 and history[0].get("phase") == first_phase
     ok = True
     by_epoch: dict[int, list[int]] = {}
     for rec in history:

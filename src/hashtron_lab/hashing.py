@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import hashing as _k
+from .kernels.threads import threads_for
 
 U32 = 0xFFFFFFFF
 
@@ -29,6 +30,7 @@ def hash_array(n, s, max) -> np.ndarray:  # noqa: A002
     bn, bs, bm = np.broadcast_arrays(*arrays)
     out = np.empty(bn.shape, dtype=np.uint32)
     flat = out.reshape(-1)
+    threads_for(flat.shape[0])
     _k.hash_into(np.ascontiguousarray(bn).reshape(-1), np.ascontiguousarray(bs).reshape(-1),
                  np.ascontiguousarray(bm).reshape(-1), flat)
     return flat.reshape(bn.shape)

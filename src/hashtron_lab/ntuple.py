@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .data.encoders import ORDINAL, Encoder, TableColumns
-from .estimator import HashtronClassifier, NotFittedError
+from .estimator import HashtronClassifier, NotFittedError, _refuse_sparse, check_labels
+from .train.run import RunConfig
 
 # What the n-tuple experiments run (conf/run/ntuple.yaml, conf/experiment/ntuple_*.yaml; D22–D24);
 # tests/test_ntuple_estimator.py checks they agree.
@@ -35,13 +36,21 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
     `max_updates`: the training budget; None = exactly what backward needs (output layer,
     every RAM, output layer again). The forward pipeline needs about three times that.
     `select_pool` k > 1: draw k·n_tuples tuples and keep the n_tuples that discriminate the
-    training labels best (leave-one-out; D27); 1 = the plain random draw.
+    training labels best (leave-one-out; D27); 1 = the plain random draw. `select_columns` k: draw
+    tuples only from the k columns whose levels say most about the label (mutual information).
+    `levels`: fixed thresholds for every column (e.g. [1, 128] for 0..255 pixels) instead of
+    `quantiles` training-split quantiles. `load_factor` / `bleach`: the support capacity law
+    (train/capacity.py) — each RAM's premodulo ceil(load_factor · its distinct keys), its
+    bleaching threshold from its support; both off (None, 0) trains every RAM exactly.
+    Named settings for common data: `hashtron_lab.presets.estimator("mnist")`.
     """
 
-    def __init__(self, n_tuples: int = 100, tuple_size: int = 10, quantiles: int = 6, window: int | None = None,
+    def __init__(self, n_tuples: int = 300, tuple_size: int = 10, quantiles: int = 6, window: int | None = None,
                  image_shape: tuple[int, int] | None = None, direction: str = "backward", seed: int = 0,
-                 max_updates: int | None = None, select_pool: int = 10):
+                 max_updates: int | None = None, select_pool: int = 10, select_columns: int | None = None,
+                 levels: list[float] | None = None, load_factor: float | None = None, bleach: float = 0.0):
         self.n_tuples, self.tuple_size, self.quantiles, self.select_pool = n_tuples, tuple_size, quantiles, select_pool
+        self.select_columns, self.levels, self.load_factor, self.bleach = select_columns, levels, load_factor, bleach
         self.window, self.image_shape = window, image_shape
         self.direction, self.seed, self.max_updates = direction, seed, max_updates
 
@@ -53,19 +62,19 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def fit(self, X, y) -> NTupleClassifier:
+        RunConfig(seed=self.seed)  # the seed's range, checked before it seeds the tuple draw
         X = _columns(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.values.shape[0]:
-            raise ValueError(f"y must be 1-D with one label per row of X ({X.values.shape[0]}), got shape {y.shape}")
+        y = check_labels(y, X.values.shape[0])
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         C = len(self.classes_)
         if C < 2:
             raise ValueError(f"got {C} class; need at least 2 to train a classifier")
         self.encoder_ = Encoder.from_config({
-            "kind": "tuples", "levels": None, "quantiles": self.quantiles, "tuple_size": self.tuple_size,
+            "kind": "tuples", "levels": None if self.levels is None else list(self.levels),
+            "quantiles": None if self.levels is not None else self.quantiles, "tuple_size": self.tuple_size,
             "n_tuples": self.n_tuples, "window": self.window,
             "image_shape": None if self.image_shape is None else list(self.image_shape), "repeat": C,
-            "select_pool": self.select_pool})
+            "select_pool": self.select_pool, "select_columns": self.select_columns})
         self.encoder_.fit(X, X, rng=np.random.default_rng([self.seed, 3]), labels=y_idx)
         bits = max(1, math.ceil(math.log2(C)))
         rams = C * self.n_tuples
@@ -74,10 +83,17 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         budget = self.max_updates if self.max_updates is not None else 3 * bits + rams
         self.model_ = HashtronClassifier(
             arch, self.direction, self.seed, budget={"max_updates": int(budget)},
-            pipeline=BACKWARD if self.direction == "backward" else {}, capacity=CAPACITY, selection=SELECTION, run=RUN)
+            pipeline=BACKWARD if self.direction == "backward" else {}, capacity=self._capacity(), selection=SELECTION,
+            run=RUN)
         self.model_.fit(self.encoder_.transform(X), y_idx)
         self.n_features_in_ = X.values.shape[1]
         return self
+
+    def _capacity(self) -> dict:
+        if self.load_factor is None and not self.bleach:
+            return CAPACITY
+        return {"enabled": True, "law": "support", "load_factor": self.load_factor, "bleach": float(self.bleach),
+                "fixed_premodulo": 0}
 
     def _features(self, X) -> np.ndarray:
         if not hasattr(self, "model_"):
@@ -103,10 +119,12 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return votes[:, 1] - votes[:, 0] if C == 2 else votes
 
     def score(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        pred = self.predict(X)
+        return float(np.mean(pred == check_labels(y, pred.shape[0])))
 
 
 def _columns(X) -> TableColumns:
+    _refuse_sparse(X, "X")
     try:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as e:

@@ -88,11 +88,12 @@ def test_nan_features(tmp_path):
 
 
 def test_non_numeric_features(tmp_path):
-    path = write(tmp_path, "text.csv", "a,b,label\n1,2,0\n3,4,1\n5,abc,0\n")
+    path = write(tmp_path, "text.csv", "a,b,label\n1,2,0\n3,4,1\n5,abc,0\n"
+                 + "".join(f"{i},{i},{i % 2}\n" for i in range(12)))
     with pytest.raises(DatasetError, match=r"text\.csv': feature column 'b' holds the non-numeric value 'abc' at "
                                            r"data row 3 \(line 4\)\. Fix: list 'b' under dataset.categorical"):
         load_dataset(csv_cfg(path), seed=0)
-    ok = load_dataset(csv_cfg(path, categorical=["b"], split={"stratify": False}), seed=0)
+    ok = load_dataset(csv_cfg(path, categorical=["b"]), seed=0)
     assert ok.meta["source"]["column_kinds"]["b"] == "category"
 
 
@@ -124,16 +125,17 @@ def test_unknown_keys_name_the_key_and_the_valid_ones():
         load_dataset(conf("digits", bogus=1), seed=0)
     with pytest.raises(DatasetError, match=r"unknown key\(s\) \['shuffle'\] in split; valid keys"):
         load_dataset(conf("digits", split={"shuffle": True}), seed=0)
-    with pytest.raises(DatasetError, match=r"unknown dataset name 'mnist'; valid names: \[.*'digits'"):
-        load_dataset({"name": "mnist", "encoding": {"kind": "raw"}}, seed=0)
+    with pytest.raises(DatasetError, match=r"unknown dataset name 'imagenet'; valid names: \[.*'digits'"):
+        load_dataset({"name": "imagenet", "encoding": {"kind": "raw"}}, seed=0)
     with pytest.raises(DatasetError, match=r"unknown key\(s\) \['levels'\] for encoding.kind=byte_picker"):
         load_dataset(conf("digits", encoding={"levels": [1]}), seed=0)
 
 
 @pytest.mark.parametrize("split, msg", [
     ({"train": 0.5, "val": 0.2, "test": 0.2}, "must sum to 1"),
-    ({"train": 1.2, "val": -0.1, "test": -0.1}, r"split.train must be a fraction"),
-    ({"train": 0.0, "val": 0.5, "test": 0.5}, "nothing to train on"),
+    ({"train": 1.2, "val": -0.1, "test": -0.1}, r"split.train = 1.2 is out of range; allowed: a fraction in \(0, 1\)"),
+    ({"train": 0.0, "val": 0.5, "test": 0.5}, r"split.train = 0.0 is out of range"),
+    ({"train": 0.8, "val": 0.2, "test": 0.0}, r"split.test = 0.0 is out of range.*every split needs samples"),
     ({"group": "word"}, "needs a grapheme dataset"),
 ])
 def test_bad_split(split, msg):
@@ -149,7 +151,7 @@ def test_bad_encoding_for_the_data():
         load_dataset(conf("digits", encoding={"kind": "raw", "n_features": 80}), seed=0)
     with pytest.raises(DatasetError, match=r"needs integer columns.*thermometer"):
         load_dataset(conf("breast_cancer", encoding={"kind": "raw", "n_features": None}), seed=0)
-    with pytest.raises(DatasetError, match=r"max_samples must be a positive integer"):
+    with pytest.raises(DatasetError, match=r"dataset.max_samples = 0 is out of range; allowed: an integer >= 10"):
         load_dataset(conf("digits", max_samples=0), seed=0)
     with pytest.raises(DatasetError, match=r"dataset.bits must be an integer in 1..20"):
         load_dataset(conf("parity", bits=40), seed=0)
@@ -162,3 +164,45 @@ def test_errors_write_nothing(tmp_path):
     with pytest.raises(DatasetError):
         load_dataset(csv_cfg(path), seed=0)
     assert set(Path.cwd().iterdir()) == before and sorted(p.name for p in tmp_path.iterdir()) == ["one.csv"]
+
+
+# -- splits that cannot measure anything (issue 19, item 14) ----------------------------------
+def test_a_split_left_empty_is_refused_with_the_sizes(tmp_path):
+    """12 rows, 60/20/20 unstratified would leave rows for every split; 10 rows with a tiny
+    val fraction leave validation empty: refused, naming the sizes (was: accuracy 0.0)."""
+    path = write(tmp_path, "small.csv", "a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(10)))
+    with pytest.raises(DatasetError, match=r"small\.csv': the split leaves val empty \(train 9, val 0, test 1 "
+                                           r"samples\)\. Fix: use more samples"):
+        load_dataset(csv_cfg(path, split={"train": 0.9, "val": 0.01, "test": 0.09, "stratify": False}), seed=0)
+
+
+def test_a_class_absent_from_train_is_refused_with_the_sizes(tmp_path):
+    """Class 'rare' has one row; unstratified, it lands in test for this seed: never learnable."""
+    rows = "".join(f"{i},{'a' if i % 2 else 'b'}\n" for i in range(30)) + "99,rare\n"
+    path = write(tmp_path, "rare.csv", "a,label\n" + rows)
+    seeds = []
+    for seed in range(20):
+        try:
+            load_dataset(csv_cfg(path, split={"stratify": False}), seed=seed)
+        except DatasetError as e:
+            assert "class(es) ['rare'] have samples in validation/test but none in train (train 19, val 6, " \
+                   "test 6 samples)" in str(e), str(e)
+            seeds.append(seed)
+    assert seeds, "no seed put the rare class outside train"
+    # stratified (the default), a class too small for a split stays in train: accepted
+    ds = load_dataset(csv_cfg(path), seed=seeds[0])
+    assert "rare" in [ds.class_names[c] for c in set(ds.y_train.tolist())]
+
+
+def test_a_hand_made_dataset_with_an_empty_test_split_is_refused_before_training():
+    """experiment.train on a Dataset whose test split is empty (e.g. edited on disk)."""
+    import numpy as np
+
+    from hashtron_lab import experiment
+    from hashtron_lab.data import Dataset
+
+    X = np.arange(40, dtype=np.uint32).reshape(20, 2)
+    y = np.arange(20) % 2
+    ds = Dataset("toy", X[:16], y[:16], X[16:], y[16:], X[:0], y[:0], None, None, None, ["0", "1"], {})
+    with pytest.raises(DatasetError, match=r"dataset 'toy': the split leaves test empty \(train 16, val 4, test 0"):
+        experiment.splits_of(ds)

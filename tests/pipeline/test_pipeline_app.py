@@ -30,7 +30,7 @@ def test_tracking_none_imports_no_mlflow_and_writes_the_run(tmp_path, helpers):
     out = tmp_path / "run"
     p = helpers.run([sys.executable, "-c", NO_MLFLOW, *QUICK, "tracking=none", f"hydra.run.dir={out}"], ROOT)
     assert "MLFLOW_IMPORTED False" in p.stdout, p.stdout + p.stderr
-    for name in ("model.htl", "sum_cache.bin", "checkpoint.pkl", "record/run.json", "record/history.jsonl",
+    for name in ("model.htl", "sum_cache.bin", "checkpoint.npz", "record/run.json", "record/history.jsonl",
                  "record/decisions.jsonl", "record/epochs.jsonl"):
         assert (out / name).is_file(), name
     info = json.loads((out / "record" / "run.json").read_text())
@@ -39,6 +39,27 @@ def test_tracking_none_imports_no_mlflow_and_writes_the_run(tmp_path, helpers):
     assert not list(tmp_path.rglob("mlflow.db"))
 
 
+def test_a_tracked_job_logs_its_content_as_the_child_of_its_multirun(tmp_path, helpers):
+    """In-process twin of the (slow) joblib multirun below: `train_and_save` as a multirun's job
+    logs params, tags, stepped metrics, the decision table and artifacts under its parent."""
+    from hashtron_lab import config_schema as cs
+    from hashtron_lab.cli import train_and_save
+    from hashtron_lab.track.mlflow_sink import client_and_experiment
+
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    client, exp_id = client_and_experiment({"uri": uri}, tmp_path)
+    parent = client.create_run(exp_id, run_name="sweep").info.run_id
+    cfg = cs.load_config([*QUICK, "seed=1"])
+    cfg["tracking"] = {**cfg["tracking"], "uri": uri}
+    train_and_save(cfg, tmp_path / "job", group="multirun:x", source="hydra", parent_run_id=parent,
+                   root=ROOT, tracking_root=tmp_path)
+    _, runs = helpers.mlflow_runs(uri)
+    [child] = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent]
+    assert child.info.status == "FINISHED" and child.info.run_name == "backward · seed 1"
+    check_run_content(client, child, tmp_path)
+
+
+@pytest.mark.slow  # ~40 s of subprocesses; the same content in-process: the test above
 def test_multirun_2x2_with_joblib_logs_four_children_of_one_parent_to_one_store(tmp_path, helpers):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     helpers.run([sys.executable, "-m", "hashtron_lab", "-m", "pipeline=backward,forward", "seed=0,1", *QUICK,

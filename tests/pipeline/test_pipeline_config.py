@@ -111,7 +111,7 @@ BAD = [
     (["pipeline=forward", "+pipeline.max_attempts=3"], "pipeline.max_attempts"),
     (["pipeline=forward", "pipeline.threshold=high"], "pipeline.threshold"),
     (["+dataset.bitz=3"], "bitz"),
-    (["dataset.name=mnist"], "dataset.name"),
+    (["dataset.name=imagenet"], "dataset.name"),
     (["model.layers.0.neurons=0"], "neurons"),
     (["model.layers.0.type=hashtrn"], "hashtrn"),
     (["capacity.dampening=[clmp]"], "clmp"),

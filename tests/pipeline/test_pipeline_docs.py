@@ -24,11 +24,16 @@ DOC = ROOT / "docs" / "pipeline.md"
 DOCS = (ROOT / "README.md", DOC)
 
 COVERED = {
-    'pip install -e ".[test]" && dvc repro': "CI (.ci) for the install; dvc repro: test_pipeline_dvc.py",
+    'pip install -e ".[test]" && dvc repro': "CI (.ci) for the install; dvc repro: test_pipeline_dvc.py; the main "
+                                             "job it claims: test_the_quick_start_runs_the_main_job_described",
+    "python -m hashtron_lab params && dvc repro": "test_params_stale.py (the message names it) and "
+                                                  "test_pipeline_dvc.py (a conf/ edit stops dvc repro with it)",
     'pip install -e ".[test]" && pytest': "CI (.ci)",
     'pip install -e ".[test,langs]" && python -m pytest': "CI (.ci/run runs exactly this)",
     "python -m pytest -m slow": "run by hand / nightly; each slow test is listed in this file or its module",
     "python benchmarks/bench_core.py": "run by hand (prints the throughput table in the README)",
+    "python benchmarks/bench_threads.py": "run by hand (the loaded-vs-one-thread ratios in the README); the "
+                                          "thread choice itself: tests/test_threads.py",
     "dvc dag": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
     "dvc metrics show": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
     "dvc plots show": "test_pipeline_dvc.py::test_dvc_repro_end_to_end",
@@ -41,15 +46,20 @@ COVERED = {
     "dvc exp show": "test_pipeline_dvc.py::test_dvc_experiments_...",
     "python -m hashtron_lab experiment=quick": "test_documented_hydra_commands_run",
     "python -m hashtron_lab pipeline=forward seed=3 budget.max_updates=500": "test_documented_hydra_commands_run",
-    "python -m hashtron_lab -m pipeline=backward,forward seed=0,1,2": "test_documented_hydra_commands_run",
-    "python -m hashtron_lab -m pipeline=backward,forward seed=0,1,2 hydra/launcher=joblib hydra.launcher.n_jobs=2":
-        "test_documented_hydra_commands_run (and test_pipeline_app.py's 2x2 joblib test)",
+    "python -m hashtron_lab -m pipeline=backward_all,forward seed=0,1,2":
+        "test_documented_hydra_commands_run; its claim (the main job's six runs): "
+        "test_the_documented_sweeps_train_the_main_jobs_runs",
+    "python -m hashtron_lab -m pipeline=backward_all,forward seed=0,1,2 hydra/launcher=joblib hydra.launcher.n_jobs=2":
+        "test_documented_hydra_commands_run (and test_pipeline_app.py's 2x2 joblib test); claim: "
+        "test_the_documented_sweeps_train_the_main_jobs_runs",
     "python -m hashtron_lab -m experiment=multilingual hydra/launcher=joblib hydra.launcher.n_jobs=2":
         "test_documented_hydra_commands_run (two languages)",
     'python -m venv --system-site-packages .venv-ray && .venv-ray/bin/pip install -e ".[ray]"':
         "done by hand / CI for the Ray extra; test_pipeline_ray.py uses the environment it makes",
     ".venv-ray/bin/python -m hashtron_lab -m pipeline=backward,forward seed=0,1 hydra/launcher=ray_local":
         "test_pipeline_ray.py",
+    "python -m hashtron_lab ~experiment init_from=path/to/weights.zlib":
+        "tests/train/test_migration.py::test_the_command_line_continues_a_go_file (experiment=quick, a real file)",
 }
 
 
@@ -68,6 +78,55 @@ def test_every_documented_command_is_covered():
     assert not missing, f"commands in docs/pipeline.md that no test or CI runs: {missing}"
     stale = [c for c in COVERED if c not in cmds]
     assert not stale, f"COVERED lists commands the docs no longer give: {stale}"
+
+
+def _sweep_jobs(cmd: str) -> list[list[str]]:
+    """The override lists of a documented `-m` command's jobs (comma lists expanded)."""
+    import itertools
+
+    args = [a for a in cmd.split()[3:] if a != "-m" and not a.startswith("hydra")]
+    choices = [[f"{a.split('=', 1)[0]}={v}" for v in a.split("=", 1)[1].split(",")] for a in args]
+    return [list(c) for c in itertools.product(*choices)]
+
+
+TRAINING = ("dataset", "model", "pipeline", "capacity", "selection", "budget", "run", "seed")
+
+
+def test_the_documented_sweeps_train_the_main_jobs_runs(monkeypatch):
+    """README: the sweep trains the main job's six runs, the settings `dvc repro` uses (it used
+    to say `pipeline=backward`, which on the n-tuple network is another backward: 0.59 test
+    against the report's 0.97)."""
+    from hashtron_lab import config_schema as cs
+
+    monkeypatch.syspath_prepend(str(ROOT / "stages"))
+    sys.modules.pop("common", None)
+    from common import config_for
+
+    params = cs.read_params(ROOT / "params.yaml")
+    sweeps = sorted({c for c in documented_commands() if c.startswith("python -m hashtron_lab -m pipeline=")})
+    assert len(sweeps) == 2  # README's and docs/pipeline.md's, one with the joblib launcher
+    for cmd in sweeps:
+        jobs = _sweep_jobs(cmd)
+        assert len(jobs) == 6
+        for overrides in jobs:
+            got = cs.load_config(overrides)
+            direction, seed = got["pipeline"]["direction"], got["seed"]
+            want = config_for(params, direction, seed)
+            for key in TRAINING:
+                assert got[key] == want[key], (cmd, overrides, key)
+
+
+def test_the_quick_start_runs_the_main_job_described():
+    """README quick start: `dvc repro` trains the n-tuple network on digits, both pipelines, three
+    seeds, the backward being `backward_all` (its ~0.97 test accuracy: tests/train/test_ntuple.py)."""
+    from hashtron_lab import config_schema as cs
+
+    p = cs.read_params(ROOT / "params.yaml")
+    assert p["dataset"]["name"] == "digits" and p["dataset"]["encoding"]["kind"] == "tuples"
+    assert p["model"]["name"] == "ntuple_digits" and p["main"]["seeds"] == [0, 1, 2]
+    assert p["main"]["backward"]["direction"] == "backward" and p["main"]["backward"]["layer_fraction"] == 1.0
+    assert p["main"]["forward"]["direction"] == "forward"
+    assert p["main"]["backward"] == cs.load_config(["pipeline=backward_all"])["pipeline"]
 
 
 SHRINK = ["budget=quick", "dataset.max_samples=200", "model=tiny"]

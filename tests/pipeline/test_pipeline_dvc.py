@@ -1,6 +1,7 @@
 """`dvc repro` end to end in a copy of the project, on a tiny config.
 
-Fast (default): no-op second run, evaluation-only change reruns evaluate + compare only, a
+Fast (default): no-op second run (but the params check), a stale params.yaml stops the run,
+evaluation-only change reruns evaluate + compare only, a
 pass change reruns that pass and what follows, a crashed stage resumes from the last
 completed one, `dvc dag` / `dvc metrics show` / `dvc plots show` work.
 Slow (-m slow): the same job with MLflow tracking (parent + children in the project's store),
@@ -15,9 +16,10 @@ import time
 import pytest
 
 TINY = ["experiment=quick", "main.seeds=[0]", "main.n_jobs=1", "tracking=none", "dataset.max_samples=200",
-        "budget.max_updates=24"]
+        "budget.max_updates=24", "ablation.seeds=[0]", "ablation.n_jobs=1",
+        "ablation.workloads=[{name:tiny,experiment:ntuple_breast_cancer,overrides:['budget.max_updates=24']}]"]
 TRAINING = {"prepare", "bootstrap", "backward@pass1", "backward@pass2", "backward@last", "train_forward"}
-ALL = TRAINING | {"evaluate@backward", "evaluate@forward", "compare"}
+ALL = TRAINING | {"evaluate@backward", "evaluate@forward", "compare", "ablation"}
 
 
 def ran(output: str) -> set[str]:
@@ -40,27 +42,42 @@ def test_dvc_repro_end_to_end(project):
     assert {"prepare", "bootstrap", "backward@pass1"} <= skipped(first.stdout), first.stdout
     assert {"backward@pass2", "backward@last", "evaluate@backward", "evaluate@forward", "compare"} <= ran(first.stdout)
     metrics = json.loads((project.root / "metrics" / "backward.json").read_text())
-    assert 0.0 <= metrics["mean"]["test_accuracy"] <= 1.0 and set(metrics["per_seed"]) == {"0"}
-    compare = json.loads((project.root / "metrics" / "compare.json").read_text())
+    assert set(metrics) == {"test_acc", "test_std", "val_acc", "val_std", "train_acc", "seeds"}
+    assert 0.0 <= metrics["test_acc"] <= 1.0 and metrics["seeds"] == 1 and metrics["test_std"] is None  # ddof=1
+    per_seed = json.loads((project.root / "reports" / "backward" / "per_seed.json").read_text())
+    assert per_seed["mean"]["test_accuracy"] == metrics["test_acc"] and set(per_seed["per_seed"]) == {"0"}
+    compare = json.loads((project.root / "reports" / "compare.json").read_text())
     assert "digits" in compare and "success" in compare
+    diff = json.loads((project.root / "metrics" / "compare.json").read_text())
+    forward = json.loads((project.root / "metrics" / "forward.json").read_text())
+    assert diff["test_acc"] == pytest.approx(metrics["test_acc"] - forward["test_acc"])
+    assert diff["backward_wins"] == (diff["test_acc"] > 0.0)
     for f in ("plots/backward/accuracy.csv", "plots/backward/premodulo.csv", "plots/forward/accuracy.csv",
               "plots/backward/confusion.csv", "reports/compare.md", "reports/compare.html",
               "runs/backward/last/seed0/model.htl", "runs/backward/last/seed0/sum_cache.bin",
-              "runs/backward/bootstrap/seed0/checkpoint.pkl", "runs/forward/seed0/record/run.json"):
+              "runs/backward/bootstrap/seed0/checkpoint.npz", "runs/forward/seed0/record/run.json"):
         assert (project.root / f).is_file(), f
     boot = json.loads((project.root / "runs/backward/bootstrap/seed0/record/run.json").read_text())
     p1 = json.loads((project.root / "runs/backward/pass1/seed0/record/run.json").read_text())
     p2 = json.loads((project.root / "runs/backward/pass2/seed0/record/run.json").read_text())
     assert boot["metrics"]["epochs"] == 1 and p2["metrics"]["updates"] >= p1["metrics"]["updates"]
-    assert p2["resumed_from"].endswith("runs/backward/pass1/seed0/checkpoint.pkl")
+    assert p2["resumed_from"].endswith("runs/backward/pass1/seed0/checkpoint.npz")
 
     second = project.run(["dvc", "repro"])
-    assert ran(second.stdout) == set() and "Data and pipelines are up to date" in second.stdout, second.stdout
+    assert ran(second.stdout) == {"params"}, second.stdout  # the check stage only (it always runs)
+
+    # conf/ edited without regenerating params.yaml: the first stage stops the run and says how
+    alerts = project.root / "conf" / "alerts" / "default.yaml"
+    alerts.write_text(alerts.read_text().replace("stagnation_epochs: 3 ", "stagnation_epochs: 4 "))
+    stale = project.run(["dvc", "repro"], check=False)
+    assert stale.returncode != 0 and ran(stale.stdout) == {"params"}, stale.stdout
+    assert f"python -m hashtron_lab params {' '.join(TINY)} && dvc repro" in stale.stdout + stale.stderr
+    alerts.write_text(alerts.read_text().replace("stagnation_epochs: 4 ", "stagnation_epochs: 3 "))
 
     # an evaluation-only parameter: only evaluate@* and compare rerun (alerts are evaluation only)
     project.params(*TINY, "alerts.train_accuracy_max=0.01")
     third = project.run(["dvc", "repro"])
-    assert ran(third.stdout) == {"evaluate@backward", "evaluate@forward", "compare"}, third.stdout
+    assert ran(third.stdout) == {"params", "evaluate@backward", "evaluate@forward", "compare"}, third.stdout
     assert TRAINING <= skipped(third.stdout)
 
     # the commands the docs give for reading the result
@@ -71,11 +88,16 @@ def test_dvc_repro_end_to_end(project):
                  ("evaluate@forward", "compare")):
         assert f'"{a}" -> "{b}"' in dag, (a, b, dag)
     shown = project.run(["dvc", "metrics", "show", "--json"]).stdout
-    assert "test_accuracy" in shown and "metrics/backward.json" in shown
+    assert "test_acc" in shown and "metrics/backward.json" in shown
+    table = project.run(["dvc", "metrics", "show"]).stdout  # a terminal can show it (was 3,300 characters)
+    assert "metrics/compare.json" in table and max(map(len, table.splitlines())) <= 120, table
     plots = project.run(["dvc", "plots", "show", "--json"]).stdout
-    assert "accuracy" in plots and "premodulo" in plots and "confusion" in plots
+    assert "compare_curves" in plots and "compare_r2" in plots and "confusion" in plots
     project.run(["dvc", "plots", "show", "-o", "dvc_plots"])
-    assert (project.root / "dvc_plots" / "index.html").is_file()
+    page = (project.root / "dvc_plots" / "index.html").read_text()
+    # offline: every plot is an image (a Vega spec needs Vega from a CDN and rendered blank)
+    images = re.findall(r"<img [^>]*src=", page)
+    assert len(images) >= 4 + 2 + 2 and "vegaEmbed(" not in page, page[:3000]
 
 
 @pytest.mark.slow
@@ -84,7 +106,7 @@ def test_changing_one_pass_reruns_it_and_what_follows_only(project):
     project.run(["dvc", "repro"])
     project.params(*TINY, "main.passes.pass2.epochs=3")
     out = project.run(["dvc", "repro"])
-    assert ran(out.stdout) == {"backward@pass2", "backward@last", "evaluate@backward", "compare"}, out.stdout
+    assert ran(out.stdout) == {"params", "backward@pass2", "backward@last", "evaluate@backward", "compare"}, out.stdout
 
 
 @pytest.mark.slow

@@ -199,6 +199,28 @@ def test_attach_delivers_alerts_to_every_sink(caplog):
     assert "memorization" in caplog.text and "[alert memorization_risk]" in caplog.text
 
 
+def test_console_sink_prints_each_rule_once_then_a_summary(caplog):
+    """A sweep printed 391 margin_stagnation lines (issue 19): now the first of each rule, then
+    at the run's end the count with the first and the last; the monitor keeps every alert."""
+    sink = ConsoleAlerts()
+    with caplog.at_level(logging.WARNING, logger="hashtron_lab.alerts"):
+        sink("run_start", {})
+        for e in range(1, 392):
+            sink("alert", {"kind": "margin_stagnation", "epoch": e, "message": f"margins flat (epoch {e})"})
+        sink("alert", {"kind": "stuck_layer", "epoch": 7, "message": "stuck in layer 0"})
+        sink("run_end", {"reason": "max_updates"})
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("[alert margin_stagnation] epoch 1:") and lines[1].startswith("[alert stuck_layer]")
+    assert "margin_stagnation: 391 in this run" in lines[2] and "first epoch 1:" in lines[2]
+    assert "last epoch 391: margins flat (epoch 391)" in lines[2]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hashtron_lab.alerts"):
+        sink("run_start", {})  # the next run of a sweep starts afresh
+        sink("alert", {"kind": "margin_stagnation", "epoch": 2, "message": "flat"})
+    assert len(caplog.records) == 1
+
+
 def test_console_sink_warns():
     sink = ConsoleAlerts(warn=True)
     with pytest.warns(AlertWarning, match="stuck"):

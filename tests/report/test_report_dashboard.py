@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 import types
 
 import pytest
@@ -147,9 +146,7 @@ def test_pages_render_in_headless_chromium(runs, tmp_path):
     build_dashboard(runs[("backward", 0)], tmp_path / "r" / "b0.html")
     build_dashboard(runs[("forward", 1)], tmp_path / "r" / "f1.html")
     pages = [tmp_path / "r" / n for n in ("compare.html", "b0.html", "f1.html")]
-    t0 = time.monotonic()
     results = check_pages(pages)
-    assert time.monotonic() - t0 < 60
     for page, res, n_images in zip(pages, results, (4, 6, 6)):
         assert res.errors == [], f"{page.name}: {res.errors}"
         assert len(res.images) == n_images, page.name

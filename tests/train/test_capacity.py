@@ -227,12 +227,14 @@ def test_config_validation_and_from_dict():
     with pytest.raises(ValueError) as ei:
         CapacityConfig.from_dict({"clamp_factr": 5})
     assert "'clamp_factr'" in str(ei.value) and "clamp_factor" in str(ei.value)
-    with pytest.raises(ValueError, match="unknown dampening 'median'.*moving_average"):
+    with pytest.raises(ValueError, match="dampening = 'median' is unknown; allowed: a list of clamp, moving_average"):
         CapacityConfig(dampening=["median"])
-    with pytest.raises(ValueError, match="unknown capacity law"):
+    with pytest.raises(ValueError, match="law = 'cube' is not a valid choice; allowed: one of square"):
         CapacityConfig(law="cube")
-    with pytest.raises(ValueError, match="clamp_factor"):
+    with pytest.raises(ValueError, match=r"clamp_factor = 1.0 is out of range; allowed: a number > 1"):
         CapacityConfig(clamp_factor=1.0)
+    with pytest.raises(ValueError, match=r"^capacity.clamp_factor = 0.5 is out of range; allowed: a number > 1$"):
+        CapacityConfig.from_dict({"clamp_factor": 0.5})
     ctl = CapacityController({"dampening": []})
     assert ctl.cfg.dampening == []
     with pytest.raises(ValueError, match="N must be"):
@@ -266,3 +268,40 @@ def test_final_always_within_bounds(N, frac, previous, damp, throttle, min_p):
         if "percent_limit" in damp:
             assert previous * (1 - cfg.percent_limit) - 1 < d.final < previous * (1 + cfg.percent_limit) + 1
     json.dumps(asdict(d))
+
+
+# ---------------------------------------------------------------- the support law
+@pytest.mark.parametrize("load_factor,bleach,support,premodulo,threshold", [
+    (None, 0.0, (40, 10, 30), 0, 1),        # off: no premodulo, WiSARD's threshold
+    (1.0, 0.0, (40, 10, 30), 40, 1),        # one bucket per distinct key
+    (0.5, 0.0, (41, 10, 30), 21, 1),        # ceil(20.5)
+    (2.0, 0.0, (3, 1, 1), 6, 1),
+    (None, 0.3, (40, 10, 30), 0, 1),        # load 3 votes per key: floor(0.9) -> 1
+    (None, 0.3, (40, 10, 100), 0, 3),       # load 10: floor(3.0) -> 3
+    (None, 1.0, (40, 10, 95), 0, 9),        # load 9.5 -> 9
+    (None, 1.0, (40, 0, 0), 0, 1),          # no key voted 1: threshold 1
+    (0.25, 0.0, (2, 1, 1), 1, 1),           # ceil(0.5) = 1 bucket (the neuron becomes a constant)
+])
+def test_support_law(load_factor, bleach, support, premodulo, threshold):
+    ctl = CapacityController({"law": "support", "load_factor": load_factor, "bleach": bleach})
+    ev = ctl.support_fields(0, 3, 200, -150, support, epoch=2, previous=0)
+    assert ev["final"] == premodulo and ev["threshold"] == threshold
+    assert ev["distinct_keys"] == support[0] and ev["target_capacity"] == support[0]
+    assert ev["load"] == pytest.approx(support[2] / support[1] if support[1] else 0.0)
+    assert ev["regime"] == "gold" and ev["margin"] == pytest.approx(0.75)  # 0.75 N < tau = 0.8 N
+    assert {"layer", "pos", "S", "N", "raw", "clamps", "alpha"} <= set(ev)
+
+
+def test_support_law_keeps_output_neurons_exact_and_respects_min_premodulo():
+    ctl = CapacityController({"law": "support", "load_factor": 0.1, "bleach": 5.0, "min_premodulo": 16})
+    out = ctl.support_fields(2, 0, 100, 10, (10, 5, 50), 1, 0, fixed_premodulo=0, output=True)
+    assert out["final"] == 0 and out["threshold"] == 1
+    hid = ctl.support_fields(0, 0, 100, 10, (30, 5, 50), 1, 0)
+    assert hid["raw"] == 3 and hid["final"] == 16 and hid["clamps"] == ["min_premodulo"]
+    assert hid["threshold"] == 50
+
+
+@pytest.mark.parametrize("bad", [{"load_factor": 0.0}, {"load_factor": -1.0}, {"bleach": -0.1}, {"law": "cube"}])
+def test_support_law_settings_are_checked(bad):
+    with pytest.raises(ValueError):
+        CapacityConfig.from_dict({"law": "support", **bad})

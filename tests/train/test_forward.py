@@ -52,7 +52,7 @@ def test_digits_mnist_stack_improves_validation(tr):
 def test_below_threshold_each_epoch_is_a_branch_input_to_output(tr):
     trn, va, _, nc = tr.digits()
     run = tr.make_run(tr.untrained(tr.mnist_stack()), trn, va, nc, budget={"max_updates": 30})
-    drive(run, ForwardPipeline({"threshold": 1.01}))
+    drive(run, ForwardPipeline({"threshold": 1.0}))  # never reached in 30 updates: branches only
     widths = run.net.architecture.widths
     for e in range(10):
         branch = run.history[3 * e:3 * e + 3]
@@ -123,3 +123,33 @@ def test_forward_pipeline_records_no_premodulo_decisions(tr):
 def test_unknown_forward_option_is_refused():
     with pytest.raises(Exception, match="premodulo_maximum|unknown|valid"):
         ForwardPipeline({"premodulo_maximum": 3})
+
+
+def test_forward_can_borrow_the_capacity_controller_and_the_selection_rule(tr):
+    """The ablation's forward cells: with capacity_control each neuron's premodulo comes from the
+    capacity group's law (logged as decisions), with use_selection the branch's neuron of a layer
+    comes from the selection rule (round robin: positions in order) and a sum cache is kept."""
+    base = tr.parity3(6)  # each pattern twice with both labels: training stays below threshold 1.0
+    data = type(base)(np.concatenate([base.X, base.X]), np.concatenate([base.y, 1 - base.y]))
+    net = tr.untrained(tr.parity_net(6), 0)
+    run = tr.make_run(net, data, None, 2, seed=0, budget={"max_updates": 24})
+    pipe = ForwardPipeline({"capacity_control": True, "use_selection": True, "threshold": 1.0},
+                           capacity={"law": "support", "load_factor": 2.0}, selection={"rule": "round_robin"})
+    drive(run, pipe)
+    hidden = [h for h in run.history if h["layer"] == 0]
+    assert [h["neuron"] for h in hidden] == [i % 6 for i in range(len(hidden))]
+    assert len(run.decisions) == len(run.history) and all(d["phase"] == "forward" for d in run.decisions)
+    for h, d in zip(run.history, run.decisions):
+        assert h["premodulo"] == d["final"]
+    assert any(h["premodulo"] > 0 for h in hidden)
+    assert len(pipe.cache) == len(run.history)
+    # state round trip keeps the cache and the selector's counter
+    again = ForwardPipeline({"capacity_control": True, "use_selection": True, "threshold": 1.0},
+                            capacity={"law": "support", "load_factor": 2.0}, selection={"rule": "round_robin"})
+    again.load_state(pipe.state())
+    assert len(again.cache) == len(pipe.cache) and again.selector.state_dict() == pipe.selector.state_dict()
+
+
+def test_forward_defaults_keep_the_reference_behaviour(tr):
+    pipe = ForwardPipeline()
+    assert pipe.controller is None and pipe.selector is None and pipe.cache is None

@@ -54,9 +54,66 @@ def test_warm_kernels_leaves_nothing_to_compile_in_a_timed_run():
 
     warm_kernels()
     kernels = (KT.local_votes, KD.count_correct, KD.decode_into, KN.forward_from, KT.rebuilt_filter, KT.tally_neuron,
-               KT.preview_outputs, KT.vote_counts, KC.decide, KS.zone_rank)
+               KT.output_votes, KT.preview_outputs, KT.vote_counts, KT.support_stats, KC.decide, KS.zone_rank)
     before = [len(k.signatures) for k in kernels]
     assert all(before), dict(zip((k.__name__ for k in kernels), before))
     run("ntuple_breast_cancer", "budget.max_updates=40")
     run("ntuple_breast_cancer", "pipeline=backward", "run.acceptance.tally=flip", "budget.max_updates=40")
     assert [len(k.signatures) for k in kernels] == before
+
+
+def test_a_batched_visit_trains_the_same_network_as_one_neuron_at_a_time(monkeypatch):
+    """Local credit with every update kept: the RAM layer's visit is one batch (one trace refresh);
+    its picks, salts, neurons and records match training the RAMs one at a time, the per-update
+    training accuracy aside (read after the batch)."""
+    from hashtron_lab.train.run import Run
+
+    batched = run("ntuple_breast_cancer", "capacity=support", "capacity.load_factor=1.0")
+    monkeypatch.setattr(Run, "batchable", lambda self, layer: False)
+    single = run("ntuple_breast_cancer", "capacity=support", "capacity.load_factor=1.0")
+    assert batched.run.net == single.run.net
+    skip = {"train_accuracy", "duration"}
+    assert [{k: v for k, v in h.items() if k not in skip} for h in batched.run.history] == \
+        [{k: v for k, v in h.items() if k not in skip} for h in single.run.history]
+    assert batched.metrics["test_accuracy"] == single.metrics["test_accuracy"]
+    assert any(h["premodulo"] > 0 for h in batched.run.history if h["layer"] == 0)
+
+
+def test_rams_of_one_tuple_share_their_premodulo_salt():
+    """Under an argmax, RAM r of every class group reads tuple r: with a premodulo they hash with
+    one salt, so a collision merges the same addresses in every class's RAM."""
+    res = run("ntuple_breast_cancer", "capacity=support", "capacity.load_factor=1.0")
+    net = res.run.net
+    R = net.architecture.widths[0] // 2
+    for r in (0, 7, R - 1):
+        a, b = net.neuron(0, r), net.neuron(0, R + r)
+        assert a.program and a.program == b.program  # same (salt, premodulo)
+    assert net.neuron(0, 0).program[0][0] != net.neuron(0, 1).program[0][0]
+
+
+def test_runs_warm_only_the_kernel_groups_they_call(monkeypatch):
+    """Lazy compilation (D42): the main job's n-tuple runs need neither the flip test nor the
+    gold-zone ranking; the Go MNIST stack's flip-test backward run needs both, and no output
+    tally (its last layer feeds a combiner). An n-tuple run never calls the flip test kernel."""
+    from hashtron_lab.experiment import make_pipeline
+    from hashtron_lab.kernels import tally as KT
+    from hashtron_lab.model.architecture import Architecture
+    from hashtron_lab.model.network import Network
+    from hashtron_lab.train.warm import run_kernel_groups
+
+    def groups(*overrides):
+        cfg = cs.load_config(["seed=0", "tracking=none", *overrides])
+        net = Network.untrained(Architecture.from_spec(cfg["model"]), np.random.default_rng(0))
+        return run_kernel_groups(net, cfg["run"]["acceptance"]["tally"]) | make_pipeline(cfg).kernel_groups()
+
+    assert groups("experiment=ntuple_digits") == {"network", "output", "local", "backward", "support"}
+    assert groups("experiment=ntuple_digits", "capacity=fixed") == {"network", "output", "local", "backward"}
+    assert groups("experiment=ntuple_digits", "pipeline=forward") == {"network", "output", "local"}
+    assert groups("~experiment") == {"network", "flip", "backward", "ranking"}
+    assert groups("~experiment", "pipeline=forward", "pipeline.pairs=true") == {"network", "flip", "pairs"}
+
+    def no_flip_test(*a, **k):
+        raise AssertionError("an n-tuple run called the flip test")
+
+    monkeypatch.setattr(KT, "tally_neuron", no_flip_test)
+    assert run("ntuple_breast_cancer", "budget.max_updates=40").run.n_updates == 40

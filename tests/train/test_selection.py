@@ -185,7 +185,9 @@ def test_config_from_dict():
     with pytest.raises(ValueError) as ei:
         SelectionConfig.from_dict({"rules": "gold"})
     assert "'rules'" in str(ei.value) and "explore" in str(ei.value)
-    with pytest.raises(ValueError, match="unknown selection rule"):
+    with pytest.raises(ValueError, match="rule = 'best' is not a valid choice; allowed: one of gold, random"):
         SelectionConfig(rule="best")
+    with pytest.raises(ValueError, match=r"^selection.eps_factor = -1 is out of range; allowed: a number >= 0$"):
+        SelectionConfig.from_dict({"eps_factor": -1})
     with pytest.raises(ValueError, match="explore"):
         SelectionConfig(explore=2.0)

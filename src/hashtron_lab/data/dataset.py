@@ -154,6 +154,14 @@ def read_dataset(directory) -> Dataset:
         raise DatasetError(f"dataset file {str(npz_path)!r} is damaged: sha256 {actual[:12]}… does not match "
                            f"{expected[:12]}… recorded in {META_FILE}. {_FIX}")
     try:
+        with zipfile.ZipFile(npz_path) as zf:  # we write stored members: a compressed one could be a bomb
+            packed = [i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED]
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DatasetError(f"dataset file {str(npz_path)!r} cannot be read ({e}). {_FIX}") from None
+    if packed:
+        raise DatasetError(f"dataset file {str(npz_path)!r} has compressed members {packed[:3]}; this library "
+                           f"writes them uncompressed and does not inflate foreign ones (no zip bombs). {_FIX}")
+    try:
         with np.load(npz_path, allow_pickle=False) as z:
             arrays = {k: (z[k] if k in z.files else None) for k in ARRAY_KEYS}
     except Exception as e:  # a zip/npy format error after a matching checksum: a writer bug

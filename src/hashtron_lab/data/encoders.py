@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels import encoders as K
+from ..kernels.threads import threads_for
 from .errors import DatasetError
 
 MAX_THRESHOLDS = 32
@@ -66,6 +67,7 @@ def byte_picker(bytes_matrix: np.ndarray, n_features: int) -> np.ndarray:
     if int(n_features) < 1:
         raise ValueError(f"byte_picker needs n_features >= 1, got {n_features}")
     out = np.empty((data.shape[0], int(n_features)), dtype=np.uint32)
+    threads_for(data.shape[0])
     K.byte_pick_into(data, byte_pick_index(n_features, data.shape[1]), out)
     return out
 
@@ -90,6 +92,7 @@ def thermometer(values: np.ndarray, thresholds, n_features: int | None = None) -
     flat = (np.concatenate([np.asarray(t, dtype=np.float64) for t in thresholds])
             if lens else np.zeros(0, dtype=np.float64))
     out = np.empty(vals.shape, dtype=np.uint32)
+    threads_for(vals.shape[0])
     K.thermometer_into(vals, flat, offsets, out)
     if n_features is not None:
         return byte_picker(columns_to_bytes(out, [max(1, -(-k // 8)) for k in lens]), n_features)
@@ -114,6 +117,7 @@ def tuple_features(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.
     if cols.ndim != 2 or cols.shape != shifts.shape or cols.shape[1] > 32:
         raise ValueError(f"tuple_features needs cols and shifts of one shape (R, K <= 32), got {cols.shape} and {shifts.shape}")
     out = np.empty((codes.shape[0], cols.shape[0]), dtype=np.uint32)
+    threads_for(codes.shape[0])
     K.tuple_pack_into(codes, cols, shifts, out)
     if int(repeat) != 1:
         out = np.tile(out, (1, int(repeat)))
@@ -143,6 +147,7 @@ def string_hash(strings, start=0) -> np.ndarray:
     n = offsets.shape[0] - 1
     starts = np.broadcast_to(np.asarray(start, dtype=np.uint32), (n,)).copy()
     out = np.empty(n, dtype=np.uint32)
+    threads_for(n)
     K.string_hash_into(codepoints, offsets, starts, out)
     return out
 
@@ -158,6 +163,7 @@ def codepoints_of(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def context_features(text: TextColumns, window: int) -> np.ndarray:
     """G2P features, uint32 (n, 2·window + 1): grapheme, then (left k, right k) for k = 1..window."""
     out = np.empty((text.n_samples, 2 * int(window) + 1), dtype=np.uint32)
+    threads_for(text.n_samples)
     K.context_hash_into(text.chars, text.word_begin, text.word_end, text.span_begin, text.span_end,
                         int(window), np.uint32(PAD_CODEPOINT), out)
     return out
@@ -167,6 +173,7 @@ def row_hash(features: np.ndarray, start=0xFFFFFFFF) -> np.ndarray:
     """String hash of each row of a uint32 matrix (used for parity words)."""
     feats = np.ascontiguousarray(features, dtype=np.uint32)
     out = np.empty(feats.shape[0], dtype=np.uint32)
+    threads_for(feats.shape[0])
     K.row_hash_into(feats, np.uint32(start), out)
     return out
 
@@ -268,7 +275,7 @@ ENCODING_KEYS = {
     "raw": {"kind", "n_features"},
     "context": {"kind", "window", "n_features"},
     "tuples": {"kind", "levels", "quantiles", "tuple_size", "n_tuples", "window", "image_shape", "repeat",
-               "select_pool"},
+               "select_pool", "select_columns"},
 }
 
 
@@ -328,6 +335,7 @@ def _check_tuples(p: dict) -> None:
                            f"or set encoding.window to null (tuples from all bits).")
     p["repeat"] = 1 if p["repeat"] is None else _positive_int(p["repeat"], "repeat")
     p["select_pool"] = 1 if p["select_pool"] is None else _positive_int(p["select_pool"], "select_pool")
+    p["select_columns"] = _positive_int(p["select_columns"], "select_columns", allow_none=True)
 
 
 def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.random.Generator,
@@ -360,6 +368,31 @@ def draw_tuples(n_bits_per_column, tuple_size: int, n_tuples: int, rng: np.rando
     return tuples, centres
 
 
+def column_information(values: np.ndarray, thresholds, labels: np.ndarray) -> np.ndarray:
+    """Mutual information (nats) between each column's thermometer level (how many of its
+    thresholds the value passes) and the label, on the training rows: float (d,).
+
+    Tuples drawn from every column of a wide table mostly address uninformative columns; ranking
+    columns by what their levels say about the label keeps the tuples on the ones that matter
+    (docs/decisions.md, the tabular scale series)."""
+    vals = np.asarray(values, dtype=np.float64)
+    y = np.ascontiguousarray(labels, dtype=np.int64)
+    C = int(y.max(initial=0)) + 1
+    n = y.shape[0]
+    py = np.bincount(y, minlength=C) / max(n, 1)
+    out = np.zeros(vals.shape[1], dtype=np.float64)
+    for c, thr in enumerate(thresholds):
+        t = np.asarray(thr, dtype=np.float64)
+        if t.shape[0] == 0 or n == 0:
+            continue
+        level = np.searchsorted(t, vals[:, c], side="right")  # thresholds passed (sorted thresholds)
+        joint = np.bincount(level * C + y, minlength=(t.shape[0] + 1) * C).reshape(-1, C) / n
+        px = joint.sum(axis=1, keepdims=True)
+        nz = joint > 0
+        out[c] = float(np.sum(joint[nz] * np.log(joint[nz] / (px * py[None, :])[nz])))
+    return out
+
+
 def select_tuples(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.ndarray, labels: np.ndarray,
                   n_keep: int) -> tuple[np.ndarray, np.ndarray]:
     """(indices ascending, scores): the ``n_keep`` candidate tuples that discriminate best on the
@@ -379,6 +412,7 @@ def select_tuples(values: np.ndarray, thresholds, cols: np.ndarray, shifts: np.n
         raise ValueError(f"select_tuples needs class indices >= 0, got {int(labels.min())}")
     addr = tuple_features(values, thresholds, cols, shifts)
     scores = np.zeros(addr.shape[1], dtype=np.float64)
+    threads_for(addr.shape[0] * addr.shape[1])  # one task per tuple, each over every row
     K.tuple_scores_into(addr, labels, int(labels.max(initial=0)) + 1, scores)
     best = np.argsort(-scores, kind="stable")[:int(n_keep)]
     return np.sort(best), scores
@@ -516,10 +550,20 @@ class Encoder:
             raise DatasetError(f"encoding.image_shape {shape} has {shape[0] * shape[1]} pixels but the dataset has "
                                f"{d} columns. Fix: set encoding.image_shape to [height, width] with "
                                f"height * width = {d}.")
-        pool, n_tuples = self.params["select_pool"], self.params["n_tuples"]
-        if pool > 1 and labels is None:
-            raise TypeError(f"encoding.select_pool={pool} chooses tuples by the training labels: Encoder.fit needs "
+        pool, n_tuples, top = self.params["select_pool"], self.params["n_tuples"], self.params["select_columns"]
+        if (pool > 1 or top is not None) and labels is None:
+            what = f"select_pool={pool} chooses tuples" if pool > 1 else f"select_columns={top} chooses columns"
+            raise TypeError(f"encoding.{what} by the training labels: Encoder.fit needs "
                             "labels= (class indices of the training rows; load_dataset passes them)")
+        if top is not None and top < d:
+            info = column_information(train.values, thr, labels)
+            keep_cols = np.sort(np.argsort(-info, kind="stable")[:top])
+            n_bits = [b if c in set(keep_cols.tolist()) else 0 for c, b in enumerate(n_bits)]
+            self.fitted["columns"] = {"kept": [train.names[c] for c in keep_cols],
+                                      "information": [float(info[c]) for c in keep_cols]}
+            if sum(n_bits) == 0:
+                raise DatasetError(f"encoding.select_columns={top} kept only constant columns: no bits to draw. "
+                                   f"Fix: raise select_columns or check the data.")
         tuples, centres = draw_tuples(n_bits, self.params["tuple_size"], pool * n_tuples, rng, window, shape)
         offsets = np.zeros(d + 1, dtype=np.int64)
         np.cumsum(n_bits, out=offsets[1:])

@@ -26,7 +26,8 @@ from . import g2p, lexicon, sources
 from .dataset import Dataset, content_hash
 from .encoders import Encoder, row_hash
 from .errors import DatasetError
-from .splits import cap_indices, check_split_config, split_indices
+from ..settings import Range
+from .splits import MIN_SAMPLES, cap_indices, check_split_config, check_split_sizes, split_indices
 
 OTHER = "<other>"
 COMMON_KEYS = ("name", "max_samples", "split", "encoding", "parity")
@@ -38,6 +39,7 @@ DATASETS = {
     "isalnum": sources.isalnum,
     "parity": sources.parity,
     "csv": sources.csv,
+    "mnist": sources.mnist,
     "phonemizer": g2p.phonemizer,
     "cmudict": g2p.cmudict,
     "lexicon": lexicon.dataset,  # words for the Phonemizer (hashtron_lab.g2p), not feature rows
@@ -73,12 +75,28 @@ def _check_config(cfg: dict) -> tuple[str, dict]:
     return name, {k: cfg[k] for k in params if k in cfg}
 
 
+#: dataset.max_samples: fewer samples cannot give three non-empty splits with every class in train
+MAX_SAMPLES = Range(MIN_SAMPLES, integer=True, optional=True, note="null = every sample")
+
+
 def _check_max_samples(v):
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise DatasetError(f"max_samples must be a positive integer or null, got {v!r}")
-    return int(v)
+    if not MAX_SAMPLES.ok(v if not isinstance(v, np.integer) else int(v)):
+        raise DatasetError(f"dataset.max_samples = {v!r} is out of range; allowed: {MAX_SAMPLES.describe()}. "
+                           f"Fewer than {MIN_SAMPLES} samples cannot fill train, validation and test splits")
+    return None if v is None else int(v)
+
+
+def check_config(cfg: Mapping) -> None:
+    """The checks of a dataset config that need no data (keys, max_samples, split, encoding):
+    run at composition, so a bad value fails before any loading."""
+    cfg = _plain(cfg)
+    if not isinstance(cfg, dict):
+        raise DatasetError(f"dataset config must be a mapping, got {type(cfg).__name__}")
+    _check_config(cfg)
+    _check_max_samples(cfg.get("max_samples"))
+    check_split_config(cfg.get("split"))
+    if "encoding" in cfg:
+        Encoder.from_config(cfg["encoding"])
 
 
 def _capacity(max_output_bits):
@@ -164,9 +182,8 @@ def load_dataset(cfg: Mapping, seed: int, max_output_bits: int | None = None) ->
     fractions = (split_cfg["train"], split_cfg["val"], split_cfg["test"])
     (tr, va, te), stratified = split_indices(src.labels, fractions, np.random.default_rng([seed, 2]),
                                              split_cfg["stratify"], groups)
-    if tr.shape[0] == 0:
-        raise DatasetError(f"{where}: the training split is empty ({src.n_samples} samples). "
-                           f"Fix: raise max_samples or split.train.")
+    unseen = check_split_sizes(src.labels[tr], src.labels[va], src.labels[te], src.class_names, where,
+                               src.open_classes)
 
     # 6. encoding: fit on train only
     parts = {s: src.take(idx) for s, idx in (("train", tr), ("val", va), ("test", te))}
@@ -204,6 +221,8 @@ def load_dataset(cfg: Mapping, seed: int, max_output_bits: int | None = None) ->
         "max_output_bits": max_output_bits,
         "class_counts": {s: np.bincount(y[s], minlength=n_classes).tolist() for s in parts},
         "other_class": other,
+        "open_classes": bool(src.open_classes),
+        "unseen_in_train": unseen,           # open classes only: val/test samples of classes train lacks
         "parity": parity_meta,
         "source": src.info,
     }

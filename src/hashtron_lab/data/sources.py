@@ -66,6 +66,46 @@ def breast_cancer() -> Source:
                   {"origin": "sklearn.datasets.load_breast_cancer", "scikit-learn": package_version("scikit-learn")})
 
 
+def mnist(path: str | None = None) -> Source:
+    """MNIST-style digits from IDX files in the directory ``path``: every pair of
+    ``<prefix>images-idx3-ubyte[.gz]`` and ``<prefix>labels-idx1-ubyte[.gz]`` (e.g. ``train-`` and
+    ``t10k-`` of the full 70,000, or a sample without a prefix), pooled in prefix order and split
+    by ``dataset.split`` like any other dataset. Pixels are ordinal columns 0..255, row-major."""
+    from .idx import find_pairs, read_idx
+
+    if not path:
+        raise DatasetError("dataset 'mnist' needs dataset.path: a directory holding *-images-idx3-ubyte[.gz] and "
+                           "*-labels-idx1-ubyte[.gz] files, e.g. dataset.path=/data/mnist")
+    d = Path(str(path)).expanduser()
+    if not d.is_dir():
+        raise DatasetError(f"mnist directory {str(d)!r} does not exist (resolved to {str(d.resolve())!r}). "
+                           f"Fix: set dataset.path to the directory holding the IDX files.")
+    pairs = find_pairs(d)
+    if not pairs:
+        raise DatasetError(f"mnist directory {str(d)!r} holds no *images-idx3-ubyte[.gz] / *labels-idx1-ubyte[.gz] "
+                           f"pair. Fix: point dataset.path at the directory of the MNIST IDX files.")
+    images, labels = [], []
+    for img_path, lab_path in pairs:
+        img, lab = read_idx(img_path, ndim=3), read_idx(lab_path, ndim=1)
+        if img.shape[0] != lab.shape[0]:
+            raise DatasetError(f"{img_path.name} holds {img.shape[0]} images but {lab_path.name} "
+                               f"{lab.shape[0]} labels")
+        if images and img.shape[1:] != images[0].shape[1:]:
+            raise DatasetError(f"{img_path.name} holds {img.shape[1]}x{img.shape[2]} images, "
+                               f"{pairs[0][0].name} {images[0].shape[1]}x{images[0].shape[2]}")
+        images.append(img)
+        labels.append(lab)
+    X = np.concatenate(images).reshape(sum(i.shape[0] for i in images), -1)
+    y = np.concatenate(labels).astype(np.int64)
+    h, w = images[0].shape[1:]
+    names = [f"pixel_{r}_{c}" for r in range(h) for c in range(w)]
+    classes = [str(c) for c in range(int(y.max()) + 1)]
+    cols = TableColumns(np.ascontiguousarray(X, dtype=np.float64), [ORDINAL] * X.shape[1], names)
+    return Source(cols, y, classes, f"mnist directory {str(d)!r}",
+                  {"origin": "IDX files", "files": [p.name for pair in pairs for p in pair],
+                   "image_shape": [int(h), int(w)]})
+
+
 # ---------------------------------------------------------------------------
 # toy tasks
 # ---------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from .errors import DatasetError
 
 SPLIT_KEYS = {"train", "val", "test", "stratify", "group"}
 DEFAULT_SPLIT = {"train": 0.6, "val": 0.2, "test": 0.2, "stratify": True, "group": None}
+#: the fewest samples a dataset may be capped to (dataset.max_samples): fewer cannot give three
+#: non-empty splits with every class in train; `check_split_sizes` checks the actual split
+MIN_SAMPLES = 10
 
 
 def check_split_config(cfg) -> dict:
@@ -26,20 +29,51 @@ def check_split_config(cfg) -> dict:
     fr = []
     for k in ("train", "val", "test"):
         v = out[k]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise DatasetError(f"split.{k} must be a fraction in [0, 1], got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise DatasetError(f"split.{k} = {v!r} is out of range; allowed: a fraction in (0, 1) (every split "
+                               f"needs samples: validation chooses the model, test measures it)")
         out[k] = float(v)
         fr.append(float(v))
     if abs(sum(fr) - 1.0) > 1e-6:
         raise DatasetError(f"split fractions must sum to 1, got train+val+test = {sum(fr):g}. "
                            f"Fix: e.g. split={{train: 0.6, val: 0.2, test: 0.2}}")
-    if out["train"] <= 0:
-        raise DatasetError("split.train must be > 0: nothing to train on")
     if not isinstance(out["stratify"], bool):
         raise DatasetError(f"split.stratify must be true or false, got {out['stratify']!r}")
     if out["group"] not in (None, "word"):
         raise DatasetError(f"split.group must be null or 'word', got {out['group']!r}")
     return out
+
+
+def check_split_sizes(y_train: np.ndarray, y_val: np.ndarray, y_test: np.ndarray, class_names,
+                      where: str, open_classes: bool = False) -> dict:
+    """Refuse a split that leaves a split empty or a class without a training sample, naming the
+    sizes: an empty split would report an accuracy of 0 (or none), an unseen class is never learnt.
+
+    Open-class data (G2P: classes are the grapheme/phoneme pairs of the words drawn, split by
+    word) always meets unseen pairs in unseen words; there they count as errors, as they would in
+    use, and are reported instead of refused. Returns {"classes", "val", "test"}: the classes
+    without a training sample and how many validation / test samples have one."""
+    sizes = {"train": int(y_train.shape[0]), "val": int(y_val.shape[0]), "test": int(y_test.shape[0])}
+    told = ", ".join(f"{k} {v}" for k, v in sizes.items())
+    empty = [k for k, v in sizes.items() if v == 0]
+    if empty:
+        raise DatasetError(f"{where}: the split leaves {' and '.join(empty)} empty ({told} samples). Fix: use more "
+                           f"samples (dataset.max_samples) or change dataset.split so every split gets some.")
+    n = len(class_names)
+    seen = np.bincount(np.asarray(y_train, np.int64), minlength=n)[:n] > 0
+    present = np.zeros(n, bool)
+    for y in (y_train, y_val, y_test):
+        present |= np.bincount(np.asarray(y, np.int64), minlength=n)[:n] > 0
+    absent = np.flatnonzero(present & ~seen)
+    unseen = {"classes": [str(class_names[c]) for c in absent],
+              "val": int(np.isin(y_val, absent).sum()), "test": int(np.isin(y_test, absent).sum())}
+    if absent.size and not open_classes:
+        names = [str(class_names[c]) for c in absent[:10]]
+        raise DatasetError(f"{where}: class(es) {names}{' ...' if absent.size > 10 else ''} have samples in "
+                           f"validation/test but none in train ({told} samples); the network could never "
+                           f"predict them. Fix: use more samples (dataset.max_samples), split.stratify=true, "
+                           f"or a larger split.train.")
+    return unseen
 
 
 def _cuts(n: int, fractions) -> tuple[int, int]:

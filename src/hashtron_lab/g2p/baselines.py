@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from .letters import EPS, fold_word
+from .settings import BASELINES
 
 WINDOW = 3
-BASELINES = ("most_frequent", "backoff", "decision_tree", "crf", "gruut_crf")
 CRF_HINT = 'pip install -e ".[lexicons]" (python-crfsuite)'
 
 

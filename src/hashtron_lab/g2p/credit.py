@@ -26,17 +26,19 @@ other order (the forward pipeline's random one) converges only over several visi
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..kernels import g2p as KG
 from ..kernels.filter import filter_lookup_into, filter_make
+from ..kernels.threads import threads_for
 from ..model.hashtron import Hashtron
 from ..train.run import Run
 from ..train.tally import Tally
+from .settings import LEVELS
 
-LEVELS = ("any", "majority", "strong")
 # per level, (w_pos, w_neg) in units of N + 1: any unresolved sample of the rank sets the key;
 # more of the rank than of others; more than 9 of the rank for each other (purity > 0.9)
 LEVEL_WEIGHTS = {"any": (1, 0), "majority": (1, 1), "strong": (1, 9)}
@@ -112,6 +114,7 @@ class LetterRun(Run):
         windows before w. Built from the trace once; `apply` moves it as RAMs change."""
         if self._prefix is None or not (self.fast and self._shape_ok):
             self._prefix = np.zeros((len(self.train), self.n_windows + 1, self.groups), dtype=np.int16)
+            threads_for(len(self.train))
             KG.prefix_counts_into(self.trace.cells, self.slot_window, self.groups, self.slots, self._prefix)
             self._unresolved = None
         return self._prefix
@@ -121,11 +124,17 @@ class LetterRun(Run):
         prefix = self._prefix_counts()
         if self._unresolved is None or self._unresolved[0] != window:
             out = np.empty(len(self.train), dtype=np.uint8)
+            threads_for(len(self.train))
             KG.unresolved_into(prefix[:, window, :], self.train.y, self.margin, out)
             self._unresolved = (window, out)
         return self._unresolved[1]
 
     # -- the credit ------------------------------------------------------------------------
+    def batchable(self, layer: int) -> bool:
+        """Never: a RAM's margin credit reads the votes of every RAM of earlier windows, so the
+        RAMs of a layer cannot be rebuilt against one trace and put in place together."""
+        return False
+
     def tally(self, layer: int, pos: int) -> Tally:
         if layer != 0:
             return super().tally(layer, pos)
@@ -143,15 +152,16 @@ class LetterRun(Run):
             cells_col = bits[inverse]
         x_in, votes = np.empty(n, np.uint32), np.empty(n, np.int32)
         improving, current = np.empty(n, np.bool_), np.empty(n, np.uint8)
+        threads_for(n)
         S, cast, n_improving = KG.margin_votes(unresolved, self.train.y, keys_col, cells_col, group, w_pos, w_neg,
                                                x_in, votes, improving, current)
         return Tally(layer, pos, x_in, votes, improving, current, None, (S, cast, n_improving))
 
-    def build(self, t: Tally, salt: int, premodulo: int):
+    def build(self, t: Tally, salt: int, premodulo: int, threshold: int = 1):
         """A RAM with no premodulo: the same map, so the same filter, as `train.update.build_neuron`,
         from per-key vote sums over the window's distinct keys instead of a sort of all samples."""
-        if t.layer != 0 or premodulo != 0 or self.accept.keep_unvoted:
-            return super().build(t, salt, premodulo)
+        if t.layer != 0 or premodulo != 0 or threshold != 1 or self.accept.keep_unvoted:
+            return super().build(t, salt, premodulo, threshold)
         _, keys, inverse = self._window(int(self.slot_window[self.slot_of(t.pos)[1]]))
         sums = np.bincount(inverse, weights=t.votes, minlength=keys.shape[0])  # exact: |sums| < 2^53
         voted = sums != 0
@@ -178,8 +188,10 @@ class LetterRun(Run):
         rows = np.flatnonzero(flips[inverse])
         bits = fresh[inverse[rows]]
         t = self.trace
+        threads_for(rows.shape[0])
         KG.refresh_rows(rows, pos, bits, t.keys, t.cells, t.counts, t.out, *self.net.pack().args())
         if self._prefix is not None:
+            threads_for(rows.shape[0])
             KG.move_prefix(rows, bits, window, group, self._prefix)
             if self._unresolved is not None and self._unresolved[0] > window:
                 self._unresolved = None
@@ -187,6 +199,14 @@ class LetterRun(Run):
     def load_state(self, st: dict) -> None:
         super().load_state(st)
         self._prefix = None
+
+
+@dataclass(frozen=True)
+class SlotOrderConfig:
+    """SlotOrder's settings, as a run's identity records a selector's (`BackwardPipeline.settings`)."""
+    rule: str = "slot_order"
+    groups: int = 0
+    slots: int = 0
 
 
 class SlotOrder:
@@ -197,6 +217,7 @@ class SlotOrder:
 
     def __init__(self, groups: int, slots: int):
         self.groups, self.slots = int(groups), int(slots)
+        self.cfg = SlotOrderConfig(self.reason, self.groups, self.slots)
 
     def order(self, layer: int, width: int) -> list[int]:
         if layer == 0 and width == self.groups * self.slots:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels import g2p as KG
+from ..kernels.threads import threads_for
 
 PAD = 0  # the code point a window reads outside the word
 
@@ -74,6 +75,7 @@ def context_keys(letters: Letters, windows: list[tuple[int, int]]) -> np.ndarray
     lefts = np.array([w[0] for w in windows], dtype=np.int64)
     rights = np.array([w[1] for w in windows], dtype=np.int64)
     out = np.empty((letters.n, len(windows)), dtype=np.uint32)
+    threads_for(letters.n)
     KG.context_keys_into(letters.chars, letters.word_off, letters.sample_word, letters.sample_pos, lefts, rights,
                          np.uint32(PAD), out)
     return out

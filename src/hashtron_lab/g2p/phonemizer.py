@@ -5,7 +5,7 @@
     ph.score(words, prons)                              # word accuracy (exact phoneme sequence)
     ph.save("de.htl"); Phonemizer.load("de.htl", language="de")
 
-The network (docs/g2p.md; decisions D40–D45): every letter of a word is one sample. For each of
+The network (docs/g2p.md; decisions D49–D56): every letter of a word is one sample. For each of
 R argmax groups (the letter's class ranks, `letters.ClassTable`) and each slot (a window of
 letters around it × a level) one RAM neuron reads the window's even key (`letters.context_keys`);
 an `argmax` over the groups picks the rank; output neurons give its bits. The decoder writes each
@@ -28,6 +28,7 @@ import numpy as np
 
 from ..data import lexicon as LX
 from ..kernels import g2p as KG
+from ..kernels.threads import threads_for
 from ..model.architecture import Architecture
 from ..model.files import ModelFileError, load_model_and_meta, save_model
 from ..model.hashtron import Hashtron
@@ -35,14 +36,14 @@ from ..model.network import Network
 from ..model.output_code import OutputCode
 from ..train.backward import BackwardPipeline
 from ..train.forward import ForwardPipeline
-from ..train.run import Split, drive
+from ..train.run import Split, drive, warm_kernels
 from .credit import LEVELS, LetterRun, SlotOrder
 from .letters import ClassTable, Letters, context_keys, default_windows, fold_char, fold_word, phonemes_of
 from .metrics import letter_accuracy, word_scores
+from .settings import PhonemizerSettings
 
 KIND = "hashtron-lab-phonemizer"
 FILE_VERSION = 1
-DIRECTIONS = ("backward", "forward")
 
 
 class PhonemizerFileError(ModelFileError):
@@ -112,23 +113,10 @@ class Phonemizer:
 
     # -- checks ------------------------------------------------------------------------
     def _check_settings(self) -> None:
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        for k in ("max_left", "max_right"):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= 8:
-                raise ValueError(f"{k} must be an integer in 0..8, got {v!r}")
-        bad = sorted(set(self.levels) - set(LEVELS))
-        if bad or not self.levels or len(set(self.levels)) != len(self.levels):
-            raise ValueError(f"levels must be distinct names from {LEVELS}, got {list(self.levels)!r}")
-        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, np.integer)) or self.margin < 0:
-            raise ValueError(f"margin must be a non-negative integer, got {self.margin!r}")
-        if not isinstance(self.max_ranks, (int, np.integer)) or not 2 <= self.max_ranks <= 2 ** 16:
-            raise ValueError(f"max_ranks must be an integer in 2..65536, got {self.max_ranks!r}")
-        if not 0 < float(self.coverage) <= 1:
-            raise ValueError(f"coverage must be in (0, 1], got {self.coverage!r}")
-        if not float(self.forward_budget) > 0:
-            raise ValueError(f"forward_budget must be > 0, got {self.forward_budget!r}")
+        """Every argument against its allowed values (settings.PhonemizerSettings holds them)."""
+        p = self.get_params()
+        p.pop("language")
+        PhonemizerSettings(**{**p, "levels": list(p["levels"])})
 
     # -- features ----------------------------------------------------------------------
     def _slots(self) -> tuple[np.ndarray, list[str]]:
@@ -171,6 +159,7 @@ class Phonemizer:
         self._check_settings()
         words = _words(words)
         prons = _prons(prons)
+        warm_kernels({"g2p"})  # compiled or loaded before the fit's clock starts (train/warm.py)
         if len(words) != len(prons):
             raise ValueError(f"{len(words)} words but {len(prons)} pronunciations")
         if alignments is not None and len(alignments) != len(words):
@@ -279,6 +268,7 @@ class Phonemizer:
         slot_window, _ = self._slots()
         p = net.pack()
         out = np.empty(keys.shape[0], dtype=np.uint32)
+        threads_for(keys.shape[0])
         KG.letter_outputs_into(keys, slot_window, R, K, int(net.first[1]), int(net.architecture.widths[1]),
                                np.uint32(net.architecture.layers[1].premodulo), p.prog_off, p.prog_salt, p.prog_mod,
                                p.filt_off, p.filt, out)

@@ -210,8 +210,8 @@ def _distinct_pairs(keys, bits):
 
 
 @njit(cache=True)
-def _make_distinct(keys, bits):
-    """Go's `Make` over distinct keys (see filter_make)."""
+def make_distinct(keys, bits):
+    """Go's `Make` over distinct keys, strictly ascending (see filter_make)."""
     n = keys.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.uint8)
@@ -237,9 +237,9 @@ def filter_make(keys, bits):
     (strictly increasing keys skip that sort); a key with both bits raises.
     """
     if _strictly_increasing(keys):
-        return _make_distinct(keys, bits)
+        return make_distinct(keys, bits)
     ukeys, ubits = _distinct_pairs(keys, bits)
-    return _make_distinct(ukeys, ubits)
+    return make_distinct(ukeys, ubits)
 
 
 @njit(cache=True, parallel=True)

@@ -200,10 +200,7 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
         nxt = l + 1
         wn = widths[nxt]
         fn = first[nxt]
-        direct = ckind[nxt] == K_NONE and nxt == L - 1
-        f0 = np.uint32(0)
-        if direct:
-            f0 = combiner_feature(ckind[l], cparams, l, cur, 0, taps, tap_off)
+        direct = ckind[nxt] == K_NONE and nxt == L - 1  # every neuron reads feature 0
         changed = False
         partial = n_feats >= 0  # never for a direct output layer (see features_reading)
         if partial:  # every other neuron of the next layer keeps its recorded input and bit
@@ -211,7 +208,7 @@ def run_tail(l, s, cells_a, cells_b, keys, cells, out, widths, first, lpremod, c
                 nxt_buf[j] = cells[s, fn + j]
         for q in range(n_feats if partial else wn):
             j = feats[q] if partial else q
-            f = f0 if direct else combiner_feature(ckind[l], cparams, l, cur, j, taps, tap_off)
+            f = combiner_feature(ckind[l], cparams, l, cur, 0 if direct else j, taps, tap_off)  # one inlined copy
             key = prehash(f, j, lpremod[nxt])
             if key == keys[s, fn + j]:
                 nxt_buf[j] = cells[s, fn + j]
@@ -264,6 +261,9 @@ def forward_from(l0, only, X, keys, cells, counts, out, widths, first, lpremod, 
     layer l0 are taken as recorded. `only` >= 0 recomputes just that neuron of l0
     (the others' cells are unchanged), which is all a single-neuron update needs; an argmax
     combiner after it then moves one count instead of recounting every cell.
+
+    Every helper is inlined at one call site only (the first layer, a single neuron and the
+    layers after it share one loop): each inlined copy cost seconds of compile time (D42).
     """
     n = X.shape[0]
     L = widths.shape[0]
@@ -283,12 +283,11 @@ def forward_from(l0, only, X, keys, cells, counts, out, widths, first, lpremod, 
             for l in range(l0, L):
                 f0 = first[l]
                 w = widths[l]
-                changed = False
+                kind = ckind[l - 1] if l > l0 else K_NONE
+                arg = np.uint32(0)  # an argmax combiner's one feature
                 if l > l0:
                     pf = first[l - 1]
                     wp = widths[l - 1]
-                    kind = ckind[l - 1]
-                    arg = np.uint32(0)  # an argmax combiner's one feature
                     if kind == K_ARGMAX and memo and l == l0 + 1:  # only's cell flipped (else the loop broke)
                         arg = argmax_moved(cparams, l - 1, counts, s, only, cells[s, pf + only])
                     else:
@@ -296,35 +295,27 @@ def forward_from(l0, only, X, keys, cells, counts, out, widths, first, lpremod, 
                         buf[wp:cparams[l - 1, NCELLS]] = 0
                         if kind == K_ARGMAX:
                             arg = argmax_recount(cparams, l - 1, buf, counts, s)
-                    direct = l == L - 1 and ckind[l] == K_NONE
-                    g0 = np.uint32(0)
-                    if direct:
-                        g0 = arg if kind == K_ARGMAX else combiner_feature(kind, cparams, l - 1, buf, 0, taps, tap_off)
-                    partial = l == l0 + 1 and n_feats >= 0  # the others keep their keys
-                    for q in range(n_feats if partial else w):
-                        i = feats[q] if partial else q
-                        if direct:
-                            g = g0
-                        elif kind == K_ARGMAX:
+                direct = l == L - 1 and ckind[l] == K_NONE  # every neuron reads feature 0
+                partial = l == l0 + 1 and n_feats >= 0  # the others keep their keys
+                lo, hi = (only, only + 1) if l == l0 and only >= 0 else (0, n_feats if partial else w)
+                changed = l == l0 and only < 0  # a whole recomputed first layer: everything after it
+                for q in range(lo, hi):
+                    i = feats[q] if partial else q
+                    if l > l0:
+                        if kind == K_ARGMAX:
                             g = arg
                         else:
-                            g = combiner_feature(kind, cparams, l - 1, buf, i, taps, tap_off)
+                            g = combiner_feature(kind, cparams, l - 1, buf, 0 if direct else i, taps, tap_off)
                         key = prehash(g, i, lpremod[l])
                         if memo and key == keys[s, f0 + i]:
                             continue  # same input, same neuron: same bit
                         keys[s, f0 + i] = key
-                        c = neuron_eval(f0 + i, key, prog_off, prog_salt, prog_mod, filt_off, filt)
-                        if c != cells[s, f0 + i]:
-                            changed = True
-                        cells[s, f0 + i] = c
-                elif only >= 0:
-                    c = neuron_eval(f0 + only, keys[s, f0 + only], prog_off, prog_salt, prog_mod, filt_off, filt)
-                    changed = c != cells[s, f0 + only]
-                    cells[s, f0 + only] = c
-                else:
-                    changed = True
-                    for i in range(w):
-                        cells[s, f0 + i] = neuron_eval(f0 + i, keys[s, f0 + i], prog_off, prog_salt, prog_mod, filt_off, filt)
+                    else:  # layer l0: its keys are recorded (or were just computed from X)
+                        key = keys[s, f0 + i]
+                    c = neuron_eval(f0 + i, key, prog_off, prog_salt, prog_mod, filt_off, filt)
+                    if c != cells[s, f0 + i]:
+                        changed = True
+                    cells[s, f0 + i] = c
                 if memo and not changed:
                     break  # nothing downstream can change for this sample
             else:

@@ -6,9 +6,9 @@ result does not depend on the thread count; reductions happen afterwards, in sam
 import numpy as np
 from numba import njit, prange
 
-from .filter import filter_lookup, filter_make
+from .filter import filter_lookup, make_distinct
 from .hashing import hash32
-from .network import CHUNK, K_NONE, NCELLS, combiner_disregards, features_reading, run_tail, scratch_size
+from .network import CHUNK, NCELLS, combiner_disregards, features_reading, run_tail, scratch_size
 
 
 @njit(cache=True, inline="always")
@@ -44,25 +44,39 @@ def flip_vote(bit, o_as, o_fl, target, single):
     return (w if bit else -w), False
 
 
+@njit(cache=True)
+def output_votes(i, k, targets, cells, out, votes, improving, flipped):
+    """The tally of neuron i (global column k) of a direct output layer, whose cell is output bit i:
+    every sample votes for its target's bit i; flipped[s] is out[s] with bit i flipped. Returns
+    (S, votes cast, improving samples, as `vote_counts`). Its own small serial kernel (a few ns a
+    sample), so a network whose flip tallies only reach output neurons (the n-tuple networks)
+    never compiles the flip test."""
+    n = cells.shape[0]
+    reach = np.uint32(1 << i) if i < 16 else np.uint32(0)  # the output holds the first 16 cells
+    S = 0
+    n_improving = 0
+    for s in range(n):
+        want = (targets[s] >> np.uint32(i)) & np.uint32(1)
+        votes[s] = 1 if want else -1
+        S += 1 if want else -1
+        improving[s] = cells[s, k] != want
+        if improving[s]:
+            n_improving += 1
+        flipped[s] = out[s] ^ reach
+    return S, n, n_improving
+
+
 @njit(cache=True, parallel=True)
 def tally_neuron(l, i, targets, keys, cells, out, votes, improving, flipped, widths, first, lpremod, ckind, cparams,
                  taps, tap_off, prog_off, prog_salt, prog_mod, filt_off, filt, chunk):
-    """Fill votes[s] (signed weight), improving[s] and flipped[s] for neuron i of layer l.
+    """Fill votes[s] (signed weight), improving[s] and flipped[s] for neuron i of hidden layer l
+    (or of a last layer with a combiner; a direct output layer's tally is `output_votes`).
 
     flipped[s] is the network output of sample s with only this neuron's bit flipped (out[s]
     when the flip cannot reach the output): the flip test computes it anyway, and it tells
     exactly what any rebuild of this neuron would output (`preview_outputs`)."""
     n = cells.shape[0]
     L = widths.shape[0]
-    k = first[l] + i
-    if l == L - 1 and ckind[l] == K_NONE:
-        reach = np.uint32(1 << i) if i < 16 else np.uint32(0)  # the output holds the first 16 cells
-        for s in prange(n):
-            want = (targets[s] >> np.uint32(i)) & np.uint32(1)
-            votes[s] = 1 if want else -1
-            improving[s] = cells[s, k] != want
-            flipped[s] = out[s] ^ reach
-        return
     single = widths[L - 1] == 1
     size = scratch_size(widths, ckind, cparams)
     feats = np.empty(size, dtype=np.int64)  # the next layer's features that read cell i: the only ones a flip changes
@@ -112,8 +126,10 @@ def key_sums(x_in, votes, current, salt, premod):
     """Sum the votes per key (the neuron input hashed by its new premodulo step).
 
     Returns (unique keys ascending, per-key vote sums, per-key voting samples, per-key "keep"
-    sums): the keep sum is Σ ±1 of the neuron's current bit over samples that cast no vote,
-    used when the caller keeps unvoted keys' answers. premod 0 keys on x itself.
+    sums, per-key samples voting for 1): the keep sum is Σ ±1 of the neuron's current bit over
+    samples that cast no vote, used when the caller keeps unvoted keys' answers; the count of
+    votes for 1 is the key's *support*, which a bleaching threshold compares. premod 0 keys on
+    x itself.
     """
     n = x_in.shape[0]
     # (key << 32 | sample) sorts by key, then sample: a stable order from one plain uint64 sort,
@@ -127,6 +143,7 @@ def key_sums(x_in, votes, current, salt, premod):
     us = np.zeros(n, dtype=np.int64)
     uc = np.zeros(n, dtype=np.int64)
     uw = np.zeros(n, dtype=np.int64)
+    up = np.zeros(n, dtype=np.int64)
     m = -1
     for t in range(n):
         s = np.int64(packed[t] & np.uint64(0xFFFFFFFF))
@@ -137,9 +154,37 @@ def key_sums(x_in, votes, current, salt, premod):
         us[m] += votes[s]
         if votes[s] != 0:
             uc[m] += 1
+            if votes[s] > 0:
+                up[m] += 1
         else:
             uw[m] += 2 * np.int64(current[s]) - 1
-    return uk[: m + 1], us[: m + 1], uc[: m + 1], uw[: m + 1]
+    return uk[: m + 1], us[: m + 1], uc[: m + 1], uw[: m + 1], up[: m + 1]
+
+
+@njit(cache=True)
+def support_stats(x_in, votes):
+    """(distinct keys, distinct keys with a vote for 1, votes for 1) of a tally, keyed on the
+    neuron's input itself (no premodulo): what the support capacity law sizes a neuron by."""
+    n = x_in.shape[0]
+    packed = np.empty(n, dtype=np.uint64)
+    for s in range(n):
+        packed[s] = (np.uint64(x_in[s]) << np.uint64(1)) | np.uint64(1 if votes[s] > 0 else 0)
+    packed.sort()
+    distinct = 0
+    distinct_pos = 0
+    n_pos = 0
+    for t in range(n):
+        key = packed[t] >> np.uint64(1)
+        pos = (packed[t] & np.uint64(1)) == np.uint64(1)
+        if t == 0 or key != (packed[t - 1] >> np.uint64(1)):
+            distinct += 1
+            if pos:
+                distinct_pos += 1
+        elif pos and (packed[t - 1] & np.uint64(1)) == np.uint64(0):
+            distinct_pos += 1  # the key's first vote for 1 (votes for 0 sort first within a key)
+        if pos:
+            n_pos += 1
+    return distinct, distinct_pos, n_pos
 
 
 @njit(cache=True)
@@ -187,11 +232,12 @@ def local_votes(keys, cells, k, targets, by_bit, value, weight, x_in, votes, imp
 
 
 @njit(cache=True)
-def voted_map(keys, sums, kept, keep_unvoted):
+def voted_map(keys, sums, kept, support, keep_unvoted, threshold):
     """The map a rebuilt filter stores, from `key_sums`' output: a key whose votes sum > 0 answers
     1, < 0 answers 0; a key whose votes cancel is left out (the reference's rule) or, with
     `keep_unvoted`, keeps the neuron's current bit (the sign of its keep sum) unless that is 0
-    too. Keys stay strictly ascending, so `filter_make` needs no sort."""
+    too. With `threshold` b > 1 (bleaching) a key answers 1 only when at least b samples voted
+    for 1 on it, else 0. Keys stay strictly ascending, so `filter_make` needs no sort."""
     m = keys.shape[0]
     out_keys = np.empty(m, dtype=np.uint32)
     out_bits = np.empty(m, dtype=np.uint8)
@@ -200,7 +246,7 @@ def voted_map(keys, sums, kept, keep_unvoted):
         w = sums[j] if sums[j] != 0 else (kept[j] if keep_unvoted else 0)
         if w != 0:
             out_keys[n] = keys[j]
-            out_bits[n] = 1 if w > 0 else 0
+            out_bits[n] = 1 if w > 0 and (sums[j] == 0 or support[j] >= threshold) else 0
             n += 1
     return out_keys[:n], out_bits[:n]
 
@@ -276,9 +322,9 @@ def pair_decide(k1, k2, combo_out, targets):
 
 
 @njit(cache=True)
-def rebuilt_filter(x_in, votes, current, salt, premod, keep_unvoted):
+def rebuilt_filter(x_in, votes, current, salt, premod, keep_unvoted, threshold):
     """A rebuilt neuron's filter and its key count: `key_sums`, `voted_map` and `filter_make` in
     one call (the three ran as separate calls, with Python between them, on every update)."""
-    keys, sums, _, kept = key_sums(x_in, votes, current, salt, premod)
-    keys, bits = voted_map(keys, sums, kept, keep_unvoted)
-    return filter_make(keys, bits), keys.shape[0]
+    keys, sums, _, kept, support = key_sums(x_in, votes, current, salt, premod)
+    keys, bits = voted_map(keys, sums, kept, support, keep_unvoted, threshold)
+    return make_distinct(keys, bits), keys.shape[0]  # distinct, ascending keys: filter_make without its sort

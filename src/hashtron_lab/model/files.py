@@ -16,13 +16,17 @@ Layout (format ``hashtron-lab-model``, version 1)
 ------------------------------------------------
 One ASCII header line, then the payload::
 
-    {"format":"hashtron-lab-model","version":1,"compression":"zlib","payload_size":N,"payload_sha256":"<64 hex>"}\\n
-    <N bytes: zlib stream (level 9) of the body JSON, UTF-8>
+    {"format":"hashtron-lab-model","version":1,"compression":"zlib","payload_size":N,"payload_sha256":"<64 hex>","body_size":B}\\n
+    <N bytes: zlib stream (level 9) of the body JSON, UTF-8; B bytes once decompressed>
 
 The header keys are written in that fixed order, so every model file starts with the bytes
 ``{"format":"hashtron-lab-model"`` (a magic number readable with ``head -c 100``).
 ``payload_sha256`` is the SHA-256 of the N payload bytes exactly as stored; it is checked
-before anything is decompressed. The body is canonical JSON (sorted keys, no spaces)::
+before anything is decompressed. ``body_size`` (added within version 1; files without it are
+read too) bounds the decompression: a header declaring more than ``max_body`` bytes
+(default ``MAX_BODY_BYTES``) is refused before decompressing, and the stream is inflated with
+that many bytes at most, so a zlib bomb — even one with a valid checksum — costs at most the
+declared size, never the bomb's. The body is canonical JSON (sorted keys, no spaces)::
 
     {"architecture": <Architecture.to_spec()>,
      "meta": {...user meta, {} when none...},
@@ -63,6 +67,18 @@ ZLIB_LEVEL = 9
 MAX_HEADER = 4096  # bytes searched for the header's newline
 UINT32_LIMIT = 2**32
 MAX_BITS = 32  # a neuron's answers are packed into one uint32
+MAX_BODY_BYTES = 256 * 2**20  # default ceiling of a decompressed body (raise it with max_body=)
+# Without a declared size (files written before body_size, Go weights) a stream may inflate to at
+# most this many times its compressed size (+1 MiB): our JSON bodies and Go texts compress about
+# 2-10x, a zlib bomb about 1000x, so a bomb is stopped after a few MB instead of max_body.
+UNDECLARED_RATIO = 64
+DEFLATE_MAX_RATIO = 1032  # no zlib stream inflates more than this (a declared size above is damage)
+
+
+def undeclared_limit(compressed: int, ceiling: int) -> int:
+    """How far a stream of `compressed` bytes without a declared size may inflate."""
+    return min(ceiling, UNDECLARED_RATIO * compressed + 2**20)
+HEADER_KEYS = ("format", "version", "compression", "payload_size", "payload_sha256", "body_size")
 
 _HEX = re.compile(r"[0-9a-f]*")
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -139,6 +155,7 @@ def dumps_model(net: Network, meta: Mapping[str, Any] | None = None) -> bytes:
         "compression": COMPRESSION,
         "payload_size": len(payload),
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "body_size": len(body),
     }
     return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + payload
 
@@ -149,8 +166,25 @@ def save_model(net: Network, path, meta: Mapping[str, Any] | None = None) -> Non
 
 
 # -- reading ---------------------------------------------------------------------------
-def loads_model(data: bytes, path="<bytes>") -> tuple[Network, dict]:
-    """Parse and verify model bytes; `path` only names the source in error messages."""
+def inflate(payload: bytes, limit: int, fail, what: str = "payload") -> bytes:
+    """The zlib stream `payload` decompressed, refused (``fail(problem)``) when it would exceed
+    `limit` bytes: inflated with `limit` + 1 bytes at most, so a bomb never expands further."""
+    try:
+        d = zlib.decompressobj()
+        out = d.decompress(payload, limit + 1)
+        if len(out) > limit:
+            fail(f"the {what} decompresses to more than {limit} bytes (a zlib bomb, or a larger file than this "
+                 f"reader allows)")
+        if not d.eof or d.unused_data:
+            raise zlib.error("incomplete or trailing data in the zlib stream")
+    except zlib.error as e:
+        fail(f"the {what} does not decompress ({e})")
+    return out
+
+
+def loads_model(data: bytes, path="<bytes>", max_body: int = MAX_BODY_BYTES) -> tuple[Network, dict]:
+    """Parse and verify model bytes; `path` only names the source in error messages; a body
+    larger than `max_body` bytes (declared or actual) is refused without decompressing it."""
     hint = restore_hint(path)
 
     def fail(problem: str, fix: str = hint):
@@ -175,6 +209,8 @@ def loads_model(data: bytes, path="<bytes>") -> tuple[Network, dict]:
         fail(f"the header line is not valid JSON ({e}): the file is damaged")
     if not isinstance(header, dict):
         fail("the header line is not a JSON object: the file is damaged")
+    if set(header) not in (set(HEADER_KEYS), set(HEADER_KEYS[:-1])):
+        fail(f"the header keys {sorted(header)} are not {list(HEADER_KEYS)}: the header is damaged")
     name = header.get("format")
     if name != FORMAT_NAME:
         fail(f"wrong format name {name!r}, expected {FORMAT_NAME!r}: this is not a hashtron-lab model "
@@ -203,13 +239,27 @@ def loads_model(data: bytes, path="<bytes>") -> tuple[Network, dict]:
     if actual != digest:
         fail(f"checksum mismatch: stored SHA-256 {digest[:16]}..., computed {actual[:16]}...: "
              "the file was modified or damaged")
-    try:
-        d = zlib.decompressobj()
-        body_bytes = d.decompress(payload)
-        if not d.eof or d.unused_data:
-            raise zlib.error("incomplete or trailing data in the zlib stream")
-    except zlib.error as e:
-        fail(f"the payload does not decompress ({e}) although its checksum matches: the writer was faulty")
+    body_size = header.get("body_size")
+    if "body_size" in header and (not isinstance(body_size, int) or isinstance(body_size, bool) or body_size < 0):
+        fail(f"invalid body_size {body_size!r}: the header is damaged")
+    if body_size is not None and body_size > DEFLATE_MAX_RATIO * size + 64:
+        fail(f"the header declares a {body_size}-byte body for a {size}-byte payload, more than zlib can "
+             f"compress: the header is damaged")
+    if body_size is not None and body_size > max_body:
+        fail(f"the header declares a {body_size}-byte body, above the {max_body}-byte limit of this reader "
+             f"(a zlib bomb, or a very large model); nothing was decompressed",
+             f"if you trust the file, load it with max_body={body_size}; otherwise delete it")
+    limit = undeclared_limit(size, max_body) if body_size is None else body_size
+
+    def inflate_fail(problem: str):
+        if "bomb" in problem:
+            fail(problem + "; decompression stopped there", "if you trust the file, load it with a larger "
+                 f"max_body (load_model(path, max_body=...)); otherwise delete it")
+        fail(problem + " although its checksum matches: the writer was faulty")
+
+    body_bytes = inflate(payload, limit, inflate_fail)
+    if body_size is not None and len(body_bytes) != body_size:
+        fail(f"the body is {len(body_bytes)} bytes but the header declares {body_size}: the header is damaged")
     try:
         body = json.loads(body_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -220,16 +270,16 @@ def loads_model(data: bytes, path="<bytes>") -> tuple[Network, dict]:
         fail(f"invalid content: {e}")
 
 
-def load_model_and_meta(path) -> tuple[Network, dict]:
+def load_model_and_meta(path, max_body: int = MAX_BODY_BYTES) -> tuple[Network, dict]:
     """Network and meta from one verified read."""
     with open(path, "rb") as f:
         data = f.read()
-    return loads_model(data, path)
+    return loads_model(data, path, max_body)
 
 
-def load_model(path) -> Network:
+def load_model(path, max_body: int = MAX_BODY_BYTES) -> Network:
     """The Network saved at `path` (verified; see the module docstring)."""
-    return load_model_and_meta(path)[0]
+    return load_model_and_meta(path, max_body)[0]
 
 
 def read_model_meta(path) -> dict:

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from ..kernels.filter import MAX_BYTES, filter_lookup_into, filter_make
+from ..kernels.threads import threads_for
 
 _U32_MAX = 0xFFFFFFFF
 
@@ -133,6 +134,7 @@ class QuaternaryFilter:
         k = _as_uint32(keys, "keys")
         flat = np.ascontiguousarray(k.reshape(-1))
         out = np.empty(flat.shape[0], dtype=np.uint8)
+        threads_for(flat.shape[0])
         filter_lookup_into(self._data, flat, out)
         return out.reshape(k.shape)
 

@@ -26,7 +26,11 @@ program pairs + optional filter + ``]``:
   alone (``["0a1b"]``) when the program is empty.
 
 ``[]`` is an empty program with an empty filter (answers ``x & 1``); an untrained neuron is
-``[[salt,2]]``. Example, three neurons::
+``[[salt,2]]``. One exception, for the Go library's reader: it finds each entry by skipping to
+the next ``[``, so for the first entry it takes the file's opening bracket as the entry's and
+the entry's own ``[`` as the start of a pair; an empty first entry ``[]`` then never closes and
+swallows the next entry. So an empty *first* entry is written ``[""]`` (an empty filter string,
+valid JSON, read as empty by both readers). Example, three neurons::
 
     [
     [[5,16],[3,-4],"0a"],
@@ -44,7 +48,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .architecture import Architecture
-from .files import ModelFileError, atomic_write_bytes
+from .files import MAX_BODY_BYTES, ModelFileError, atomic_write_bytes, undeclared_limit
 from .hashtron import Hashtron
 from .network import Network
 
@@ -82,6 +86,9 @@ def encode_entry(h: Hashtron) -> str:
     return "[" + ",".join(parts) + "]"
 
 
+EMPTY_FIRST_ENTRY = '[""]'  # what the Go reader parses as an empty first hashtron (see the docstring)
+
+
 def dumps_go_text(net: Network) -> str:
     """The uncompressed text of the Go weights file for `net`."""
     entries = []
@@ -96,6 +103,8 @@ def dumps_go_text(net: Network) -> str:
                 entries.append(encode_entry(h))
             except ValueError as e:
                 raise ValueError(f"neuron {l}.{i}: {e}") from None
+    if entries and entries[0] == "[]":
+        entries[0] = EMPTY_FIRST_ENTRY
     return "[\n" + ",\n".join(entries) + "]\n"
 
 
@@ -177,8 +186,10 @@ def loads_go_text(text: str, architecture, path="<text>") -> Network:
     return Network(arch, [[next(it) for _ in range(w)] for w in arch.widths])
 
 
-def import_go_weights(path, architecture) -> Network:
-    """Read a Go weights file written for the network definition `architecture`."""
+def import_go_weights(path, architecture, max_text: int = MAX_BODY_BYTES) -> Network:
+    """Read a Go weights file written for the network definition `architecture`. The file has
+    no size header, so its text may inflate to `UNDECLARED_RATIO` times the file (+1 MiB), at
+    most `max_text` bytes; past that it is refused with decompression stopped (no zlib bombs)."""
     with open(path, "rb") as f:
         data = f.read()
     hint = f"re-export it from the Go program or restore it from DVC: dvc checkout {path}"
@@ -187,7 +198,12 @@ def import_go_weights(path, architecture) -> Network:
                              "compress it with zlib, or parse the text with loads_go_text(text, architecture)")
     try:
         d = zlib.decompressobj()
-        raw = d.decompress(data)
+        limit = undeclared_limit(len(data), max_text)
+        raw = d.decompress(data, limit + 1)
+        if len(raw) > limit:
+            raise GoWeightsError(path, f"its text decompresses to more than {limit} bytes (a zlib bomb, or a "
+                                       f"larger network than this reader allows); decompression stopped there",
+                                 "if you trust the file, import it with a larger max_text; otherwise delete it")
         if not d.eof:
             raise zlib.error("the stream ends early")
         if d.unused_data:

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..kernels.hashing import hash32
 from ..kernels.network import hashtron_forward_batch
+from ..kernels.threads import threads_for
 
 UNTRAINED_MODULUS = 2
 
@@ -49,6 +50,7 @@ class Hashtron:
         salts = np.array([p[0] for p in self.program], dtype=np.uint32)
         mods = np.array([p[1] for p in self.program], dtype=np.uint32)
         out = np.empty(xs.shape[0], dtype=np.uint32)
+        threads_for(xs.shape[0])
         hashtron_forward_batch(xs, salts, mods, self.filter, np.int64(self.bits), out)
         return out
 

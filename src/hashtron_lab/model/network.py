@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels import network as K
+from ..kernels.threads import threads_for
 from .architecture import Architecture
 from .hashtron import Hashtron
 
@@ -106,6 +107,14 @@ class Network:
         if packed is None and self._packed is not None:
             packed = _spliced(self._packed, int(self.first[layer]) + pos, h)
         self._packed = packed
+
+    def set_neurons(self, layer: int, new: dict[int, Hashtron]) -> None:
+        """Replace several neurons of `layer` at once ({position: neuron}); the flat arrays are
+        rebuilt once, on the next `pack`, instead of spliced once per neuron."""
+        for pos, h in new.items():
+            self.neurons[layer][pos] = h
+        if new:
+            self._packed = None
 
     def copy(self) -> "Network":
         return Network(self.architecture, [[h.copy() for h in layer] for layer in self.neurons])
@@ -217,8 +226,13 @@ class Network:
         n, m = X.shape[0], self.architecture.n_neurons
         t = Trace(np.zeros((n, m), np.uint32), np.zeros((n, m), np.uint8), np.zeros(n, np.uint32),
                   np.zeros((n, self.n_counts), np.int32))
-        K.forward_from(0, -1, X, t.keys, t.cells, t.counts, t.out, *self.pack().args(), K.CHUNK)
+        self._forward(0, -1, X, t)
         return t
+
+    def _forward(self, l0: int, only: int, X: np.ndarray, t: Trace) -> None:
+        """`kernels.network.forward_from` on the trace, on the threads the thread policy gives it."""
+        threads_for(t.out.shape[0])
+        K.forward_from(l0, only, X, t.keys, t.cells, t.counts, t.out, *self.pack().args(), K.CHUNK)
 
     def refresh(self, trace: Trace, layer: int, only: int = -1) -> None:
         """Recompute `trace` after neuron `only` of `layer` (or the whole layer) changed."""
@@ -229,9 +243,7 @@ class Network:
             raise ValueError(f"the trace (keys {trace.keys.shape}, counts {trace.counts.shape}) was not made by "
                              f"this network's trace(): keys need (n, {self.architecture.n_neurons}), counts "
                              f"(n, {self.n_counts}); make it with Network.trace(X)")
-        dummy = np.zeros((n, 1), np.uint32)
-        K.forward_from(layer, only, dummy, trace.keys, trace.cells, trace.counts, trace.out, *self.pack().args(),
-                       K.CHUNK)
+        self._forward(layer, only, np.zeros((n, 1), np.uint32), trace)
 
     def forward(self, X) -> np.ndarray:
         """Raw network output integers (before parity and class modulo)."""

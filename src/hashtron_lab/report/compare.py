@@ -1,10 +1,10 @@
 """The A/B report: backward vs forward per dataset over seeds, and the seed-000 success metrics.
 
     python -m hashtron_lab.report.compare RUN_DIR... --md reports/compare.md \\
-        --html reports/compare.html --json metrics/compare.json [--plots reports/compare_plots]
+        --html reports/compare.html --json reports/compare.json [--plots plots/compare]
 
 A RUN_DIR is a run record (``run.json`` + tables, see ``track/records.py``) or a folder holding
-some. Every figure is mean ± sample std (ddof=1) over the runs, with n. ``metrics/compare.json``
+some. Every figure is mean ± sample std (ddof=1) over the runs, with n. ``reports/compare.json``
 is read by scripts; its shape is fixed::
 
     {"<dataset>": {"backward": {<metric>: {"mean", "std", "n"}, ...}, "forward": {...}}, ...,
@@ -29,6 +29,10 @@ Success metrics (seed 000), computed from the records rather than trusted from t
   the value is the worst dataset; pass = ≤ 1.10 everywhere.
 - sum cache memory: bytes per record of the backward run holding the most records; pass = a
   million records under 100 MB (< 100 bytes a record).
+
+Informational entries (``pass`` null): ``generalisation_phase`` (share of runs where training
+rose after validation peaked, report/advice.py) and ``capacity_advice`` (counts of per-layer
+premodulo verdicts: too_small / too_large / ok).
 """
 from __future__ import annotations
 
@@ -44,10 +48,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from collections import Counter
+
 from ..jsonable import jsonable
 from ..track.alerts import RULES, alerts_from_record
 from . import html as H
 from . import plots
+from .advice import capacity_advice, generalisation_phase
 from .runs import DIRECTIONS, RunData, fmt, fmt_num, fmt_seconds, linear_fit, load_runs, md_table, mean_std
 
 METRICS = ("test_accuracy", "val_accuracy", "train_accuracy", "wall_seconds", "updates_per_second")
@@ -209,8 +216,18 @@ def success_metrics(runs: Sequence[RunData], summary: Mapping[str, Any], criteri
            "train_band": [c.train_floor, c.train_cap], "runs_capped": sum(capped), "runs": len(gens),
            "val_rising_runs": sum(1 for s in slopes if s > 0), "per_run": gens}
 
+    phases = {r.name: generalisation_phase(r.epochs, r.decisions) for r in runs}
+    detected = [n for n, p in phases.items() if p["detected"]]
+    phase = {"value": (len(detected) / len(phases)) if phases else None, "pass": None, "runs": len(phases),
+             "detected_runs": detected, "per_run": phases}
+    advice = {r.name: capacity_advice(r.decisions, r.history, r.metrics.get("train_accuracy"),
+                                      r.metrics.get("val_accuracy")) for r in runs}
+    verdicts = Counter(a["verdict"] for adv in advice.values() for a in adv)
+    tuning = {"value": dict(sorted(verdicts.items())), "pass": None, "runs": len(advice), "per_run": advice}
+
     return {"order_compliance": order, "r2_log_premodulo_log_margin": r2, "time_ratio_backward_forward": time_ratio,
-            "sum_cache_bytes_per_record": cache, "generalization": gen}
+            "sum_cache_bytes_per_record": cache, "generalization": gen, "generalisation_phase": phase,
+            "capacity_advice": tuning}
 
 
 # -- wording ---------------------------------------------------------------------------
@@ -360,6 +377,27 @@ def _success_rows(success: Mapping, c: Criteria) -> list[list[str]]:
     return rows
 
 
+ADVICE_INTRO = ("Phase: the epoch after which training accuracy still rose while validation no longer did "
+                "(report/advice.py); advice: one verdict per layer on its premodulo from its decisions' regimes, "
+                "buckets per key and the train − validation gap.")
+ADVICE_HEADER = ["run", "direction", "phase epoch", "train rise after", "layer advice", "why (first layer advised)"]
+
+
+def _advice_rows(runs: Sequence[RunData], success: Mapping) -> list[list[Any]]:
+    phases = success["generalisation_phase"]["per_run"]
+    advice = success["capacity_advice"]["per_run"]
+    rows = []
+    for r in sorted(runs, key=lambda r: (r.dataset, r.direction, str(r.seed), r.name)):
+        p, adv = phases.get(r.name, {}), advice.get(r.name, [])
+        flagged = [a for a in adv if a["verdict"] != "ok"]
+        rows.append([r.name, r.direction,
+                     (f"{p['epoch']}" + (" (detected)" if p.get("detected") else "")) if p.get("epoch") else "—",
+                     fmt_num(p.get("train_rise")) if p.get("train_rise") is not None else "—",
+                     ", ".join(f"L{a['layer']} {a['verdict']}" for a in adv) or "no decisions",
+                     flagged[0]["reason"] if flagged else "—"])
+    return rows
+
+
 def _range(per_run: Mapping[str, Mapping], key: str) -> str:
     vals = [v[key] for v in per_run.values() if v.get(key) is not None]
     if not vals:
@@ -451,6 +489,8 @@ def _markdown(runs, summary, success, alerts, figs, md_path: Path, c: Criteria, 
             lines.append(f"time: backward took {ratio:.2f}× the forward wall time "
                          f"({'within' if ratio <= c.time_ratio_max else 'outside'} the {c.time_ratio_max:.2f}× target).")
         L += [f"- {s}" for s in lines] + [""]
+    L += ["## Generalisation phase and capacity advice", "", ADVICE_INTRO, "",
+          md_table(ADVICE_HEADER, _advice_rows(runs, success)), ""]
     mixed = _mixed(runs)
     if mixed or ignored:
         L += ["## Caveats", ""] + [f"- {m}" for m in mixed]
@@ -504,6 +544,8 @@ def _html(runs, summary, success, alerts, figs, c: Criteria, ignored) -> str:
                             for r in ignored]
     if mixed:
         B.append("<h2>Caveats</h2><ul>" + "".join(f"<li>{H.esc(m)}</li>" for m in mixed) + "</ul>")
+    B += ["<h2>Generalisation phase and capacity advice</h2>", f"<p>{H.esc(ADVICE_INTRO)}</p>",
+          H.table(ADVICE_HEADER, _advice_rows(runs, success), left=(0, 1, 4, 5))]
     B.append("<h2>Plots</h2>")
     B += [H.figure(png, cap) for png, cap in figs]
     B.append("<h2>Alerts</h2><p>Replayed from each run record through the alert monitor (default thresholds). "
@@ -521,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", help="run directories (with run.json) or folders holding them")
     ap.add_argument("--md", help="markdown report to write (e.g. reports/compare.md)")
     ap.add_argument("--html", help="self-contained HTML report to write (e.g. reports/compare.html)")
-    ap.add_argument("--json", help="metrics JSON to write (e.g. metrics/compare.json)")
+    ap.add_argument("--json", help="metrics JSON to write (e.g. reports/compare.json)")
     ap.add_argument("--plots", help="also keep the PNGs here and link them from the markdown")
     args = ap.parse_args(argv)
     if not (args.md or args.html or args.json):

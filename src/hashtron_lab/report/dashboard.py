@@ -78,7 +78,7 @@ def _status(run: RunData) -> str:
                         f"{'accepted' if last.get('accepted') else 'undone'}" if last else "—"),
         ("premodulo / margin", f"{fmt_num(last.get('premodulo'))} / {fmt_num(last.get('margin'))}" if last else "—"),
         ("updates (accepted)", f"{len(run.history):,} ({sum(1 for h in run.history if h.get('accepted')):,})"),
-        ("epochs", fmt_num(len(run.epochs))),
+        ("epochs", fmt_num(sum(1 for e in run.epochs if not e.get("final")))),
         ("train / val / test", " / ".join(fmt_num(m.get(k)) for k in ("train_accuracy", "val_accuracy", "test_accuracy"))),
         ("wall time", fmt_seconds(m.get("wall_seconds") if m.get("wall_seconds") is not None
                                   else (run.epochs[-1].get("wall") if run.epochs else None))),
@@ -158,7 +158,7 @@ class LiveDashboard:
             params.setdefault("model", payload["architecture"])
             self.run.info.setdefault("direction", payload.get("pipeline"))
             self.run.info.setdefault("seed", payload.get("seed"))
-        elif kind == "epoch":
+        elif kind in ("epoch", "final"):
             self.run.epochs.append(dict(payload))
             if len(self.run.epochs) % self.every == 0:
                 self.refresh_page()

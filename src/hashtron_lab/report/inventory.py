@@ -29,7 +29,7 @@ H2H_METRICS = (("test_accuracy", "test accuracy", 3), ("val_accuracy", "validati
                ("train_accuracy", "train accuracy", 3), ("generalization_gap", "generalization gap", 3),
                ("wall_seconds", "wall time (s)", 1), ("updates_per_second", "neuron updates / s", 1),
                ("updates", "neuron updates", 0))
-ARTIFACT_FILES = ("model.htl", "sum_cache.bin", "checkpoint.pkl")
+ARTIFACT_FILES = ("model.htl", "sum_cache.bin", "checkpoint.npz")
 
 
 @dataclass

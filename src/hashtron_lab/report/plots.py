@@ -538,3 +538,33 @@ def plot_r2(points: Mapping[str, np.ndarray], fit: tuple[float, float, float] | 
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_confusion(actual: Sequence[str], predicted: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """Counts of (actual, predicted) test labels as a heat map, classes in sorted order (labels the
+    model invented, e.g. an undecodable output, get their own column)."""
+    rows = sorted({str(a) for a in actual})
+    cols = rows + sorted({str(p) for p in predicted} - set(rows))
+    m = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    r_of, c_of = {c: i for i, c in enumerate(rows)}, {c: i for i, c in enumerate(cols)}
+    for a, p in zip(actual, predicted, strict=True):
+        m[r_of[str(a)], c_of[str(p)]] += 1
+    fig = _figure(1.6 + 0.42 * len(cols), 1.2 + 0.4 * len(rows))
+    ax = fig.add_subplot()
+    if not m.size:
+        _empty(ax, "no test predictions")
+        return _save(fig, path)
+    ax.imshow(m, cmap="Blues")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set_xticks(range(len(cols)), cols, rotation=90 if max(map(len, cols)) > 3 else 0)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    right = int(np.trace(m[:, :len(rows)]))
+    ax.set_title(f"{title}{': ' if title else ''}{right} of {int(m.sum())} right ({right / max(1, m.sum()):.3f})",
+                 fontsize=9)
+    return _save(fig, path)

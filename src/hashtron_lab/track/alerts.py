@@ -251,20 +251,46 @@ def _finite(x) -> bool:
 
 # -- other sinks ----------------------------------------------------------------------
 class ConsoleAlerts:
-    """Alert events → a ``logging`` warning on ``hashtron_lab.alerts`` (Python prints WARNING to
-    stderr even with logging unconfigured); with ``warn=True`` also ``warnings.warn(AlertWarning)``."""
+    """Alert events → the console (a ``logging`` warning on ``hashtron_lab.alerts``; Python prints
+    WARNING to stderr even with logging unconfigured), aggregated per run: the first alert of each
+    rule is logged when it happens, later ones of that rule are only counted, and at the run's end
+    one line per repeated rule gives the count, the first and the last. A sweep used to print
+    every one (391 margin_stagnation lines); all of them stay in the run record and MLflow
+    (``events.json``, ``alert.<rule>`` tags). ``warn=True`` also issues an ``AlertWarning`` for
+    each rule's first alert."""
 
     def __init__(self, log: logging.Logger | None = None, warn: bool = False):
         self.log = log or logger
         self.warn = warn
+        self.by_rule: dict[str, list] = {}  # rule -> [count, first alert, last alert]
+
+    @staticmethod
+    def _where(p: Mapping[str, Any]) -> str:
+        return f"epoch {p.get('epoch')}: {p.get('message')}"
 
     def __call__(self, kind: str, payload: dict) -> None:
-        if kind != "alert":
-            return
-        text = f"[alert {payload.get('kind')}] epoch {payload.get('epoch')}: {payload.get('message')}"
-        self.log.warning(text)
-        if self.warn:
-            warnings.warn(text, AlertWarning, stacklevel=2)
+        if kind == "run_start":
+            self.by_rule = {}
+        elif kind == "alert":
+            rule = str(payload.get("kind"))
+            seen = self.by_rule.get(rule)
+            if seen is not None:
+                seen[0] += 1
+                seen[2] = payload
+                return
+            self.by_rule[rule] = [1, payload, payload]
+            text = f"[alert {rule}] {self._where(payload)} (more {rule} alerts of this run are counted)"
+            self.log.warning(text)
+            if self.warn:
+                warnings.warn(text, AlertWarning, stacklevel=2)
+        elif kind == "run_end":
+            for line in self.summary():
+                self.log.warning(line)
+
+    def summary(self) -> list[str]:
+        """One line per rule that fired more than once in this run."""
+        return [f"[alerts] {rule}: {n} in this run; first {self._where(first)}; last {self._where(last)}"
+                for rule, (n, first, last) in sorted(self.by_rule.items()) if n > 1]
 
 
 class MlflowAlertTags:
@@ -311,7 +337,7 @@ def attach(hooks, config: AlertConfig | Mapping[str, Any] | None = None, console
 def events_of_record(record: Mapping[str, Any]) -> list[tuple[str, dict]]:
     """The event stream a run record stands for, in the order the run emitted it: run_start,
     then per update its ``update`` and ``decision`` events, ``skip`` and ``epoch`` events after
-    the update that ended them, run_end."""
+    the update that ended them, ``final`` (the returned model at the end), run_end."""
     info = record.get("info", {}) or {}
     model = (info.get("params") or {}).get("model") or {}
     spec = model.get("architecture", model) if isinstance(model, Mapping) else {}
@@ -323,8 +349,8 @@ def events_of_record(record: Mapping[str, Any]) -> list[tuple[str, dict]]:
     after: dict[int, list[tuple[str, dict]]] = {}   # updates done -> events emitted then
     for s in info.get("skips", []) or []:
         after.setdefault(int(s.get("update", 0)), []).append(("skip", s))
-    for e in record.get("epochs", []):
-        after.setdefault(int(e.get("updates", 0)), []).append(("epoch", e))
+    for e in record.get("epochs", []):  # the run's end point (Run.record_final) is a "final" event
+        after.setdefault(int(e.get("updates", 0)), []).append(("final" if e.get("final") else "epoch", e))
     events.extend(after.pop(0, []))
     for i, h in enumerate(record.get("history", [])):
         u = int(h.get("update", i))

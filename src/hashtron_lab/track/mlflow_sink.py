@@ -18,8 +18,10 @@ What a run logs (see docs/pipeline.md for the full list):
   ``premodulo/<layer.pos>``, ``margin/<layer.pos>``; per premodulo decision
   ``decision/final|raw|target_capacity|alpha|margin`` and ``premodulo_raw/<layer.pos>``; per
   epoch (step = epoch) ``epoch/train_accuracy``, ``epoch/val_accuracy``,
-  ``gold_zone/layer<l>`` (neurons in the gold zone), ``margin_mean/layer<l>``; final
-  ``train_accuracy``/``val_accuracy``/``test_accuracy`` and the rest of the result metrics;
+  ``gold_zone/layer<l>`` (neurons in the gold zone), ``margin_mean/layer<l>``, and the
+  returned model's ``epoch/*`` at the epoch the run ended in (``final`` event); final
+  ``train_accuracy``/``val_accuracy``/``test_accuracy`` (also as ``acc/train|val|test``, which
+  sort first) and the rest of the result metrics. Written at every epoch's end;
 - alerts (``alert`` events, e.g. from `track.alerts.AlertMonitor`): tags ``alert.<rule>``
   (count and latest message) and ``alerts`` (total);
 - artifacts: ``tables/decisions.json`` (one row per decision, MLflow table), ``events.json``
@@ -40,6 +42,12 @@ from typing import Any, Mapping
 DEFAULT_EXPERIMENT = "hashtron-lab"
 BATCH = 900                     # entities per log_batch (MLflow allows 1000)
 TAG_GROUP = "hashtron.group"    # runs of one pipeline execution share it
+# MLflow 3's UI opens an experiment by its kind; without this tag it guessed GenAI (traces pages)
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+# the result accuracies again under names that sort before every other metric (MLflow's run
+# table and compare view list metrics alphabetically)
+SORT_FIRST = {"test_accuracy": "acc/test", "val_accuracy": "acc/val", "train_accuracy": "acc/train"}
+UI = "http://127.0.0.1:5000"    # where the README's `mlflow ui` line serves
 
 
 # -- where -------------------------------------------------------------------------------------
@@ -131,7 +139,24 @@ def client_and_experiment(tracking: Mapping[str, Any] | None = None, root: str |
             exp_id = exp.experiment_id
             if exp.lifecycle_stage == "deleted":
                 client.restore_experiment(exp_id)
+        if exp is None or EXPERIMENT_KIND[0] not in (exp.tags or {}):  # a kind someone chose stays
+            client.set_experiment_tag(exp_id, *EXPERIMENT_KIND)
     return client, exp_id
+
+
+def run_name(direction: str, seed) -> str:
+    """What a training run is called in the MLflow UI: pipeline and seed at a glance."""
+    return f"{direction} · seed {seed}"
+
+
+def compare_url(run_ids, experiment_id: str, base: str = UI) -> str:
+    """The MLflow UI page comparing `run_ids` side by side (one link instead of expanding a
+    parent and ticking its children)."""
+    from urllib.parse import quote
+
+    runs = json.dumps([str(r) for r in run_ids], separators=(",", ":"))
+    exps = json.dumps([str(experiment_id)], separators=(",", ":"))
+    return f"{base}/#/compare-runs?runs={quote(runs)}&experiments={quote(exps)}"
 
 
 # -- params -------------------------------------------------------------------------------------
@@ -168,7 +193,7 @@ class MlflowRun:
 
     ``MlflowRun(cfg, run_name=..., tags=..., parent_run_id=...)`` creates the run at once
     and logs the flattened `cfg` as params. Metrics are buffered and written with
-    `log_batch` every ``flush_every`` points and on `finish`. ``gold`` gives the gold-zone
+    `log_batch` at the end of every epoch, every ``flush_every`` points and on `finish`. ``gold`` gives the gold-zone
     factors (defaults: ``cfg["selection"]``).
     """
 
@@ -234,11 +259,14 @@ class MlflowRun:
             self.flush()
 
     def log_metrics(self, values: Mapping[str, Any], step: int | None = None, prefix: str = "") -> None:
-        """Numbers become metrics; strings become tags (``prefix`` + key)."""
+        """Numbers become metrics; strings become tags (``prefix`` + key). Without a prefix the
+        accuracies are logged a second time under the names that sort first (`SORT_FIRST`)."""
         tags = {}
         for k, v in values.items():
             if _num(v) is not None:
                 self.metric(prefix + k, v, step)
+                if not prefix and k in SORT_FIRST:
+                    self.metric(SORT_FIRST[k], v, step)
             elif isinstance(v, str):
                 tags[prefix + k] = v
         if tags:
@@ -269,13 +297,15 @@ class MlflowRun:
             for key in ("final", "raw", "target_capacity", "alpha", "margin", "S_used"):
                 self.metric(f"decision/{key}", p.get(key), step)
             self.metric(f"premodulo_raw/{p.get('neuron_id', '?')}", p.get("raw"), step)
-        elif kind == "epoch":
+        elif kind in ("epoch", "final"):  # the curves end at the returned model (Run.record_final)
             e = int(p["epoch"])
             for key in ("train_accuracy", "val_accuracy", "updates", "accepted"):
                 self.metric(f"epoch/{key}", p.get(key), e)
-            for layer, (gold, mean) in self._layer_stats().items():
-                self.metric(f"gold_zone/layer{layer}", gold, e)
-                self.metric(f"margin_mean/layer{layer}", mean, e)
+            if kind == "epoch":
+                for layer, (gold, mean) in self._layer_stats().items():
+                    self.metric(f"gold_zone/layer{layer}", gold, e)
+                    self.metric(f"margin_mean/layer{layer}", mean, e)
+            self.flush()  # every epoch is in the store: a killed run keeps its curves
         elif kind in ("skip", "early_stop", "alert", "resume"):
             self._events.append({"event": kind, **dict(p)})
             if kind == "alert":
@@ -323,7 +353,10 @@ class MlflowRun:
             self.client.log_dict(self.run_id, rows, artifact_file)
 
     def finish(self, status: str = "FINISHED") -> None:
-        """Flush metrics, write the decision table and events, close the run (idempotent)."""
+        """Flush metrics, write the decision table and events, close the run (idempotent).
+
+        A run whose last writes fail is closed FAILED, not `status` (it used to end FINISHED
+        with no metrics), and the error is raised."""
         if self.finished:
             return
         self.finished = True
@@ -332,8 +365,13 @@ class MlflowRun:
             self.log_table(self._decisions, "tables/decisions.json")
             if self._events:
                 self.client.log_dict(self.run_id, self._events, "events.json")
-        finally:
-            _retry(self.client.set_terminated, self.run_id, status)
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                self.client.set_tag(self.run_id, "hashtron.error", f"closing the run failed: {e!r}"[:4900])
+            with contextlib.suppress(Exception):
+                _retry(self.client.set_terminated, self.run_id, "FAILED")
+            raise
+        _retry(self.client.set_terminated, self.run_id, status)
 
 
 def run_tags(cfg: Mapping[str, Any], git: Mapping[str, str] | None = None, **extra) -> dict[str, str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from ..settings import from_mapping
+from ..settings import UINT32_MAX, check_fields, from_mapping, ranged
 from .capacity import CapacityConfig, CapacityController
 from .run import Run
 from .selection import SelectionConfig, Selector, VisitPicker
@@ -23,16 +23,21 @@ from .throttle import Throttle, ThrottleConfig
 
 @dataclass
 class BackwardConfig:
-    neurons_per_layer: int = 1          # accepted updates wanted per layer per sweep
-    layer_fraction: float | None = None  # if set: that fraction of each layer's neurons per sweep instead
-    max_attempts: int = 3               # tries without an accepted update before a forward skip
-    layer_seconds: float | None = None  # optional wall-clock limit per layer visit (not reproducible)
+    neurons_per_layer: int = ranged(1, 1, integer=True)  # accepted updates wanted per layer per sweep
+    # if set: that fraction of each layer's neurons per sweep instead
+    layer_fraction: float | None = ranged(None, 0, 1, lo_open=True, optional=True)
+    max_attempts: int = ranged(3, 1, integer=True)       # tries without an accepted update before a forward skip
+    # optional wall-clock limit per layer visit (not reproducible)
+    layer_seconds: float | None = ranged(None, 0, optional=True)
     capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
-    fixed_premodulo: int = 0
-    cache_keep_last: int | None = 64
+    fixed_premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, key="capacity.fixed_premodulo")
+    cache_keep_last: int | None = ranged(64, 1, integer=True, optional=True, note="null = keep every record")
     capacity: dict = field(default_factory=dict)
     throttle: dict = field(default_factory=dict)
     selection: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 class BackwardPipeline:
@@ -40,14 +45,11 @@ class BackwardPipeline:
 
     def __init__(self, config: dict | BackwardConfig | None = None, run_id: str = ""):
         self.cfg = config if isinstance(config, BackwardConfig) else from_mapping(BackwardConfig, config, "pipeline")
-        if self.cfg.neurons_per_layer < 1 or self.cfg.max_attempts < 1:
-            raise ValueError("pipeline.neurons_per_layer and pipeline.max_attempts must be >= 1")
-        if self.cfg.layer_fraction is not None and not 0 < self.cfg.layer_fraction <= 1:
-            raise ValueError(f"pipeline.layer_fraction must be in (0, 1], got {self.cfg.layer_fraction}")
-        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle)
-        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity),
+        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle, "capacity.throttle")
+        self._throttle_cfg = thr_cfg
+        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity, "capacity"),
                                              Throttle(thr_cfg) if thr_cfg.enabled else None)
-        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection))
+        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection, "selection"))
         self._cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
         self._pending: list[tuple] = []   # this visit's records, added to the cache when it is next read
         self.phase = 0
@@ -59,6 +61,22 @@ class BackwardPipeline:
         self._k = 1                               # accepted updates the visit wants (set with the picker)
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
+        self.imported = False  # the run starts from a trained network: the import tally replaces phase 0
+        from .warm import warm_kernels
+
+        warm_kernels(self.kernel_groups())  # before a run's clock starts
+
+    def kernel_groups(self) -> set[str]:
+        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        return ({"backward"} | ({"ranking"} if self.selector.cfg.rule == "gold" else set())
+                | ({"support"} if self.controller.cfg.law == "support" else set()))
+
+    def start_from_import(self) -> None:
+        """Continue a trained (e.g. imported Go) network instead of bootstrapping an untrained one:
+        the first epoch tallies every neuron once, fills the sum cache with those sums (so the
+        selection and the capacity law start from the imported state) and trains nothing; the
+        bootstrap, which would reset the final layer to the class prior, is skipped."""
+        self.imported = True
 
     @property
     def cache(self) -> SumCache:
@@ -85,8 +103,11 @@ class BackwardPipeline:
         return None
 
     def step(self, run: Run) -> bool:
-        """One neuron training; True when an epoch (the bootstrap, or a sweep) ends."""
+        """One neuron training (or, for a layer whose neurons learn independently, a batch of the
+        visit's picks: `Run.batchable`); True when an epoch (the bootstrap, or a sweep) ends."""
         if self.phase == 0:
+            if self.imported:
+                return self._import_tally(run)
             return self._bootstrap(run)
         if not self.plan:
             self.plan = list(range(run.net.architecture.n_layers - 1, -1, -1))
@@ -96,14 +117,20 @@ class BackwardPipeline:
         if self._picker is None:  # the visit's first pick (or a resumed visit: its untried neurons rank as they did)
             self._picker = self.selector.visit(self.cache, layer, width, len(run.train))
             self._k = self._per_layer(width)
-        pos, reason = self._picker.pick(run.rng, self._tried)
-        record = self._train(run, layer, pos, phase="backward", selection=reason)
-        v = self.visit
-        v["attempts"] += 1
-        v["tried"].append(pos)
-        self._tried.add(pos)
-        v["accepted"] += int(record["accepted"])
-        k = self._k
+        v, k = self.visit, self._k
+        if run.batchable(layer) and self.cfg.layer_seconds is None:
+            n = min(k - v["accepted"], width - len(v["tried"]), self.cfg.max_attempts * k - v["attempts"])
+            if run.budget.max_updates is not None:
+                n = min(n, run.budget.max_updates - run.n_updates)
+            records = self._train_batch(run, layer, max(1, n))
+        else:
+            pos, reason = self._picker.pick(run.rng, self._tried)
+            records = [self._train(run, layer, pos, phase="backward", selection=reason)]
+        for record in records:
+            v["attempts"] += 1
+            v["tried"].append(record["neuron"])
+            self._tried.add(record["neuron"])
+            v["accepted"] += int(record["accepted"])
         out_of_time = (self.cfg.layer_seconds is not None
                        and run.wall() - v["started"] > self.cfg.layer_seconds)
         exhausted = len(v["tried"]) >= width or v["attempts"] >= self.cfg.max_attempts * k or out_of_time
@@ -132,6 +159,27 @@ class BackwardPipeline:
         self._tried = set()
         self._picker = None
 
+    def _import_tally(self, run: Run) -> bool:
+        """The imported network's first tally: one sum-cache record per neuron (nothing trained);
+        each neuron's current premodulo becomes the `previous` of its first decision."""
+        self._flush()
+        c, n, t0 = self.controller.cfg, len(run.train), time.time()
+        cells = run.trace.cells
+        for layer, width in enumerate(run.net.architecture.widths):
+            for pos in range(width):
+                start = time.perf_counter()
+                t = run.tally(layer, pos)
+                k = int(run.net.first[layer]) + pos
+                prem = int(run.net.neuron(layer, pos).premodulo)
+                self._cache.add(layer, pos, run.epoch, t.S, t.N, int(2 * int(cells[:, k].sum()) - n), prem,
+                                regime_of(t.S, t.N, c.eps_factor, c.tau_factor), time.perf_counter() - start,
+                                False, run.train_accuracy(), t0)
+                self.premodulo[f"{layer}.{pos}"] = prem
+        run.hooks.emit("import_tally", {"neurons": run.net.architecture.n_neurons, "records": len(self._cache),
+                                        "train_accuracy": run.train_accuracy()})
+        self.phase = 1
+        return True
+
     def _bootstrap(self, run: Run) -> bool:
         """Phase 0: every neuron of the final layer, premodulo N (heavy collisions: the class prior)."""
         last = run.net.architecture.n_layers - 1
@@ -145,33 +193,73 @@ class BackwardPipeline:
     def _train(self, run: Run, layer: int, pos: int, phase: str, selection: str) -> dict:
         start = time.perf_counter()
         t = run.tally(layer, pos)
+        event, premodulo, threshold = self._decide(run, layer, pos, t, phase)
+        record = run.train_neuron(layer, pos, premodulo, t=t, started=start, threshold=threshold, phase=phase,
+                                  selection=selection, regime=event["regime"], alpha=event["alpha"])
+        self._decided(run, event, record, t, premodulo, phase)
+        return record
+
+    def _train_batch(self, run: Run, layer: int, n: int) -> list[dict]:
+        """Up to `n` picks of the visit trained as one batch (`Run.batchable`): the same picks, salts,
+        decisions and neurons as one at a time, one trace refresh and one repack instead of n."""
+        pending, tried = [], set(self._tried)
+        for _ in range(n):
+            pos, reason = self._picker.pick(run.rng, tried)
+            tried.add(pos)
+            start = time.perf_counter()
+            t = run.tally(layer, pos)
+            event, premodulo, threshold = self._decide(run, layer, pos, t, "backward")
+            run.build_batched(layer, pos, premodulo, t, start, threshold, phase="backward", selection=reason,
+                              regime=event["regime"], alpha=event["alpha"])
+            pending.append((pos, event, t, premodulo))
+        records = run.commit_batch()
+        for (pos, event, t, premodulo), record in zip(pending, records):
+            self._decided(run, event, record, t, premodulo, "backward")
+        return records
+
+    def _decide(self, run: Run, layer: int, pos: int, t, phase: str) -> tuple[dict, int, int]:
+        """The decision event for neuron (layer, pos) from its fresh tally, and the premodulo and
+        threshold it trains with."""
         nid = f"{layer}.{pos}"
         ctl = self.controller
         if phase == "bootstrap":
             event = ctl.decision_fields(layer, pos, t.N, [], run.epoch, 0)
+        elif ctl.cfg.law == "support":
+            event = ctl.support_fields(layer, pos, t.N, t.S, t.support(), run.epoch, self.premodulo.get(nid, 0),
+                                       self.cfg.fixed_premodulo, output=layer == run.net.architecture.n_layers - 1)
         else:
             recent = [(t.S, run.epoch)]
             if ctl.reads_history:
                 recent = self.cache.recent(layer, pos, ctl.history_needed) + recent
             event = ctl.decision_fields(layer, pos, t.N, recent, run.epoch, self.premodulo.get(nid, 0))
-        premodulo = event["final"] if self.cfg.capacity_control or phase == "bootstrap" else self.cfg.fixed_premodulo
-        record = run.train_neuron(layer, pos, premodulo, t=t, started=start, phase=phase, selection=selection,
-                                  regime=event["regime"], alpha=event["alpha"])
+        on = self.cfg.capacity_control
+        premodulo = event["final"] if on or phase == "bootstrap" else self.cfg.fixed_premodulo
+        return event, premodulo, (event.get("threshold", 1) if on else 1)
+
+    def _decided(self, run: Run, event: dict, record: dict, t, premodulo: int, phase: str) -> None:
+        """The decision's fields become its event; the sum-cache record is made from both when flushed."""
+        nid = record["neuron_id"]
         self.premodulo[nid] = premodulo
-        # the decision's fields become its event; the sum-cache record is made from both when flushed
         event.update(S=t.S, final=premodulo, neuron_id=nid, update=record["update"], phase=phase,
                      accepted=record["accepted"], accuracy_after=record["train_accuracy"])
         self._pending.append((event, record, time.time()))
         run.hooks.emit("decision", event)
         run.decisions.append(event)
-        return record
 
     # -- checkpoints ---------------------------------------------------------------
+    def settings(self) -> dict:
+        """The resolved settings (defaults filled in) that make this pipeline's runs what they are."""
+        d = asdict(self.cfg)
+        d.update(capacity=asdict(self.controller.cfg), throttle=asdict(self._throttle_cfg),
+                 selection=asdict(self.selector.cfg))
+        return d
+
     def state(self) -> dict:
         return {"phase": self.phase, "boot_pos": self.boot_pos, "plan": list(self.plan),
                 "visit": dict(self.visit) if self.visit else None, "premodulo": dict(self.premodulo),
                 "skips": list(self.skips), "cache": self.cache.state(),
-                "controller": self.controller.state_dict(), "selector": self.selector.state_dict()}
+                "controller": self.controller.state_dict(), "selector": self.selector.state_dict(),
+                "imported": self.imported}
 
     def load_state(self, st: dict) -> None:
         self.phase, self.boot_pos, self.plan = st["phase"], st["boot_pos"], list(st["plan"])
@@ -183,4 +271,5 @@ class BackwardPipeline:
         self._pending = []
         self.controller.load_state_dict(st["controller"])
         self.selector.load_state_dict(st["selector"])
+        self.imported = bool(st.get("imported", False))
 

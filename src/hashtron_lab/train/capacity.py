@@ -26,21 +26,35 @@ premodulo N, as for the final neuron in phase 0, and the regime is "unknown".
 
 A sum is *stale* when it is more than ``stale_epochs`` epochs older than the decision;
 ``Decision.stale`` says whether a stale sum entered ``S_used``.
+
+The support law ("support", docs/decisions.md) sizes a hidden neuron by the keys its tally
+holds instead of by |S| (under local credit S is fixed by the class prior and says nothing of
+the neuron): with D distinct input keys, D₊ of them voted 1 by n₊ samples,
+
+    premodulo = ceil(load_factor · D)   (Bloom-style: buckets per stored key; none when null)
+    threshold = max(1, floor(bleach · n₊ / D₊))   (bleaching: a key answers 1 only with that
+                                                   many votes for 1; 1 = WiSARD's rule)
+
+so a neuron that sees the same addresses over and over (a saturated RAM) needs more support per
+key, and the table shrinks with the keys it must hold. Neurons of the output layer keep
+``fixed_premodulo`` and threshold 1: their few keys are codes that must not collide.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import math
+
 import numpy as np
 
 from ..kernels import capacity as KC
-from ..settings import from_mapping
+from ..settings import SettingError, check_fields, from_mapping, one_of, ranged
 from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, REGIME_NAMES
 from .throttle import Throttle
 
 UINT32_MAX = KC.UINT32_MAX
-LAWS = ("square",)
+LAWS = ("square", "support")
 DAMPENING = ("clamp", "moving_average", "exp_smoothing", "percent_limit")
 #: names of the bounds that fired, for each bit pattern the compiled decision returns
 _CLAMPS = tuple(tuple(name for bit, name in KC.BIT_NAMES if bits & bit) for bits in range(2 * KC.MIN_PREMODULO))
@@ -48,47 +62,34 @@ _CLAMPS = tuple(tuple(name for bit, name in KC.BIT_NAMES if bits & bit) for bits
 
 @dataclass
 class CapacityConfig:
-    law: str = "square"
+    law: str = one_of("square", LAWS)
     dampening: list[str] = field(default_factory=lambda: ["clamp"])
-    clamp_factor: float = 10.0     # "clamp": at most ×/÷ this per step
-    ma_k: int = 3                  # "moving_average": sums averaged
-    ema_alpha: float = 0.5         # "exp_smoothing": weight of the newest value
-    percent_limit: float = 0.5     # "percent_limit": max relative change per step
-    stale_epochs: int = 5          # a sum older than this many epochs is stale
-    stale_weight: float = 0.5      # weight of a stale sum in the averages
-    eps_factor: float = DEFAULT_EPS_FACTOR   # noise floor ε = eps_factor·√N
-    tau_factor: float = DEFAULT_TAU_FACTOR   # collapse threshold τ = tau_factor·N
-    min_premodulo: int = 1
+    clamp_factor: float = ranged(10.0, 1, lo_open=True)     # "clamp": at most ×/÷ this per step
+    ma_k: int = ranged(3, 1, integer=True)                   # "moving_average": sums averaged
+    ema_alpha: float = ranged(0.5, 0, 1, lo_open=True)      # "exp_smoothing": weight of the newest value
+    percent_limit: float = ranged(0.5, 0, lo_open=True)     # "percent_limit": max relative change per step
+    stale_epochs: int = ranged(5, 0, integer=True)           # a sum older than this many epochs is stale
+    stale_weight: float = ranged(0.5, 0, 1, lo_open=True)   # weight of a stale sum in the averages
+    eps_factor: float = ranged(DEFAULT_EPS_FACTOR, 0)        # noise floor ε = eps_factor·√N
+    tau_factor: float = ranged(DEFAULT_TAU_FACTOR, 0, lo_open=True)  # collapse threshold τ = tau_factor·N
+    min_premodulo: int = ranged(1, 1, UINT32_MAX, integer=True)
+    load_factor: float | None = ranged(None, 0, lo_open=True, optional=True)  # "support": premodulo = ceil(load_factor · distinct keys); None = none
+    bleach: float = ranged(0.0, 0)     # "support": threshold = max(1, floor(bleach · votes for 1 per supported key)); 0 = 1
 
     def __post_init__(self):
-        if self.law not in LAWS:
-            raise ValueError(f"unknown capacity law {self.law!r}; valid: {list(LAWS)}")
         if isinstance(self.dampening, str):
             self.dampening = [self.dampening]
         self.dampening = list(self.dampening)
         for name in self.dampening:
             if name not in DAMPENING:
-                raise ValueError(f"unknown dampening {name!r}; valid: {list(DAMPENING)}")
+                raise SettingError("dampening", name, "a list of " + ", ".join(DAMPENING), problem="is unknown")
         if len(set(self.dampening)) != len(self.dampening):
-            raise ValueError(f"dampening lists an option twice: {self.dampening}")
-        if not self.clamp_factor > 1.0:
-            raise ValueError(f"clamp_factor must be > 1, got {self.clamp_factor}")
-        if self.ma_k < 1:
-            raise ValueError(f"ma_k must be >= 1, got {self.ma_k}")
-        if not 0.0 < self.ema_alpha <= 1.0:
-            raise ValueError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
-        if not self.percent_limit > 0.0:
-            raise ValueError(f"percent_limit must be > 0, got {self.percent_limit}")
-        if self.stale_epochs < 0:
-            raise ValueError(f"stale_epochs must be >= 0, got {self.stale_epochs}")
-        if not 0.0 < self.stale_weight <= 1.0:
-            raise ValueError(f"stale_weight must be in (0, 1], got {self.stale_weight}")
-        if not 1 <= self.min_premodulo <= UINT32_MAX:
-            raise ValueError(f"min_premodulo must be in [1, {UINT32_MAX}], got {self.min_premodulo}")
+            raise SettingError("dampening", self.dampening, "each option at most once", problem="lists an option twice")
+        check_fields(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "CapacityConfig":
-        return from_mapping(cls, d)
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "capacity") -> "CapacityConfig":
+        return from_mapping(cls, d, where)
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Decision:
     alpha: float                # throttle factor used (1.0 = none)
     stale: bool
     oscillating: bool = False   # the throttle sees this neuron's premodulo oscillate
+    threshold: int = 1          # votes for 1 a key needs to answer 1 (support law; 1 = plain sign rule)
 
 
 def capacity_law(S: float, N: int) -> tuple[float, int, list[str]]:
@@ -243,6 +245,33 @@ class CapacityController:
                 "margin": None if s_used is None else s_used / N, "regime": REGIME_NAMES[reg],
                 "target_capacity": target, "previous": previous, "raw": raw, "final": final,
                 "clamps": list(_CLAMPS[bits]), "alpha": alpha, "stale": stale, "oscillating": osc}
+
+    def support_fields(self, layer: int, pos: int, N: int, S: int, support: tuple[int, int, int], epoch: int,
+                       previous: int, fixed_premodulo: int = 0, output: bool = False) -> dict:
+        """The support law's decision (module docstring) for a neuron whose fresh tally has sum S over
+        N samples and `support` = (distinct keys, keys with a vote for 1, votes for 1); `output`:
+        the neuron is in the output layer (kept at `fixed_premodulo`, threshold 1). Same fields as
+        `decision_fields`, plus `threshold`, `distinct_keys` and `load` (votes for 1 per such key)."""
+        N, S, epoch, previous = int(N), int(S), int(epoch), int(previous)
+        if N < 1:
+            raise ValueError(f"N must be >= 1, got {N}")
+        distinct, distinct_pos, n_pos = (int(v) for v in support)
+        c = self.cfg
+        load = n_pos / distinct_pos if distinct_pos else 0.0
+        clamps: list[str] = []
+        if output or c.load_factor is None:
+            raw = final = int(fixed_premodulo)
+        else:
+            raw = max(1, math.ceil(c.load_factor * distinct))
+            final = min(UINT32_MAX, max(c.min_premodulo, raw))
+            if final != raw:
+                clamps.append("min_premodulo" if final > raw else "uint32")
+        threshold = 1 if output else max(1, int(math.floor(c.bleach * load)))
+        reg = KC.regime(float(abs(S)), N, float(c.eps_factor), float(c.tau_factor))
+        return {"layer": int(layer), "pos": int(pos), "epoch": epoch, "S": S, "S_used": float(abs(S)), "N": N,
+                "margin": abs(S) / N, "regime": REGIME_NAMES[reg], "target_capacity": float(distinct),
+                "previous": previous, "raw": raw, "final": final, "clamps": clamps, "alpha": 1.0, "stale": False,
+                "oscillating": False, "threshold": threshold, "distinct_keys": distinct, "load": load}
 
     def state_dict(self) -> dict:
         """JSON-friendly: {"ema": {"layer.pos": [value, S, epoch]}, "throttle": throttle state or None}."""

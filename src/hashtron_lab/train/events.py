@@ -1,7 +1,8 @@
 """Event hooks: the training loop emits, sinks (MLflow, alerts, progress) subscribe.
 
 The loop never imports a sink; a sink is any callable `(kind: str, payload: dict) -> None`.
-Kinds: run_start, update, decision, epoch, skip, checkpoint, early_stop, alert, run_end.
+Kinds: run_start (or resume), import_tally (init_from), update, decision, epoch, skip, checkpoint,
+early_stop, alert, run_end.
 """
 from __future__ import annotations
 

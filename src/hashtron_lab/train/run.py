@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from ..hashing import hash32
 from ..model.network import Network
 from ..model.output_code import OutputCode
-from ..settings import from_mapping
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
+from .checkpoint import CheckpointError, check_identity, read_checkpoint, save_checkpoint
 from .events import Hooks
-from .tally import Tally, tally
+from .tally import TALLY_MODES, Tally, local_credit, tally
 from .update import build_neuron, replace_neuron
 
 
@@ -53,83 +54,76 @@ class Split:
 
 @dataclass
 class Budget:
-    max_updates: int | None = 2000
-    max_epochs: int | None = None
-    max_seconds: float | None = None
+    max_updates: int | None = ranged(2000, 0, integer=True, optional=True, note="0 trains nothing")
+    max_epochs: int | None = ranged(None, 0, integer=True, optional=True)
+    max_seconds: float | None = ranged(None, 0, optional=True)
+
+    def __post_init__(self):
+        check_fields(self)
+
+    @property
+    def unbounded(self) -> bool:
+        return self.max_updates is None and self.max_epochs is None and self.max_seconds is None
+
+
+def check_run_ends(budget: Budget, validation: "Validation", has_val: bool = True) -> None:
+    """A run needs an end: a budget or early stopping (which needs a validation split)."""
+    if budget.unbounded and (validation.patience is None or not validation.every_epochs or not has_val):
+        raise SettingError("budget", {"max_updates": None, "max_epochs": None, "max_seconds": None},
+                           "at least one budget limit, or early stopping (run.validation.patience and every_epochs "
+                           "with a validation split)", absolute=True, problem="never ends the run")
 
 
 @dataclass
 class Acceptance:
-    rule: str = "not_worse"          # not_worse | improve | always
-    objective: str = "accuracy"      # accuracy | hamming (bits of output distance)
+    rule: str = one_of("not_worse", ("not_worse", "improve", "always"))
+    objective: str = one_of("accuracy", ("accuracy", "hamming"))  # hamming: bits of output distance
     require_improving_vote: bool = True
     reject_revisits: bool = True     # local-minimum detection by hash of the prediction vector
     keep_unvoted: bool = False       # keys without votes keep the neuron's current bit (not in the reference)
-    tally: str = "flip"              # flip (reference) | local (hidden neurons of one output bit vote its target)
-    positive_weight: int = 1         # local tally: weight of a vote for 1 (>= samples: WiSARD's "any sample sets it")
+    tally: str = one_of("flip", TALLY_MODES)  # flip (reference) | local (hidden neurons of one output bit vote its target)
+    # local tally: weight of a vote for 1 (>= samples: WiSARD's "any sample sets it")
+    positive_weight: int = ranged(1, 1, integer=True)
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 @dataclass
 class Validation:
-    every_epochs: int = 1
-    patience: int | None = 20
-    min_delta: float = 0.0
+    every_epochs: int = ranged(1, 0, integer=True, note="0 = never validate")
+    patience: int | None = ranged(20, 1, integer=True, optional=True, note="null = no early stopping")
+    min_delta: float = ranged(0.0, 0.0)
     restore_best: bool = True
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 @dataclass
 class RunConfig:
-    seed: int = 0
+    seed: int = ranged(0, 0, UINT32_MAX, integer=True, key="seed")
     budget: dict = field(default_factory=dict)
     acceptance: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)
-    checkpoint_every: int = 0        # neuron updates between checkpoints; 0 = only when asked
+    # neuron updates between checkpoints; 0 = only at the end of a session
+    checkpoint_every: int = ranged(0, 0, integer=True, note="0 = only at the end")
     checkpoint_path: str | None = None
     progress: bool | None = None     # None: only when stderr is a terminal
 
+    def __post_init__(self):
+        check_fields(self)
+
     @classmethod
     def from_dict(cls, d: dict | None) -> "RunConfig":
-        return from_mapping(cls, d, "run config")
+        return from_mapping(cls, d, "run")
 
 
-_WARM = False
+def warm_kernels(groups=None) -> float:
+    """Load or compile kernels before a clock starts (train/warm.py; default: every group)."""
+    from .warm import GROUPS, warm_kernels as warm
 
-
-def warm_kernels() -> None:
-    """Load (or compile) every training kernel once per process on a toy network, so the first
-    neuron update of a run is not charged numba's cache loading (it is ~0.5 s per process and
-    would skew wall-time comparisons between runs split over several processes)."""
-    global _WARM
-    if _WARM:
-        return
-    from ..model.architecture import Architecture
-
-    arch = Architecture.from_spec({"layers": [{"type": "hashtron", "neurons": 2},
-                                              {"type": "full", "size": 2, "bits": 1, "maxbits": 1},
-                                              {"type": "hashtron", "neurons": 1}]})
-    net = Network.untrained(arch, np.random.default_rng(0))
-    X = np.arange(8, dtype=np.uint32).reshape(4, 2)
-    trace = net.trace(X)
-    targets = np.array([0, 1, 1, 0], np.uint32)
-    t = tally(net, trace, targets, 0, 0)
-    new, n_keys = build_neuron(t, 1, 4)
-    t.outputs_after(new, trace.out)
-    replace_neuron(net, trace, 0, 0, new, n_keys).undo(net, trace)
-    tally(net, trace, targets, 0, 0, mode="local")  # the local credit's one-pass kernel
-    split, code = Split(X, np.array([0, 1, 1, 0])), OutputCode("modulo", 2, 1)
-    split.count_correct(trace.out, code)  # acceptance's count
-    split.predict_from_outputs(trace.out, code)  # validation's decoding
-    # the backward pipeline's own kernels: the premodulo decision (with the throttle) and the zone ranking
-    from .capacity import CapacityController
-    from .selection import select_neuron
-    from .sum_cache import SumCache, regime_of
-    from .throttle import Throttle
-
-    CapacityController({}, Throttle()).decide(0, 0, 4, [(1, 0)], 0, 2)
-    cache = SumCache()
-    cache.add(0, 0, 0, 1, 4, 0, 4, regime_of(1, 4), 0.0, True, 0.0)
-    select_neuron(cache, 0, 1, 4, np.random.default_rng(0))
-    _WARM = True
+    return warm(GROUPS if groups is None else groups)
 
 
 class Run:
@@ -139,12 +133,13 @@ class Run:
                  config: RunConfig | dict | None = None, hooks: Hooks | None = None):
         self.cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
         self.budget = from_mapping(Budget, self.cfg.budget, "budget")
-        self.accept = from_mapping(Acceptance, self.cfg.acceptance, "acceptance")
-        self.valcfg = from_mapping(Validation, self.cfg.validation, "validation")
-        if self.accept.rule not in ("not_worse", "improve", "always"):
-            raise ValueError(f"acceptance.rule must be not_worse, improve or always, got {self.accept.rule!r}")
-        if self.accept.objective not in ("accuracy", "hamming"):
-            raise ValueError(f"acceptance.objective must be accuracy or hamming, got {self.accept.objective!r}")
+        self.accept = from_mapping(Acceptance, self.cfg.acceptance, "run.acceptance")
+        self.valcfg = from_mapping(Validation, self.cfg.validation, "run.validation")
+        check_run_ends(self.budget, self.valcfg, val is not None)
+        if self.cfg.checkpoint_every and not self.cfg.checkpoint_path:
+            raise SettingError("run.checkpoint_every", self.cfg.checkpoint_every,
+                               "0 when the run has no checkpoint path (no file to write)", absolute=True,
+                               problem="asks for checkpoints but no checkpoint_path is set")
         self.net = net
         self.train = train
         self.val = val
@@ -159,6 +154,7 @@ class Run:
         self.history: list[dict] = []
         self.decisions: list[dict] = []   # premodulo decisions (backward pipeline)
         self.epochs: list[dict] = []
+        self.final: dict | None = None    # the end point of the curves (record_final)
         self.seen: set[bytes] = set()
         self.best_val: float = -1.0
         self.best_net: Network | None = None
@@ -166,7 +162,11 @@ class Run:
         self.since_best = 0
         self.stopped: str | None = None
         self.elapsed = 0.0
-        warm_kernels()
+        self._batch: list[tuple] = []   # (layer, pos, new neuron or None, record) awaiting commit_batch
+        self.init: dict | None = None     # where the starting network came from (init_from), part of the identity
+        from .warm import run_kernel_groups
+
+        warm_kernels(run_kernel_groups(net, self.accept.tally))  # before the clock starts
         self._t0 = time.perf_counter()
         self.trace = net.trace(train.X)
         self.objective = self._objective()
@@ -242,30 +242,26 @@ class Run:
         self.net.set_neuron(layer, pos, new)
         self.net.refresh(self.trace, layer, pos)
 
-    def build(self, t: Tally, salt: int, premodulo: int):
+    def build(self, t: Tally, salt: int, premodulo: int, threshold: int = 1):
         """(new neuron, keys stored) the tally asks for; a subclass may build the same neuron
         faster from what it knows about its network (g2p/credit.py does)."""
-        return build_neuron(t, salt, premodulo, self.accept.keep_unvoted)
+        return build_neuron(t, salt, premodulo, self.accept.keep_unvoted, threshold)
 
     def train_neuron(self, layer: int, pos: int, premodulo: int, t: Tally | None = None,
-                     started: float | None = None, **info: Any) -> dict:
+                     started: float | None = None, threshold: int = 1, **info: Any) -> dict:
         """Tally (unless given), rebuild the neuron under `premodulo`, keep it or undo it; one history record.
 
         `started`: perf_counter() when the caller began (e.g. before its own tally), so the
-        recorded duration covers the same work in both pipelines."""
+        recorded duration covers the same work in both pipelines. `threshold`: the votes for 1 a
+        key needs to answer 1 (bleaching; 1 = the plain sign rule)."""
         start = time.perf_counter() if started is None else started
         t = t if t is not None else self.tally(layer, pos)
         before = self.objective
-        record = {
-            "update": self.n_updates, "epoch": self.epoch, "layer": layer, "neuron": pos,
-            "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": t.S, "N": t.N,
-            "margin": t.margin, "votes": t.votes_cast, "improving_votes": t.n_improving,
-        }
+        record = self._record(layer, pos, premodulo, t, threshold)
         if self.accept.require_improving_vote and t.n_improving == 0:
             accepted, reason, keys = False, "no_improving_vote", 0
         else:
-            salt = int(self.rng.integers(0, 2**32))
-            new, keys = self.build(t, salt, premodulo)
+            new, keys = self.build(t, self._salt(layer, pos, premodulo), premodulo, threshold)
             out_after = t.outputs_after(new, self.trace.out)
             if out_after is not None:  # judged from the flip test's outputs: a rejected rebuild touches nothing
                 accepted, reason = self._judge(before, out_after)
@@ -293,6 +289,89 @@ class Run:
         self.n_updates += 1
         self.hooks.emit("update", record)
         return record
+
+    def _record(self, layer: int, pos: int, premodulo: int, t: Tally, threshold: int) -> dict:
+        return {
+            "update": self.n_updates + len(self._batch), "epoch": self.epoch, "layer": layer, "neuron": pos,
+            "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": t.S, "N": t.N,
+            "margin": t.margin, "votes": t.votes_cast, "improving_votes": t.n_improving, "threshold": int(threshold),
+        }
+
+    def _salt(self, layer: int, pos: int, premodulo: int) -> int:
+        salt = int(self.rng.integers(0, 2**32))
+        return self._tied_salt(layer, pos, salt) if premodulo > 0 else salt
+
+    # -- a batch of independent updates (local credit, every update kept) -------------------------
+    def batchable(self, layer: int) -> bool:
+        """Whether the neurons of `layer` can be rebuilt one after another against the same trace
+        and put in place together: their credit is local (each one's votes read only its own input
+        column and the targets, which no neuron of the same layer changes) and every update is kept
+        (rule "always", no revisit rejection), so the result — neurons, salts, model bytes — is the
+        one-at-a-time result; only the per-update training accuracy is read after the batch."""
+        a = self.accept
+        return (a.rule == "always" and not a.reject_revisits and a.tally == "local"
+                and layer < self.net.architecture.n_layers - 1 and local_credit(self.net, layer))
+
+    def build_batched(self, layer: int, pos: int, premodulo: int, t: Tally, started: float, threshold: int = 1,
+                      **info: Any) -> dict:
+        """Rebuild neuron (layer, pos) from tally `t` without putting it in place yet (see
+        `batchable`; `commit_batch` does): the record it will have, finished by the commit."""
+        record = self._record(layer, pos, premodulo, t, threshold)
+        if self.accept.require_improving_vote and t.n_improving == 0:
+            new, keys, reason = None, 0, "no_improving_vote"
+        else:
+            new, keys = self.build(t, self._salt(layer, pos, premodulo), premodulo, threshold)
+            reason = "always"
+        record.update({"accepted": new is not None, "reason": reason, "keys": int(keys),
+                       "duration": time.perf_counter() - started, **info})
+        self._batch.append((layer, pos, new, record))
+        return record
+
+    def commit_batch(self) -> list[dict]:
+        """Put every neuron of the batch in place, recompute the trace once from their layer, and
+        finish and emit their records in order."""
+        if not self._batch:
+            return []
+        start = time.perf_counter()
+        layers = {layer for layer, _, _, _ in self._batch}
+        if len(layers) != 1:
+            raise ValueError(f"a batch holds neurons of one layer, got layers {sorted(layers)}")
+        layer = layers.pop()
+        self.net.set_neurons(layer, {pos: new for _, pos, new, _ in self._batch if new is not None})
+        if layer == 0:
+            self.trace = self.net.trace(self.train.X)
+        else:
+            self.net.refresh(self.trace, layer)
+        self.objective = self._objective()
+        accuracy = self.train_accuracy()
+        cols = int(self.net.first[layer]) + np.array([pos for _, pos, _, _ in self._batch], dtype=np.int64)
+        on = self.trace.cells[:, cols].sum(axis=0, dtype=np.int64)
+        n = self.trace.cells.shape[0]
+        share = (time.perf_counter() - start) / len(self._batch)
+        records = []
+        for (_, pos, new, record), ones in zip(self._batch, on):
+            record.update({"filter_bytes": int(self.net.neuron(layer, pos).filter.shape[0]),
+                           "S_out": int(2 * int(ones) - n), "train_accuracy": accuracy,
+                           "duration": record["duration"] + share})
+            self.n_accepted += int(new is not None)
+            self.history.append(record)
+            self.n_updates += 1
+            self.hooks.emit("update", record)
+            records.append(record)
+        self._batch = []
+        return records
+
+    def _tied_salt(self, layer: int, pos: int, drawn: int) -> int:
+        """The premodulo salt of neuron (layer, pos). Neurons of a layer that feeds an `argmax`
+        combiner come in class groups whose neuron r all read input r (n-tuple RAMs): they share
+        one salt per r, so a premodulo merges the same addresses in every class's RAM — a coarser
+        address, compared alike across classes — instead of adding class-specific collision noise
+        (docs/decisions.md). Other neurons keep their drawn salt (the RNG stream is the same)."""
+        comb = self.net.architecture.combiners[layer]
+        if comb is None or comb.kind != "argmax":
+            return drawn
+        r = pos % (self.net.architecture.widths[layer] // int(comb.params["groups"]))
+        return int(hash32(r, hash32(int(self.cfg.seed) & 0xFFFFFFFF, layer, 0xFFFFFFFF), 0xFFFFFFFF))
 
     def train_pair(self, layer: int, pos1: int, pos2: int, premodulo: int, **info: Any) -> list[dict]:
         """Two neurons of one layer at a time (the reference's late mode): both rebuilt together,
@@ -327,9 +406,13 @@ class Run:
             records.append(rec)
         return records
 
-    def checkpoint_due(self) -> bool:
+    def checkpoint_due(self, before: int | None = None) -> bool:
+        """Whether the updates since `before` (default: the last one) crossed a multiple of checkpoint_every."""
         every = self.cfg.checkpoint_every
-        return bool(every and self.cfg.checkpoint_path and self.n_updates % every == 0)
+        if not (every and self.cfg.checkpoint_path):
+            return False
+        before = self.n_updates - 1 if before is None else before
+        return self.n_updates // every > before // every
 
     # -- epochs, validation, early stopping ----------------------------------------
     def end_epoch(self) -> None:
@@ -353,31 +436,63 @@ class Run:
 
     def finish(self) -> None:
         """Keep the best model on validation (if asked) and recompute the trace for it."""
+        self.restored_best = False
         if self.valcfg.restore_best and self.best_net is not None and self.val is not None:
             if self.accuracy(self.val) < self.best_val:
                 self.net = self.best_net.copy()
                 self.trace = self.net.trace(self.train.X)
                 self.objective = self._objective()
                 self.pred_hash = self._pred_hash()
+                self.restored_best = True
+
+    def record_final(self) -> dict:
+        """The last point of the accuracy curves: the model the run returns, measured where the
+        run ended. A budget usually ends a run inside an epoch, whose end is never recorded, and
+        `restore_best` may return an earlier model: without this point the curves (epochs.jsonl,
+        plots, dashboards, MLflow) stopped short of the tables. Kept as `final` (flagged
+        ``final``; `epochs` stays the completed epochs) and emitted as a ``final`` event;
+        `epoch` is the epoch the run ended in. `curve()` is both."""
+        last = self.epochs[-1]["updates"] if self.epochs else 0
+        partial = self.n_updates > last or not self.epochs
+        rec = {"epoch": self.epoch + (1 if partial else 0), "updates": self.n_updates, "accepted": self.n_accepted,
+               "train_accuracy": self.accuracy(self.train), "wall": self.wall(), "final": True,
+               "partial": bool(partial), "restored_best": bool(getattr(self, "restored_best", False))}
+        if self.val is not None and len(self.val):
+            rec["val_accuracy"] = self.accuracy(self.val)
+        self.final = rec
+        self.hooks.emit("final", rec)
+        return rec
+
+    def curve(self) -> list[dict]:
+        """The completed epochs, then the end point (`record_final`): what epochs.jsonl holds."""
+        return self.epochs + ([self.final] if self.final else [])
 
     # -- checkpoints ---------------------------------------------------------------
     def state(self) -> dict:
+        """Everything a resumed run needs, as data (see train/checkpoint.py)."""
+        seen = np.frombuffer(b"".join(sorted(self.seen)), np.uint8).reshape(len(self.seen), -1) if self.seen \
+            else np.zeros((0, 16), np.uint8)
         return {
             "net": self.net.copy(), "best_net": self.best_net.copy() if self.best_net else None,
             "rng": self.rng.bit_generator.state, "n_updates": self.n_updates, "n_accepted": self.n_accepted,
-            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs, "seen": sorted(self.seen), "pred_hash": self.pred_hash,
+            "epoch": self.epoch, "history": self.history, "decisions": self.decisions, "epochs": self.epochs,
+            "seen": seen, "pred_hash": self.pred_hash,
             "best_val": self.best_val, "best_epoch": self.best_epoch, "since_best": self.since_best,
             "elapsed": self.wall(), "stopped": self.stopped, "config": asdict(self.cfg),
         }
 
     def load_state(self, st: dict) -> None:
+        arch = self.net.architecture
+        if st["net"].architecture.to_spec() != arch.to_spec():
+            raise CheckpointError(f"the checkpoint's network {st['net'].architecture.widths} is not this run's "
+                                  f"architecture {arch.widths}")
         self.net = st["net"].copy()
         self.best_net = st["best_net"].copy() if st["best_net"] else None
         self.rng.bit_generator.state = st["rng"]
         for key in ("n_updates", "n_accepted", "epoch", "history", "decisions", "epochs", "best_val", "best_epoch",
                     "since_best", "elapsed", "stopped"):
             setattr(self, key, st[key])
-        self.seen = set(st["seen"])
+        self.seen = {bytes(row) for row in np.asarray(st["seen"], np.uint8)}
         self.pred_hash = st["pred_hash"]
         if self.stopped != "early_stopping":
             self.stopped = None  # a budget stop ends a session, not the run: a resumed run may have more
@@ -385,31 +500,91 @@ class Run:
         self.trace = self.net.trace(self.train.X)
         self.objective = self._objective()
 
-    def save_checkpoint(self, extra: dict, path: str | Path | None = None) -> None:
+    def identity(self, pipeline) -> dict:
+        """What makes this run the run it is (a checkpoint continues only the same): seed, model,
+        classes, the data, the pipeline and its settings, acceptance and validation. Budgets,
+        checkpoint cadence and progress display are left out: a resumed run may change them."""
+        settings = getattr(pipeline, "settings", None)
+        return {
+            "pipeline": getattr(pipeline, "name", type(pipeline).__name__),
+            "pipeline_settings": settings() if callable(settings) else {},
+            "seed": int(self.cfg.seed),
+            "architecture": self.net.architecture.to_spec(),
+            "n_classes": self.n_classes,
+            "acceptance": asdict(self.accept),
+            "validation": asdict(self.valcfg),
+            "train_data": _data_digest(self.train),
+            "val_data": _data_digest(self.val),
+            "init": self.init,
+        }
+
+    def save_checkpoint(self, extra: dict, path: str | Path | None = None, identity: dict | None = None) -> None:
         path = path or self.cfg.checkpoint_path
         if not path:
             return
-        save_checkpoint(path, {"run": self.state(), **extra})
+        save_checkpoint(path, {"run": self.state(), **extra}, identity)
         self.hooks.emit("checkpoint", {"path": str(path), "updates": self.n_updates, "epoch": self.epoch})
 
 
+def _data_digest(split: Split | None) -> dict | None:
+    """Rows, features and a short SHA-256 of a split's features, labels and parity words."""
+    if split is None:
+        return None
+    h = hashlib.sha256()
+    for a in (split.X, split.y, split._par):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return {"rows": len(split), "features": int(split.X.shape[1]), "sha256": h.hexdigest()[:16]}
 
-def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | None = None) -> Run:
+
+RESUME_MODES = (False, True, "if_exists")
+
+
+def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Path | None = None,
+          allow_changes: tuple[str, ...] | list[str] = ()) -> Run:
     """Run `pipeline` steps until the budget, early stopping or the pipeline itself ends the run.
 
-    With `resume`, state is read first from `resume_from` (default: the run's checkpoint
-    path, if it exists); the result is the same as an uninterrupted run with the same seed
-    (the wall-clock budget aside). A larger budget continues a finished run. An explicit
-    `resume_from` that does not exist is a CheckpointError, not a silent fresh start.
+    Resuming reads the state from `resume_from`, else from the run's checkpoint path; the result
+    is the same as an uninterrupted run with the same seed (the wall-clock budget aside), and a
+    larger budget continues a finished run.
+
+    - `resume=True` or an explicit `resume_from`: the checkpoint must exist (CheckpointError
+      otherwise, never a silent fresh start);
+    - `resume="if_exists"`: resume when the checkpoint exists, else start the run (for a command
+      repeated until it finishes); the first event says which (`resume` or `run_start`).
+
+    The checkpoint must come from the same run: `Run.identity` (seed, model, data, pipeline and
+    its settings, acceptance, validation) is compared with the one saved, and any difference is a
+    CheckpointError naming it, unless listed (by top-level name, e.g. "train_data") in
+    `allow_changes` for a deliberate continuation under other conditions.
     """
+    if resume not in RESUME_MODES:
+        raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
+    run.final = None  # driven again: the previous end is no longer the end
     path = resume_from or run.cfg.checkpoint_path
-    if resume_from and not Path(resume_from).exists():
-        load_checkpoint(resume_from)  # an explicit checkpoint must exist: raises CheckpointError
-    if (resume or resume_from) and path and Path(path).exists():
-        st = load_checkpoint(path)
-        run.load_state(st["run"])
-        pipeline.load_state(st["pipeline"])
-        run.hooks.emit("resume", {"path": str(path), "updates": run.n_updates, "epoch": run.epoch})
+    identity = run.identity(pipeline)
+    if resume_from or resume:
+        if not path:
+            raise CheckpointError("resume needs a checkpoint: set the run's checkpoint_path or pass resume_from")
+        exists = Path(path).exists()
+        if not exists and (resume_from or resume is True):
+            how = f"resume_from={str(resume_from)!r}" if resume_from else "resume=True"
+            raise CheckpointError(
+                f"{how} but checkpoint {path} does not exist: there is nothing to resume. Fix: check the path, "
+                f"start the run without resume, or pass resume='if_exists' to start fresh when no checkpoint exists")
+    if (resume_from or resume) and Path(path).exists():
+        doc = read_checkpoint(path)
+        check_identity(path, doc["identity"], identity, allow_changes)
+        st = doc["state"]
+        try:
+            run.load_state(st["run"])
+            pipeline.load_state(st["pipeline"])
+        except CheckpointError as e:
+            raise CheckpointError(f"checkpoint {path}: {e}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise CheckpointError(f"checkpoint {path} does not hold a state this run can continue "
+                                  f"({type(e).__name__}: {e}); delete it to restart the run") from None
+        run.hooks.emit("resume", {"path": str(path), "updates": run.n_updates, "epoch": run.epoch,
+                                  "config_hash": doc["config_hash"]})
         run._t0 = time.perf_counter()  # reading the checkpoint is not training time
     else:
         run.hooks.emit("run_start", {"pipeline": pipeline.name, "seed": run.cfg.seed,
@@ -427,13 +602,14 @@ def drive(run: Run, pipeline, resume: bool = False, resume_from: str | Path | No
             if bar is not None:
                 bar.update(run.n_updates - before)
                 bar.set_postfix(epoch=run.epoch, train=f"{run.train_accuracy():.3f}")
-            if run.n_updates != before and run.checkpoint_due():
-                run.save_checkpoint({"pipeline": pipeline.state()})
+            if run.n_updates != before and run.checkpoint_due(before):
+                run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
     finally:
         if bar is not None:
             bar.close()
-    run.save_checkpoint({"pipeline": pipeline.state()})
+    run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
     run.finish()
+    run.record_final()
     run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
                                "wall": run.wall(), "train_accuracy": run.train_accuracy(),
                                "best_val_accuracy": run.best_val})

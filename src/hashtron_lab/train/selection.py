@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..kernels import selection as KS
-from ..settings import from_mapping
+from ..settings import check_fields, from_mapping, one_of, ranged
 from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
 
 RULES = ("gold", "random", "round_robin")
@@ -39,20 +39,17 @@ REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
 
 @dataclass
 class SelectionConfig:
-    rule: str = "gold"
-    eps_factor: float = DEFAULT_EPS_FACTOR
-    tau_factor: float = DEFAULT_TAU_FACTOR
-    explore: float = 0.0          # probability of a random pick (rule "gold", after untallied neurons)
+    rule: str = one_of("gold", RULES)
+    eps_factor: float = ranged(DEFAULT_EPS_FACTOR, 0)              # gold zone: eps_factor·√N < |S| ...
+    tau_factor: float = ranged(DEFAULT_TAU_FACTOR, 0, lo_open=True)  # ... < tau_factor·N
+    explore: float = ranged(0.0, 0, 1)  # probability of a random pick (rule "gold", after untallied neurons)
 
     def __post_init__(self):
-        if self.rule not in RULES:
-            raise ValueError(f"unknown selection rule {self.rule!r}; valid: {list(RULES)}")
-        if not 0.0 <= self.explore <= 1.0:
-            raise ValueError(f"explore must be in [0, 1], got {self.explore}")
+        check_fields(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "SelectionConfig":
-        return from_mapping(cls, d)
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "selection") -> "SelectionConfig":
+        return from_mapping(cls, d, where)
 
 
 class RoundRobinState:

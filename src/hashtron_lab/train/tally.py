@@ -6,6 +6,7 @@ from dataclasses import InitVar, dataclass, field
 import numpy as np
 
 from ..kernels import tally as KT
+from ..kernels.threads import threads_for
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 
@@ -36,12 +37,19 @@ class Tally:
     def N(self) -> int:
         return int(self.votes.shape[0])
 
+    def support(self) -> tuple[int, int, int]:
+        """(distinct input keys, distinct keys with a vote for 1, votes for 1): the load the
+        support capacity law sizes this neuron by (train/capacity.py)."""
+        d, dp, n_pos = KT.support_stats(self.x_in, self.votes)
+        return int(d), int(dp), int(n_pos)
+
     @property
     def margin(self) -> float:
         return abs(self.S) / self.N if self.N else 0.0
 
-    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(keys, vote sums, voting samples, keep sums) per key under the step `hash(x, salt, premodulo)`."""
+    def key_sums(self, salt: int, premodulo: int) -> tuple[np.ndarray, ...]:
+        """(keys, vote sums, voting samples, keep sums, votes for 1) per key under the step
+        `hash(x, salt, premodulo)`."""
         return KT.key_sums(self.x_in, self.votes, self.current, np.uint32(salt), np.uint32(premodulo))
 
     def outputs_after(self, new: Hashtron, out: np.ndarray) -> np.ndarray | None:
@@ -96,9 +104,30 @@ def tally(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int,
     votes = np.zeros(n, dtype=np.int32)
     improving = np.zeros(n, dtype=np.bool_)
     flipped = np.empty(n, dtype=np.uint32)
-    KT.tally_neuron(layer, pos, np.ascontiguousarray(targets, dtype=np.uint32), trace.keys, trace.cells, trace.out,
-                    votes, improving, flipped, *net.pack().args(), KT.CHUNK)
-    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped)
+    targets = np.ascontiguousarray(targets, dtype=np.uint32)
+    counts = None
+    if layer == net.architecture.n_layers - 1 and net.architecture.output_is_direct:
+        counts = KT.output_votes(pos, k, targets, trace.cells, trace.out, votes, improving, flipped)
+    else:
+        _flip_test(net, trace, targets, layer, pos, votes, improving, flipped)
+    return Tally(layer, pos, trace.keys[:, k].copy(), votes, improving, trace.cells[:, k].copy(), flipped, counts)
+
+
+def _flip_test(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos: int, votes: np.ndarray,
+               improving: np.ndarray, flipped: np.ndarray) -> None:
+    """The flip test of a hidden neuron, on the threads the thread policy gives it."""
+    threads_for(trace.out.shape[0])
+    KT.tally_neuron(layer, pos, targets, trace.keys, trace.cells, trace.out, votes, improving, flipped,
+                    *net.pack().args(), KT.CHUNK)
+
+
+def local_credit(net: Network, layer: int) -> bool:
+    """Whether every neuron of hidden `layer` gets local credit under tally mode "local" (an argmax
+    group, or a single output bit it can influence), so its tally never reads its neighbours."""
+    comb = net.architecture.combiners[layer]
+    if comb is not None and comb.kind == "argmax":
+        return True
+    return bool(np.all(net.influence()[layer].sum(axis=1) == 1))
 
 
 def _local_rule(net: Network, layer: int, pos: int) -> tuple[bool, int, int] | None:

@@ -22,37 +22,28 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..kernels import capacity as KC
-from ..settings import from_mapping
+from ..settings import SettingError, check_fields, from_mapping, ranged
 
 
 @dataclass
 class ThrottleConfig:
     enabled: bool = True
-    window: int = 6               # changes remembered per neuron
-    flips_to_trigger: int = 2     # flips within the window that make a flip shrink α
-    shrink: float = 0.5           # α factor on a triggering flip
-    alpha_min: float = 0.05       # α never goes below this
-    recover: float = 1.25         # α factor per settled change
-    settle_steps: int = 3         # changes without a flip before α recovers
+    window: int = ranged(6, 2, integer=True, note="a flip needs two changes")  # changes remembered per neuron
+    flips_to_trigger: int = ranged(2, 1, integer=True)  # flips within the window that make a flip shrink α
+    shrink: float = ranged(0.5, 0, 1, lo_open=True, hi_open=True)  # α factor on a triggering flip
+    alpha_min: float = ranged(0.05, 0, 1, lo_open=True)  # α never goes below this
+    recover: float = ranged(1.25, 1)                     # α factor per settled change
+    settle_steps: int = ranged(3, 1, integer=True)       # changes without a flip before α recovers
 
     def __post_init__(self):
-        if self.window < 2:
-            raise ValueError(f"window must be >= 2 (a flip needs two changes), got {self.window}")
-        if not 1 <= self.flips_to_trigger <= self.window - 1:
-            raise ValueError(f"flips_to_trigger must be in [1, window-1={self.window - 1}], "
-                             f"got {self.flips_to_trigger}")
-        if not 0.0 < self.shrink < 1.0:
-            raise ValueError(f"shrink must be in (0, 1), got {self.shrink}")
-        if not 0.0 < self.alpha_min <= 1.0:
-            raise ValueError(f"alpha_min must be in (0, 1], got {self.alpha_min}")
-        if not self.recover >= 1.0:
-            raise ValueError(f"recover must be >= 1, got {self.recover}")
-        if self.settle_steps < 1:
-            raise ValueError(f"settle_steps must be >= 1, got {self.settle_steps}")
+        check_fields(self)
+        if self.flips_to_trigger > self.window - 1:
+            raise SettingError("flips_to_trigger", self.flips_to_trigger,
+                               f"an integer in [1, window-1 = {self.window - 1}]")
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "ThrottleConfig":
-        return from_mapping(cls, d)
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "capacity.throttle") -> "ThrottleConfig":
+        return from_mapping(cls, d, where)
 
 
 class Throttle:

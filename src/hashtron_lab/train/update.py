@@ -8,6 +8,7 @@ import numpy as np
 from ..hashing import hash_array
 from ..kernels.filter import filter_make
 from ..kernels.tally import rebuilt_filter
+from ..kernels.threads import threads_for
 from ..model.hashtron import Hashtron
 from ..model.network import Network, Trace
 from .tally import Tally
@@ -60,21 +61,24 @@ class Update:
             self.saved.restore(trace)
 
 
-def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False) -> tuple[Hashtron, int]:
+def build_neuron(t: Tally, salt: int, premodulo: int, keep_unvoted: bool = False,
+                 threshold: int = 1) -> tuple[Hashtron, int]:
     """The neuron a tally asks for: premodulo step (salt, P), then a filter of the voted bits.
 
     Keys whose votes cancel are left out and answer the filter's arbitrary bit (the reference's
     rule) — unless `keep_unvoted`, where such keys keep the bit the neuron gave their samples.
+    `threshold` b > 1 bleaches: a key answers 1 only when at least b samples voted for 1 on it.
     """
-    filt, n_keys = rebuilt_filter(t.x_in, t.votes, t.current, np.uint32(salt), np.uint32(premodulo), keep_unvoted)
+    filt, n_keys = rebuilt_filter(t.x_in, t.votes, t.current, np.uint32(salt), np.uint32(premodulo), keep_unvoted,
+                                  np.int64(threshold))
     program = [(int(salt), int(premodulo))] if premodulo > 0 else []
     return Hashtron(program=program, filter=filt), int(n_keys)
 
 
 def apply_update(net: Network, trace: Trace | None, t: Tally, salt: int, premodulo: int,
-                 keep_unvoted: bool = False) -> Update:
+                 keep_unvoted: bool = False, threshold: int = 1) -> Update:
     """Replace the tallied neuron and refresh the trace from its layer on."""
-    new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted)
+    new, n_keys = build_neuron(t, salt, premodulo, keep_unvoted, threshold)
     return replace_neuron(net, trace, t.layer, t.pos, new, n_keys)
 
 
@@ -103,6 +107,7 @@ def pair_update(net: Network, trace: Trace, targets: np.ndarray, layer: int, pos
     n = trace.out.shape[0]
     combo = np.zeros((n, 4), dtype=np.uint32)
     args = net.pack().args()
+    threads_for(n)
     KT.pair_outputs(layer, pos1, pos2, trace.keys, trace.cells, trace.out, combo, *args, KT.CHUNK)
     f = int(net.first[layer])
     keyed = []

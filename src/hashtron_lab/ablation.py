@@ -1,0 +1,273 @@
+"""The 2×2×2 ablation (issue 17): order (backward | forward) × capacity control (on | off) ×
+selection (gold zone | round robin), per workload and seed, so the three parts of seed 000's
+claim are measured apart.
+
+A cell is a workload's experiment config plus the cell's overrides (`cell_overrides`):
+
+- order: backward = the experiment's own backward pipeline; forward = ``pipeline=forward``;
+- capacity on = the workload's `capacity_on` overrides, else the run's (e.g. ``capacity=support
+  capacity.load_factor=0.5``; for forward also ``pipeline.capacity_control=true``: forward then
+  asks the same controller per neuron); off = ``capacity=fixed``;
+- selection: ``selection=gold`` / ``selection=round_robin`` (for forward also
+  ``pipeline.use_selection=true``: a branch's neuron of each layer comes from that rule).
+
+`run_ablation` trains every (workload, cell, seed) — in `n_jobs` processes sharing the cores —
+and returns one record per (workload, cell): test accuracy mean ± sample std over seeds, train
+accuracy, model bytes, fit seconds. `write_outputs` writes metrics/ablation.json and the
+report (reports/ablation.md, .html, .png).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+ORDERS = ("backward", "forward")
+CAPACITY = ("on", "off")
+SELECTIONS = ("gold", "round_robin")
+
+
+def cells() -> list[dict]:
+    """The eight cells, in report order."""
+    return [{"order": o, "capacity": c, "selection": s} for o, c, s in itertools.product(ORDERS, CAPACITY, SELECTIONS)]
+
+
+DEFAULT_ON = ("capacity=support",)
+
+
+def cell_overrides(cell: Mapping[str, str], capacity_on: Sequence[str] = DEFAULT_ON) -> list[str]:
+    """Hydra overrides that turn a workload's experiment into `cell`."""
+    forward = cell["order"] == "forward"
+    out = ["pipeline=forward"] if forward else []
+    out += list(capacity_on) if cell["capacity"] == "on" else ["capacity=fixed"]
+    out.append(f"selection={cell['selection']}")
+    if forward:
+        out.append(f"pipeline.capacity_control={'true' if cell['capacity'] == 'on' else 'false'}")
+        out.append("pipeline.use_selection=true")
+    return out
+
+
+def cell_config(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
+                capacity_on: Sequence[str] = DEFAULT_ON, config_dir: str | None = None,
+                forward_budget_factor: float = 1.0, forward_validation_every: int = 1) -> dict:
+    """The composed, checked config of one (workload, cell, seed). Forward cells get
+    `forward_budget_factor` times the experiment's update budget (a forward branch trains one
+    neuron per layer, so the same budget trains fewer of a wide layer's neurons) and validate
+    every `forward_validation_every` epochs (a forward epoch is one branch: validating after
+    each one costs a full pass over the validation rows every two updates)."""
+    from .config_schema import load_config
+
+    on = workload.get("capacity_on") or capacity_on
+    overrides = [f"experiment={workload['experiment']}", *workload.get("overrides", []),
+                 *cell_overrides(cell, on), f"seed={int(seed)}", "tracking=none", "run.progress=false"]
+    if cell["order"] == "forward":
+        overrides.append(f"run.validation.every_epochs={int(forward_validation_every)}")
+    cfg = load_config(overrides, config_dir)
+    budget = cfg["budget"].get("max_updates")
+    if cell["order"] == "forward" and budget is not None:
+        cfg["budget"]["max_updates"] = int(math.ceil(budget * float(forward_budget_factor)))
+    return cfg
+
+
+def run_cell(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
+             capacity_on: Sequence[str] = DEFAULT_ON, config_dir: str | None = None,
+             forward_budget_factor: float = 1.0, forward_validation_every: int = 1) -> dict:
+    """Train one (workload, cell, seed); its measurements."""
+    from .experiment import train
+    from .model.files import dumps_model
+
+    cfg = cell_config(workload, cell, seed, capacity_on, config_dir, forward_budget_factor, forward_validation_every)
+    t0 = time.perf_counter()
+    res = train(cfg)
+    m = res.metrics
+    premodulos = [h["premodulo"] for h in res.run.history]
+    return {"workload": workload["name"], **cell, "seed": int(seed),
+            "test_accuracy": float(m["test_accuracy"]), "train_accuracy": float(m["train_accuracy"]),
+            "val_accuracy": float(m["val_accuracy"]), "model_bytes": len(dumps_model(res.net)),
+            "fit_seconds": float(m["wall_seconds"]), "session_seconds": time.perf_counter() - t0,
+            "updates": int(m["updates"]), "decisions": len(res.run.decisions),
+            "premodulo_median": float(np.median(premodulos)) if premodulos else 0.0}
+
+
+def _call(args):
+    return run_cell(*args)
+
+
+def _share(n: int) -> None:
+    from .kernels import share_cores
+
+    share_cores(n)
+
+
+def run_ablation(workloads: Sequence[Mapping[str, Any]], seeds: Sequence[int],
+                 capacity_on: Sequence[str] = DEFAULT_ON, n_jobs: int = 1, config_dir: str | None = None,
+                 forward_budget_factor: float = 1.0, forward_validation_every: int = 1, log=print) -> list[dict]:
+    """Every (workload, cell, seed) trained; the per-seed measurements, in a fixed order."""
+    jobs = [(w, c, s, capacity_on, config_dir, forward_budget_factor, forward_validation_every)
+            for w in workloads for c in cells() for s in seeds]
+    n = max(1, min(int(n_jobs), len(jobs), os.cpu_count() or 1))
+    out: list[dict] = []
+    if n == 1:
+        for j in jobs:
+            out.append(_call(j))
+            log(_line(out[-1]))
+        return out
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_share, initargs=(n,)) as pool:
+        for rec in pool.map(_call, jobs):
+            out.append(rec)
+            log(_line(rec))
+    return out
+
+
+def _line(r: Mapping) -> str:
+    return (f"{r['workload']:>8} {r['order']:>8} capacity {r['capacity']:>3} {r['selection']:>11} seed {r['seed']}: "
+            f"test {r['test_accuracy']:.4f} train {r['train_accuracy']:.4f} {r['model_bytes']} B "
+            f"{r['fit_seconds']:.1f} s")
+
+
+def mean_std(values: Sequence[float]) -> dict:
+    """{"mean", "std" (sample, ddof=1; None with one value), "n"}."""
+    v = [float(x) for x in values]
+    if not v:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "n": len(v)}
+
+
+def aggregate(per_seed: Sequence[Mapping]) -> list[dict]:
+    """One record per (workload, cell): the schema of metrics/ablation.json."""
+    out = []
+    keys = []
+    for r in per_seed:
+        k = (r["workload"], r["order"], r["capacity"], r["selection"])
+        if k not in keys:
+            keys.append(k)
+    for w, o, c, s in keys:
+        rs = [r for r in per_seed if (r["workload"], r["order"], r["capacity"], r["selection"]) == (w, o, c, s)]
+        out.append({"workload": w, "order": o, "capacity": c, "selection": s,
+                    "test_accuracy": mean_std([r["test_accuracy"] for r in rs]),
+                    "train_accuracy": mean_std([r["train_accuracy"] for r in rs]),
+                    "val_accuracy": mean_std([r["val_accuracy"] for r in rs]),
+                    "model_bytes": mean_std([r["model_bytes"] for r in rs]),
+                    "fit_seconds": mean_std([r["fit_seconds"] for r in rs]),
+                    "seeds": [r["seed"] for r in rs]})
+    return out
+
+
+def effects(records: Sequence[Mapping]) -> dict:
+    """Per workload, each factor's main effect on mean test accuracy (level A minus level B,
+    averaged over the other two factors) and capacity on/off's model-bytes ratio."""
+    out: dict[str, dict] = {}
+    for w in sorted({r["workload"] for r in records}):
+        rs = [r for r in records if r["workload"] == w]
+
+        def mean_of(key, level, metric="test_accuracy"):
+            vals = [r[metric]["mean"] for r in rs if r[key] == level and r[metric]["mean"] is not None]
+            return float(np.mean(vals)) if vals else None
+
+        def diff(key, a, b):
+            x, y = mean_of(key, a), mean_of(key, b)
+            return None if x is None or y is None else x - y
+
+        on_b, off_b = mean_of("capacity", "on", "model_bytes"), mean_of("capacity", "off", "model_bytes")
+        out[w] = {"backward_minus_forward": diff("order", "backward", "forward"),
+                  "capacity_on_minus_off": diff("capacity", "on", "off"),
+                  "gold_minus_round_robin": diff("selection", "gold", "round_robin"),
+                  "capacity_on_bytes_ratio": (on_b / off_b) if on_b and off_b else None}
+    return out
+
+
+def _fmt(ms: Mapping, digits: int = 3, scale: float = 1.0) -> str:
+    if ms.get("mean") is None:
+        return "—"
+    m = ms["mean"] * scale
+    if ms.get("std") is None:
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} ± {ms['std'] * scale:.{digits}f}"
+
+
+def table_rows(records: Sequence[Mapping]) -> list[list[str]]:
+    return [[r["workload"], r["order"], r["capacity"], r["selection"], _fmt(r["test_accuracy"]),
+             _fmt(r["train_accuracy"]), f"{r['model_bytes']['mean'] / 1000:.0f} kB", _fmt(r["fit_seconds"], 1)]
+            for r in records]
+
+
+HEADER = ["workload", "order", "capacity", "selection", "test accuracy", "train accuracy", "model", "fit s"]
+
+
+def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, report_md: str | os.PathLike,
+                  settings: Mapping[str, Any]) -> dict:
+    """metrics/ablation.json, reports/ablation.md, .html and .png; returns the JSON written."""
+    records = aggregate(per_seed)
+    eff = effects(records)
+    doc = {"cells": records, "effects": eff, "settings": dict(settings), "per_seed": list(per_seed)}
+    mp = Path(metrics_path)
+    mp.parent.mkdir(parents=True, exist_ok=True)
+    mp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    md = Path(report_md)
+    md.parent.mkdir(parents=True, exist_ok=True)
+    png = md.with_suffix(".png")
+    _plot(records, png)
+    rows = table_rows(records)
+    lines = ["# Ablation: order × capacity control × selection", "",
+             "Capacity on = " + "; ".join(f"{w['name']}: `{' '.join(w.get('capacity_on') or settings.get('capacity_on', DEFAULT_ON))}`"
+                                          for w in settings.get("workloads", [])) + f"; seeds {settings.get('seeds')}; "
+             "test accuracy and fit seconds as mean ± sample std (ddof = 1) over seeds.", "",
+             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "## Main effects on test accuracy (points, averaged over the other two factors)", "",
+              "| workload | backward − forward | capacity on − off | gold − round robin | model bytes on / off |",
+              "|---|---|---|---|---|"]
+    for w, e in eff.items():
+        pts = [("—" if e[k] is None else f"{100 * e[k]:+.2f}") for k in
+               ("backward_minus_forward", "capacity_on_minus_off", "gold_minus_round_robin")]
+        ratio = "—" if e["capacity_on_bytes_ratio"] is None else f"{e['capacity_on_bytes_ratio']:.2f}"
+        lines.append(f"| {w} | " + " | ".join(pts) + f" | {ratio} |")
+    lines += ["", f"![test accuracy per cell]({png.name})", ""]
+    md.write_text("\n".join(lines), encoding="utf-8")
+    from .report.html import esc, figure, page, table
+
+    body = (f"<h1>Ablation: order × capacity control × selection</h1><p>{esc(lines[2])}</p>"
+            + table(HEADER, rows)
+            + "<h2>Main effects on test accuracy (points)</h2>"
+            + table(["workload", "backward − forward", "capacity on − off", "gold − round robin", "bytes on / off"],
+                    [[w, *[("—" if e[k] is None else f"{100 * e[k]:+.2f}") for k in
+                           ("backward_minus_forward", "capacity_on_minus_off", "gold_minus_round_robin")],
+                      "—" if e["capacity_on_bytes_ratio"] is None else f"{e['capacity_on_bytes_ratio']:.2f}"]
+                     for w, e in eff.items()])
+            + figure(png, "Test accuracy per cell (mean ± sample std over seeds)"))
+    md.with_suffix(".html").write_text(page("Ablation", body), encoding="utf-8")
+    return doc
+
+
+def _plot(records: Sequence[Mapping], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = sorted({r["workload"] for r in records})
+    fig, axes = plt.subplots(1, len(workloads), figsize=(5.5 * len(workloads), 3.8), squeeze=False)
+    for ax, w in zip(axes[0], workloads):
+        rs = [r for r in records if r["workload"] == w]
+        labels = [f"{r['order'][:3]}\n{'cap' if r['capacity'] == 'on' else 'off'}\n{'gold' if r['selection'] == 'gold' else 'rr'}"
+                  for r in rs]
+        means = [r["test_accuracy"]["mean"] for r in rs]
+        errs = [r["test_accuracy"]["std"] or 0.0 for r in rs]
+        colors = ["#3465a4" if r["order"] == "backward" else "#c17d11" for r in rs]
+        ax.bar(range(len(rs)), means, yerr=errs, color=colors, capsize=3)
+        ax.set_xticks(range(len(rs)), labels, fontsize=7)
+        lo = min(m - e for m, e in zip(means, errs))
+        ax.set_ylim(max(0.0, math.floor(lo * 50) / 50 - 0.02), 1.0)
+        ax.set_title(w)
+        ax.set_ylabel("test accuracy")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)

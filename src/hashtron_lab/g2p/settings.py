@@ -1,0 +1,79 @@
+"""The phonemizer's settings and the G2P sweep's, with their allowed values declared once on the
+fields (``settings.ranged`` / ``one_of``, D36): `Phonemizer` checks its arguments with
+`PhonemizerSettings`, a composed config's ``g2p`` group is checked with both (config_schema.validate),
+so a bad value fails naming ``g2p.<key>``, the value and what is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
+
+LEVELS = ("any", "majority", "strong")   # credit.LEVELS: what a RAM of a window stores
+DIRECTIONS = ("backward", "forward")
+BASELINES = ("most_frequent", "backoff", "decision_tree", "crf", "gruut_crf")
+MAX_SIDE = 8                              # letters a window reaches left or right
+
+
+def _names(key: str, values: Any, valid: tuple[str, ...], at_least: int = 1) -> None:
+    """A list of distinct names from `valid`, at least `at_least` of them."""
+    vals = list(values) if isinstance(values, (list, tuple)) else None
+    if vals is None or len(vals) < at_least or len(set(vals)) != len(vals) or not set(vals) <= set(valid):
+        raise SettingError(key, values, f"a list of distinct names from {', '.join(valid)}"
+                                        + (f", at least {at_least}" if at_least else ""),
+                           problem="is not a valid list")
+
+
+@dataclass
+class PhonemizerSettings:
+    """What `Phonemizer(...)` takes besides its language (docs/g2p.md)."""
+    max_left: int = ranged(4, 0, MAX_SIDE, integer=True)      # widest window: letters left of the letter
+    max_right: int = ranged(4, 0, MAX_SIDE, integer=True)     # ... and right of it
+    levels: Any = LEVELS                                      # RAMs per window and rank (LEVELS)
+    margin: int = ranged(8, 0, integer=True)                  # a letter's lead (votes) that silences longer windows
+    max_ranks: int = ranged(16, 2, 2 ** 16, integer=True)     # argmax groups: ranks of a letter's classes, at most
+    coverage: float = ranged(0.9999, 0, 1, lo_open=True)      # ... the fewest covering this share of training letters
+    direction: str = one_of("backward", DIRECTIONS)
+    seed: int = ranged(0, 0, UINT32_MAX, integer=True)
+    forward_budget: float = ranged(1.0, 0, lo_open=True)      # forward pipeline's updates / backward's
+    em_iterations: int = ranged(5, 0, integer=True)           # our aligner, for words the lexicon does not align
+
+    def __post_init__(self):
+        check_fields(self)
+        _names("levels", self.levels, LEVELS)
+
+
+@dataclass
+class SweepSettings:
+    """The sweep part of the ``g2p`` group: what `python -m hashtron_lab.g2p sweep` / the DVC stages run."""
+    baselines: Any = BASELINES
+    languages: Any = None                 # null: every installed gruut-lang package
+    seeds: Any = (0, 1, 2)
+    directions: Any = DIRECTIONS
+    n_jobs: int = ranged(2, 1, integer=True)  # sweep processes side by side
+
+    def __post_init__(self):
+        check_fields(self)
+        _names("baselines", self.baselines, BASELINES, at_least=0)
+        _names("directions", self.directions, DIRECTIONS)
+        seeds = self.seeds
+        if (not isinstance(seeds, (list, tuple)) or not seeds
+                or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= UINT32_MAX for s in seeds)):
+            raise SettingError("seeds", seeds, f"a non-empty list of integers in [0, {UINT32_MAX}]",
+                               problem="is not a valid list")
+        langs = self.languages
+        if langs is not None and (not isinstance(langs, (list, tuple)) or not langs
+                                  or not all(isinstance(x, str) and x for x in langs)):
+            raise SettingError("languages", langs, "null (every installed lexicon) or a non-empty list of "
+                                                   "language codes", problem="is not a valid list")
+
+
+SWEEP_KEYS = ("baselines", "languages", "seeds", "directions", "n_jobs")
+
+
+def check_group(g: dict | None) -> tuple[PhonemizerSettings, SweepSettings]:
+    """A composed config's ``g2p`` group, checked (errors name ``g2p.<key>``)."""
+    g = dict(g or {})
+    sweep = {k: g.pop(k) for k in SWEEP_KEYS if k in g}
+    return from_mapping(PhonemizerSettings, g, "g2p"), from_mapping(SweepSettings, sweep, "g2p")
