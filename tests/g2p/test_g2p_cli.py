@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,7 @@ def test_report_means_stds_and_verdicts(tmp_path):
     assert sm["goals"]["languages_passed"] == 1 and not sm["goals"]["beats_best_baseline"]
     md = (tmp_path / "g2p.md").read_text()
     assert "0.800 ± 0.100" in md and "gruut CRF (shipped, optimistic)" in md
+    assert "Seeds averaged — hashtron (backward): 0, 1, 2 · " in md and "· CRF (retrained): 0, 1, 2 · " in md
     assert "<table>" in (tmp_path / "g2p.html").read_text()
     with pytest.raises(ValueError, match="no G2P job results"):
         R.write_report([tmp_path / "nothing"], None, tmp_path / "x.md")
@@ -129,3 +131,17 @@ def test_config_defaults_agree_with_the_phonemizer():
 
     assert cfg["dataset"]["name"] == "lexicon" and language_of(cfg) == "de"
     assert language_of(load_config(["dataset=lexicon", "language=fr"])) == "fr"
+
+
+@pytest.mark.parametrize("override,message", [
+    ("g2p.max_left=9", "g2p.max_left: 9 is out of range; allowed: an integer in [0, 8]"),
+    ("g2p.coverage=0", "g2p.coverage: 0.0 is out of range; allowed: a number in (0, 1]"),
+    ("g2p.levels=[any,loud]", "g2p.levels"),
+    ("g2p.seeds=[-1]", "g2p.seeds"),
+    ("g2p.n_jobs=0", "g2p.n_jobs: 0 is out of range"),
+])
+def test_g2p_settings_are_checked_at_composition(override, message):
+    from hashtron_lab.config_schema import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(["experiment=g2p", override])

@@ -71,6 +71,10 @@ def test_fit_refuses_mismatched_or_empty_input():
         Phonemizer(direction="sideways").fit(["ab"], ["a b"])
     with pytest.raises(ValueError, match="levels"):
         Phonemizer(levels=("loud",)).fit(["ab"], ["a b"])
+    with pytest.raises(ValueError, match=r"margin = -1 is out of range; allowed: an integer >= 0"):
+        Phonemizer(margin=-1).fit(["ab"], ["a b"])
+    with pytest.raises(ValueError, match=r"max_right = 2.5 is out of range"):
+        Phonemizer(max_right=2.5).fit(["ab"], ["a b"])
     with pytest.raises(ValueError, match="not fitted"):
         Phonemizer().predict(["ab"])
 

@@ -135,6 +135,19 @@ def _name(m: str) -> str:
     return {"hashtron_backward": "hashtron (backward)", "hashtron_forward": "hashtron (forward)"}.get(m, LABELS.get(m, m))
 
 
+def seeds_note(summary: dict) -> str:
+    """Which seeds each column averages (the same in every language, or per language when not)."""
+    parts = []
+    for c in _columns(summary):
+        per = {lang: tuple(v["models"][c]["seeds"]) for lang, v in summary["languages"].items() if c in v["models"]}
+        kinds = sorted(set(per.values()))
+        if len(kinds) == 1:
+            parts.append(f"{_name(c)}: {', '.join(map(str, kinds[0]))}")
+        else:
+            parts.append(f"{_name(c)}: " + "; ".join(f"{lang} {','.join(map(str, sd))}" for lang, sd in per.items()))
+    return "Seeds averaged — " + " · ".join(parts) + "."
+
+
 def markdown(summary: dict) -> str:
     cols = _columns(summary)
     g = summary["goals"]
@@ -150,6 +163,7 @@ def markdown(summary: dict) -> str:
         cells = [_cell(v["models"].get(c), "word_accuracy") for c in cols]
         lines.append(f"| {lang} | " + " | ".join(cells) + f" | {LABELS.get(v['best_baseline'], '–')} | "
                      + ("**pass**" if v["pass"] else "fail") + " |")
+    lines += ["", seeds_note(summary)]
     lines += ["", "## Phoneme error rate (%)", "", "| language | " + " | ".join(_name(c) for c in cols) + " |",
               "|---|" + "---|" * len(cols)]
     for lang, v in summary["languages"].items():
@@ -206,6 +220,7 @@ def html_page(summary: dict) -> str:
     body = (f"<h1>G2P: hashtron phonemizer vs baselines</h1><p class=\"note\">Word accuracy on the "
             f"{esc(summary['part'])} words, mean ± sample std over seeds; see reports/g2p.md for the rules.</p>"
             + table(["language", *[_name(c) for c in cols], "best baseline", "pass"], rows, raw=True)
+            + f"<p class=\"note\">{esc(seeds_note(summary))}</p>"
             + "<h2>Phoneme error rate (%)</h2>" + table(["language", *[_name(c) for c in cols]], per_rows, raw=True)
             + "<h2>Goals</h2>" + table(["goal", "measured", "verdict"], goals, raw=True))
     return page("G2P report", body)
