@@ -47,8 +47,8 @@ def measure(name: str) -> dict:
     from hashtron_lab import config_schema, experiment
     from hashtron_lab.model.files import dumps_model
 
-    cfg = config_schema.load_config([*CASES[name], "tracking=none", "run.progress=false"])
-    r = experiment.train(cfg)
+    settings = config_schema.load_config([*CASES[name], "tracking=none", "run.progress=false"])
+    r = experiment.run_experiment(settings)
     out = {"model_sha256": hashlib.sha256(dumps_model(r.net)).hexdigest(),
            "history": _digest(r.run.history, {"duration"}),
            "decisions": _digest(r.run.decisions),
