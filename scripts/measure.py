@@ -23,10 +23,11 @@ ROWS = {
     "breast cancer, acc_breast_cancer": ["experiment=acc_breast_cancer"],
     "digits, ntuple_digits": ["experiment=ntuple_digits"],
     "breast cancer, ntuple_breast_cancer": ["experiment=ntuple_breast_cancer"],
+    "MNIST (5,000-digit sample), ntuple_mnist": ["experiment=ntuple_mnist", "dataset.path=datasets/mnist-dev"],
 }
 # the backward pipeline option each row's experiment is tuned for (default: `backward`)
 BACKWARD = {"experiment=acc_digits": "backward_wide", "experiment=ntuple_digits": "backward_all",
-            "experiment=ntuple_breast_cancer": "backward_all"}
+            "experiment=ntuple_breast_cancer": "backward_all", "experiment=ntuple_mnist": "backward_all"}
 
 
 def fmt(values: list[float]) -> str:

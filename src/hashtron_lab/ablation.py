@@ -6,8 +6,8 @@ A cell is a workload's experiment config plus the cell's overrides (`cell_overri
 
 - order: backward = the experiment's own backward pipeline; forward = ``pipeline=forward``;
 - capacity on = the workload's `capacity_on` overrides, else the stage's (e.g. ``capacity=support
-  capacity.load_factor=0.5``; for forward also ``pipeline.capacity_control=true``: forward then asks the same controller per
-  neuron); off = ``capacity=fixed``;
+  capacity.load_factor=0.5``; for forward also ``pipeline.capacity_control=true``: forward then
+  asks the same controller per neuron); off = ``capacity=fixed``;
 - selection: ``selection=gold`` / ``selection=round_robin`` (for forward also
   ``pipeline.use_selection=true``: a branch's neuron of each layer comes from that rule).
 
