@@ -149,7 +149,9 @@ def oscillation(trajs: dict[str, list[dict]], value: str = "final") -> dict:
 
 # -- the experiment -----------------------------------------------------------------------
 def _pipeline_cfg(throttle: bool, throttle_cfg: dict | None, explore: float) -> dict:
-    return {"throttle": {**(throttle_cfg or {}), "enabled": bool(throttle)}, "selection": {"explore": explore}}
+    """BackwardPipeline's settings of one arm: the capacity law with or without the throttle."""
+    return {"capacity": {"throttle": {**(throttle_cfg or {}), "enabled": bool(throttle)}},
+            "selection": {"explore": explore}}
 
 
 def run_drift_experiment(dataset: str = "breast_cancer", nominal_updates: int = 300, drift_updates: int = 700,
@@ -162,7 +164,7 @@ def run_drift_experiment(dataset: str = "breast_cancer", nominal_updates: int = 
     `task` may pass a preloaded (arch, train, val, n_classes).
     """
     arch, train, val, n_classes = task if task is not None else load_task(dataset, seed)
-    run_cfg = {"seed": seed, "validation": {"patience": None, "restore_best": False}}
+    run_cfg = {"seed": seed, "run": {"validation": {"patience": None, "restore_best": False}}}
     with tempfile.TemporaryDirectory() as tmp:
         ck = str(Path(tmp) / "nominal.ckpt")
         rec0 = Recorder()
@@ -170,7 +172,7 @@ def run_drift_experiment(dataset: str = "breast_cancer", nominal_updates: int = 
         nominal = Run(net, train, val, n_classes, {**run_cfg, "budget": {"max_updates": nominal_updates},
                                                    "checkpoint_path": ck}, Hooks([rec0]))
         t0 = time.perf_counter()
-        drive(nominal, BackwardPipeline(_pipeline_cfg(False, throttle_cfg, explore)))
+        drive(nominal, BackwardPipeline(**_pipeline_cfg(False, throttle_cfg, explore)))
         out = {
             "config": {"dataset": dataset, "architecture": arch.to_spec(), "nominal_updates": nominal_updates,
                        "drift_updates": drift_updates, "drift": drift, "fraction": fraction, "seed": seed,
@@ -191,7 +193,7 @@ def run_drift_experiment(dataset: str = "breast_cancer", nominal_updates: int = 
             run = Run(Network.untrained(arch, np.random.default_rng(0)), shifted, val, n_classes,
                       {**run_cfg, "budget": {"max_updates": nominal_updates + drift_updates}}, Hooks([rec]))
             t0 = time.perf_counter()
-            pipe = BackwardPipeline(_pipeline_cfg(thr, throttle_cfg, explore))
+            pipe = BackwardPipeline(**_pipeline_cfg(thr, throttle_cfg, explore))
             # on purpose: the drifted data and this arm's throttle differ from the nominal run's
             drive(run, pipe, resume_from=ck, allow_changes=("train_data", "pipeline_settings"))
             resumed = rec.of("resume")[0]
@@ -238,10 +240,10 @@ def synthetic_demo(N: int = 1000, steps: int = 60, seed: int = 0, throttle_cfg: 
         ctl = CapacityController(CapacityConfig(), thr)
         prev, finals, alphas = N, [], []
         for i, s in enumerate(S):
-            d = ctl.decide(0, 0, N, [(s, i)], i, prev)
-            finals.append(d.final)
-            alphas.append(d.alpha)
-            prev = d.final
+            d = ctl.decision_fields(0, 0, N, [(s, i)], i, prev)
+            finals.append(d["final"])
+            alphas.append(d["alpha"])
+            prev = d["final"]
         traj = {"0.0": [{"update": i, "previous": p, "raw": 0, "final": f, "alpha": a, "phase": "synthetic"}
                         for i, (p, f, a) in enumerate(zip([N] + finals[:-1], finals, alphas))]}
         out[arm] = {"premodulo": finals, "alpha": alphas, "oscillation": oscillation(traj)}

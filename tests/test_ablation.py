@@ -6,25 +6,26 @@ import json
 
 import pytest
 
-from hashtron_lab.ablation import aggregate, cell_config, cells, effects, run_ablation, write_outputs
+from hashtron_lab.ablation import (AblationConfig, Workload, aggregate, cell_config, cells, effects, run_ablation,
+                                   write_outputs)
 
-DIGITS = {"name": "digits", "experiment": "ntuple_digits", "overrides": []}
+DIGITS = Workload("digits", "ntuple_digits")
 
 
 @pytest.mark.parametrize("cell", cells(), ids=lambda c: f"{c['order']}-{c['capacity']}-{c['selection']}")
 def test_every_cell_composes_to_what_it_names(cell):
-    cfg = cell_config(DIGITS, cell, seed=1, forward_budget_factor=3.0)
-    pipe, cap = cfg["pipeline"], cfg["capacity"]
-    assert cfg["seed"] == 1 and cfg["selection"]["rule"] == cell["selection"]
-    assert pipe["direction"] == cell["order"]
+    cfg = cell_config(DIGITS, cell, seed=1, settings=AblationConfig(forward_budget_factor=3.0))
+    pipe, cap = cfg.pipeline, cfg.capacity
+    assert cfg.seed == 1 and cfg.selection.rule == cell["selection"]
+    assert pipe.direction == cell["order"]
     on = cell["capacity"] == "on"
-    assert cap["enabled"] is on and (cap["law"] == "support") is on
+    assert cap.enabled is on and (cap.law == "support") is on
     if cell["order"] == "forward":
-        assert pipe["capacity_control"] is on and pipe["use_selection"] is True
-        assert cfg["budget"]["max_updates"] == 3 * 3012
+        assert pipe.capacity_control is on and pipe.use_selection is True
+        assert cfg.budget.max_updates == 3 * 3012 and cfg.run.validation.every_epochs == 50
     else:
-        assert pipe["layer_fraction"] == 1.0 and cfg["budget"]["max_updates"] == 3012
-    assert cfg["dataset"]["encoding"]["kind"] == "tuples"
+        assert pipe.layer_fraction == 1.0 and cfg.budget.max_updates == 3012
+    assert cfg.dataset["encoding"]["kind"] == "tuples"
 
 
 def test_eight_distinct_cells():
@@ -32,12 +33,12 @@ def test_eight_distinct_cells():
 
 
 def test_a_tiny_ablation_writes_one_record_per_cell(tmp_path):
-    work = {"name": "tiny", "experiment": "ntuple_breast_cancer", "overrides": ["budget.max_updates=30"]}
-    per_seed = run_ablation([work], [0, 1], ["capacity=support", "capacity.load_factor=1.0"], n_jobs=1,
-                            forward_budget_factor=1.0, log=lambda *_: None)
+    work = Workload("tiny", "ntuple_breast_cancer", overrides=["budget.max_updates=30"],
+                    capacity_on=["capacity=support", "capacity.load_factor=1.0"])
+    settings = AblationConfig(workloads=[work], seeds=[0, 1], n_jobs=1, forward_budget_factor=1.0)
+    per_seed = run_ablation(settings, log=lambda *_: None)
     assert len(per_seed) == 16
-    doc = write_outputs(per_seed, tmp_path / "m/ablation.json", tmp_path / "r/ablation.md",
-                        {"capacity_on": ["capacity=support"], "seeds": [0, 1]})
+    doc = write_outputs(per_seed, tmp_path / "m/ablation.json", tmp_path / "r/ablation.md", settings)
     on_disk = json.loads((tmp_path / "m/ablation.json").read_text())
     assert on_disk["cells"] == doc["cells"] and len(doc["cells"]) == 8
     rec = doc["cells"][0]

@@ -165,8 +165,8 @@ for _id, _over, _was, _facts in [
      r"pipeline\.premodulo: -3 is out of range; allowed: an integer in \[0, 4294967295\]"),
     ("cfg_negative_fixed_premodulo", ["capacity.fixed_premodulo=-1"], "accepted",
      r"capacity\.fixed_premodulo: -1 is out of range"),
-    ("cfg_negative_eps", ["selection.eps_factor=-1"], "accepted",
-     r"selection\.eps_factor: -1\.0 is out of range; allowed: a number >= 0"),
+    ("cfg_negative_eps", ["gold_zone.eps_factor=-1"], "accepted",
+     r"gold_zone\.eps_factor: -1\.0 is out of range; allowed: a number >= 0"),
     ("cfg_negative_every_epochs", ["run.validation.every_epochs=-1"], "accepted",
      r"run\.validation\.every_epochs: -1 is out of range; allowed: an integer >= 0"),
     ("cfg_tiny_max_samples", ["dataset.max_samples=5"], "accepted",
@@ -311,7 +311,7 @@ def _(tmp):
     raise AssertionError("no seed put the rare class outside train")
 
 
-@case("dataset_empty_test_split", "experiment.train on a prepared/handmade Dataset", "a Dataset whose test "
+@case("dataset_empty_test_split", "experiment.run_experiment on a prepared/handmade Dataset", "a Dataset whose test "
       "split has 0 rows (was: test accuracy 0.0)", Exception, r"the split leaves test empty \(train 16, val 4, test 0")
 def _(tmp):
     from hashtron_lab import experiment
@@ -319,8 +319,8 @@ def _(tmp):
 
     X = np.arange(40, dtype=np.uint32).reshape(20, 2)
     y = np.arange(20) % 2
-    experiment.splits_of(Dataset("toy", X[:16], y[:16], X[16:], y[16:], X[:0], y[:0], None, None, None,
-                                 ["0", "1"], {}))
+    experiment.as_data(Dataset("toy", X[:16], y[:16], X[16:], y[16:], X[:0], y[:0], None, None, None,
+                               ["0", "1"], {}))
 
 
 @case("prepared_damaged", "prepared dataset (`data/prepared`) read by a stage", "arrays.npz altered after "
@@ -629,7 +629,7 @@ def _(tmp):
       "(was: silently no checkpoint)", ValueError, r"run\.checkpoint_every = 5 asks for checkpoints but no "
       r"checkpoint_path is set")
 def _(tmp):
-    tiny_run(tmp, checkpoint_every=5, checkpoint_path=None)
+    tiny_run(tmp, run={"checkpoint_every": 5}, checkpoint_path=None)
 
 
 # -- the table ---------------------------------------------------------------------------------------

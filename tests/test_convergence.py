@@ -12,7 +12,7 @@ from hashtron_lab.train.run import Run, Split, drive
 def train_forward(spec, X, y, n_classes, updates, seed=0, val=None):
     net = Network.untrained(Architecture.from_spec(spec), np.random.default_rng(seed))
     run = Run(net, Split(X, y), val, n_classes, {"seed": seed, "budget": {"max_updates": updates},
-                                                 "validation": {"patience": None, "restore_best": False}})
+                                                 "run": {"validation": {"patience": None, "restore_best": False}}})
     drive(run, ForwardPipeline({"threshold": 0.0}))
     return run
 
@@ -38,12 +38,14 @@ def test_parity_reaches_100_percent_with_two_layers(bits):
 def test_majority_pool_network_on_digits_learns_above_chance():
     import yaml
 
-    from hashtron_lab.experiment import prepare_dataset, splits_of
+    from hashtron_lab.config import Settings
+    from hashtron_lab.experiment import as_data, prepare_dataset
 
     spec = yaml.safe_load(open("conf/model/mnist_stack.yaml"))
     arch = Architecture.from_spec(spec)
-    ds = prepare_dataset({"seed": 0, "dataset": yaml.safe_load(open("conf/dataset/digits_threshold.yaml"))}, arch)
-    tr, va, te = splits_of(ds)
+    settings = Settings.from_dict({"seed": 0, "dataset": yaml.safe_load(open("conf/dataset/digits_threshold.yaml"))})
+    data = as_data(prepare_dataset(settings, arch))
+    tr, va, te = data.train, data.val, data.test
     run = train_forward(spec, tr.X, tr.y, 10, 400, val=va)
     untrained = Network.untrained(arch, np.random.default_rng(0))
     base = np.mean(run.code.decode(untrained.forward(te.X)) == te.y)

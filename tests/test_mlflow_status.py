@@ -28,8 +28,10 @@ def store(tmp_path_factory):
 
 
 def _cfg(store, *overrides):
+    from hashtron_lab.track.mlflow_sink import TrackingConfig
+
     cfg = cs.load_config(["experiment=quick", "seed=0", *overrides])
-    cfg["tracking"] = dict(store[0])
+    cfg.tracking = TrackingConfig(**store[0])
     return cfg
 
 
@@ -103,7 +105,7 @@ def test_sigterm_during_training_ends_the_run_killed_with_its_metrics(store, mon
     try:
         assert signals.raise_on_sigterm()
         with pytest.raises(signals.Terminated) as err:
-            cli.train_and_save(_cfg(store, "budget.max_updates=400", "tracking=mlflow") | {"tracking": tracking},
+            cli.train_and_save(_cfg(store, "budget.max_updates=400", "tracking=mlflow"),
                                tmp_path / "out", group="g", source="test", tracking_root=root)
         assert err.value.code == 128 + signal.SIGTERM
     finally:

@@ -74,12 +74,12 @@ def test_presets_are_the_experiment_configs():
 
     for experiment in ("ntuple_digits", "ntuple_breast_cancer"):
         cfg = cs.load_config([f"experiment={experiment}"])
-        assert {k: cfg["run"]["acceptance"][k] for k in ntuple.RUN["acceptance"]} == ntuple.RUN["acceptance"]
-        assert {k: cfg["pipeline"][k] for k in ntuple.BACKWARD} == ntuple.BACKWARD
-        assert cfg["selection"]["rule"] == ntuple.SELECTION["rule"]
-    assert {k: cs.load_config(["experiment=ntuple_breast_cancer"])["capacity"][k] for k in ntuple.CAPACITY} \
+        assert {k: getattr(cfg.run.acceptance, k) for k in ntuple.RUN["acceptance"]} == ntuple.RUN["acceptance"]
+        assert {k: getattr(cfg.pipeline, k) for k in ntuple.BACKWARD} == ntuple.BACKWARD
+        assert cfg.selection.rule == ntuple.SELECTION["rule"]
+    assert {k: getattr(cs.load_config(["experiment=ntuple_breast_cancer"]).capacity, k) for k in ntuple.CAPACITY} \
         == ntuple.CAPACITY  # capacity off = NTupleClassifier(load_factor=None, bleach=0)
-    digits = cs.load_config(["experiment=ntuple_digits"])["dataset"]["encoding"]
+    digits = cs.load_config(["experiment=ntuple_digits"]).dataset["encoding"]
     defaults = NTupleClassifier()
     assert (defaults.n_tuples, defaults.tuple_size, defaults.quantiles, defaults.select_pool) == (
         digits["n_tuples"], digits["tuple_size"], digits["quantiles"], digits["select_pool"])

@@ -12,7 +12,7 @@ from hashtron_lab.ntuple import NTupleClassifier
 @pytest.mark.parametrize("name", presets.names())
 def test_every_preset_is_its_config(name):
     cfg = cs.load_config(presets.SOURCES[name])
-    enc, cap = cfg["dataset"]["encoding"], cfg["capacity"]
+    enc, cap = cfg.dataset["encoding"], cfg.capacity
     est = presets.estimator(name)
     assert isinstance(est, NTupleClassifier)
     p = est.get_params()
@@ -20,8 +20,8 @@ def test_every_preset_is_its_config(name):
         assert p[key] == enc.get(key), key
     assert p["levels"] == (None if enc.get("levels") is None else list(enc["levels"]))
     assert p["image_shape"] == (None if enc.get("image_shape") is None else tuple(enc["image_shape"]))
-    if cap["enabled"] and cap["law"] == "support":
-        assert (p["load_factor"], p["bleach"]) == (cap["load_factor"], cap["bleach"])
+    if cap.enabled and cap.law == "support":
+        assert (p["load_factor"], p["bleach"]) == (cap.load_factor, cap.bleach)
     else:
         assert (p["load_factor"], p["bleach"]) == (None, 0.0)
 

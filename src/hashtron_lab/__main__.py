@@ -84,7 +84,7 @@ def params_command(argv: list[str]) -> int:
     root = config_schema.project_root()
     try:
         text = config_schema.params_text(overrides, root)
-        config_schema.check(__import__("yaml").safe_load(text))
+        config_schema.settings_of(__import__("yaml").safe_load(text))
     except Exception as e:  # composition or schema error: say it plainly, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

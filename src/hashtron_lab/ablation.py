@@ -5,7 +5,7 @@ claim are measured apart.
 A cell is a workload's experiment config plus the cell's overrides (`cell_overrides`):
 
 - order: backward = the experiment's own backward pipeline; forward = ``pipeline=forward``;
-- capacity on = the workload's `capacity_on` overrides, else the run's (e.g. ``capacity=support
+- capacity on = the workload's `capacity_on` overrides, else the stage's (e.g. ``capacity=support
   capacity.load_factor=0.5``; for forward also ``pipeline.capacity_control=true``: forward then
   asks the same controller per neuron); off = ``capacity=fixed``;
 - selection: ``selection=gold`` / ``selection=round_robin`` (for forward also
@@ -24,11 +24,39 @@ import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+
+from .settings import check_fields, ranged
+
+
+@dataclass
+class Workload:
+    name: str = "digits"
+    experiment: str = "ntuple_digits"                          # conf/experiment/<name>.yaml
+    overrides: list[str] = field(default_factory=list)         # composed after the experiment
+    capacity_on: list[str] = field(default_factory=list)       # the "on" cells' overrides; [] = the stage's
+
+
+@dataclass
+class AblationConfig:
+    """The settings tree's `ablation` group: every workload's experiment with each cell's
+    overrides, for every seed (conf/ablation/: digits | full)."""
+
+    workloads: list[Workload] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    capacity_on: list[str] = field(default_factory=lambda: ["capacity=support"])  # for workloads naming none
+    forward_budget_factor: float = ranged(3.0, 0, lo_open=True)  # forward cells: this times the update budget
+    forward_validation_every: int = ranged(50, 1, integer=True)  # forward cells: validate every this many epochs
+    n_jobs: int = ranged(2, 1, integer=True)                     # cells trained in parallel processes
+
+    def __post_init__(self):
+        check_fields(self)
+
 
 ORDERS = ("backward", "forward")
 CAPACITY = ("on", "off")
@@ -40,10 +68,7 @@ def cells() -> list[dict]:
     return [{"order": o, "capacity": c, "selection": s} for o, c, s in itertools.product(ORDERS, CAPACITY, SELECTIONS)]
 
 
-DEFAULT_ON = ("capacity=support",)
-
-
-def cell_overrides(cell: Mapping[str, str], capacity_on: Sequence[str] = DEFAULT_ON) -> list[str]:
+def cell_overrides(cell: Mapping[str, str], capacity_on: Sequence[str]) -> list[str]:
     """Hydra overrides that turn a workload's experiment into `cell`."""
     forward = cell["order"] == "forward"
     out = ["pipeline=forward"] if forward else []
@@ -55,41 +80,38 @@ def cell_overrides(cell: Mapping[str, str], capacity_on: Sequence[str] = DEFAULT
     return out
 
 
-def cell_config(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
-                capacity_on: Sequence[str] = DEFAULT_ON, config_dir: str | None = None,
-                forward_budget_factor: float = 1.0, forward_validation_every: int = 1) -> dict:
-    """The composed, checked config of one (workload, cell, seed). Forward cells get
-    `forward_budget_factor` times the experiment's update budget (a forward branch trains one
+def cell_config(workload: Workload, cell: Mapping[str, str], seed: int, settings: AblationConfig,
+                config_dir: str | None = None):
+    """The composed, checked settings of one (workload, cell, seed). Forward cells get
+    ``forward_budget_factor`` times the experiment's update budget (a forward branch trains one
     neuron per layer, so the same budget trains fewer of a wide layer's neurons) and validate
-    every `forward_validation_every` epochs (a forward epoch is one branch: validating after
+    every ``forward_validation_every`` epochs (a forward epoch is one branch: validating after
     each one costs a full pass over the validation rows every two updates)."""
     from .config_schema import load_config
 
-    on = workload.get("capacity_on") or capacity_on
-    overrides = [f"experiment={workload['experiment']}", *workload.get("overrides", []),
-                 *cell_overrides(cell, on), f"seed={int(seed)}", "tracking=none", "run.progress=false"]
+    overrides = [f"experiment={workload.experiment}", *workload.overrides,
+                 *cell_overrides(cell, workload.capacity_on or settings.capacity_on), f"seed={int(seed)}",
+                 "tracking=none", "run.progress=false"]
     if cell["order"] == "forward":
-        overrides.append(f"run.validation.every_epochs={int(forward_validation_every)}")
+        overrides.append(f"run.validation.every_epochs={settings.forward_validation_every}")
     cfg = load_config(overrides, config_dir)
-    budget = cfg["budget"].get("max_updates")
-    if cell["order"] == "forward" and budget is not None:
-        cfg["budget"]["max_updates"] = int(math.ceil(budget * float(forward_budget_factor)))
+    if cell["order"] == "forward" and cfg.budget.max_updates is not None:
+        cfg.budget.max_updates = int(math.ceil(cfg.budget.max_updates * settings.forward_budget_factor))
     return cfg
 
 
-def run_cell(workload: Mapping[str, Any], cell: Mapping[str, str], seed: int,
-             capacity_on: Sequence[str] = DEFAULT_ON, config_dir: str | None = None,
-             forward_budget_factor: float = 1.0, forward_validation_every: int = 1) -> dict:
+def run_cell(workload: Workload, cell: Mapping[str, str], seed: int, settings: AblationConfig,
+             config_dir: str | None = None) -> dict:
     """Train one (workload, cell, seed); its measurements."""
-    from .experiment import train
+    from .experiment import run_experiment
     from .model.files import dumps_model
 
-    cfg = cell_config(workload, cell, seed, capacity_on, config_dir, forward_budget_factor, forward_validation_every)
+    cfg = cell_config(workload, cell, seed, settings, config_dir)
     t0 = time.perf_counter()
-    res = train(cfg)
+    res = run_experiment(cfg)
     m = res.metrics
     premodulos = [h["premodulo"] for h in res.run.history]
-    return {"workload": workload["name"], **cell, "seed": int(seed),
+    return {"workload": workload.name, **cell, "seed": int(seed),
             "test_accuracy": float(m["test_accuracy"]), "train_accuracy": float(m["train_accuracy"]),
             "val_accuracy": float(m["val_accuracy"]), "model_bytes": len(dumps_model(res.net)),
             "fit_seconds": float(m["wall_seconds"]), "session_seconds": time.perf_counter() - t0,
@@ -107,13 +129,11 @@ def _share(n: int) -> None:
     share_cores(n)
 
 
-def run_ablation(workloads: Sequence[Mapping[str, Any]], seeds: Sequence[int],
-                 capacity_on: Sequence[str] = DEFAULT_ON, n_jobs: int = 1, config_dir: str | None = None,
-                 forward_budget_factor: float = 1.0, forward_validation_every: int = 1, log=print) -> list[dict]:
-    """Every (workload, cell, seed) trained; the per-seed measurements, in a fixed order."""
-    jobs = [(w, c, s, capacity_on, config_dir, forward_budget_factor, forward_validation_every)
-            for w in workloads for c in cells() for s in seeds]
-    n = max(1, min(int(n_jobs), len(jobs), os.cpu_count() or 1))
+def run_ablation(settings: AblationConfig, config_dir: str | None = None, log=print) -> list[dict]:
+    """Every (workload, cell, seed) trained, ``n_jobs`` at a time; the per-seed measurements, in a
+    fixed order."""
+    jobs = [(w, c, s, settings, config_dir) for w in settings.workloads for c in cells() for s in settings.seeds]
+    n = max(1, min(settings.n_jobs, len(jobs), os.cpu_count() or 1))
     out: list[dict] = []
     if n == 1:
         for j in jobs:
@@ -127,22 +147,30 @@ def run_ablation(workloads: Sequence[Mapping[str, Any]], seeds: Sequence[int],
     return out
 
 
+def stage() -> None:
+    """Stage `ablation` (dvc.yaml): the `ablation` settings of params.yaml -> metrics/ablation.json,
+    reports/ablation.{md,html,png}. Each cell composes `conf/` (the workload's experiment plus the
+    cell's overrides), so the stage depends on conf/ as a whole."""
+    from .stages.common import load_params, say
+
+    a = load_params().ablation
+    say(f"ablation: {len(a.workloads)} workloads x 8 cells x {len(a.seeds)} seeds")
+    doc = write_outputs(run_ablation(a, log=say), "metrics/ablation.json", "reports/ablation.md", a)
+    for w, e in doc["effects"].items():
+        say(f"{w}: backward-forward {e['backward_minus_forward']:+.4f}, capacity on-off {e['capacity_on_minus_off']:+.4f}, "
+            f"gold-round robin {e['gold_minus_round_robin']:+.4f}, bytes on/off {e['capacity_on_bytes_ratio']:.2f}")
+
+
 def _line(r: Mapping) -> str:
     return (f"{r['workload']:>8} {r['order']:>8} capacity {r['capacity']:>3} {r['selection']:>11} seed {r['seed']}: "
             f"test {r['test_accuracy']:.4f} train {r['train_accuracy']:.4f} {r['model_bytes']} B "
             f"{r['fit_seconds']:.1f} s")
 
 
-def mean_std(values: Sequence[float]) -> dict:
-    """{"mean", "std" (sample, ddof=1; None with one value), "n"}."""
-    v = [float(x) for x in values]
-    if not v:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "n": len(v)}
-
-
 def aggregate(per_seed: Sequence[Mapping]) -> list[dict]:
     """One record per (workload, cell): the schema of metrics/ablation.json."""
+    from .report.runs import mean_std
+
     out = []
     keys = []
     for r in per_seed:
@@ -203,11 +231,13 @@ HEADER = ["workload", "order", "capacity", "selection", "test accuracy", "train 
 
 
 def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, report_md: str | os.PathLike,
-                  settings: Mapping[str, Any]) -> dict:
+                  settings: AblationConfig) -> dict:
     """metrics/ablation.json, reports/ablation.md, .html and .png; returns the JSON written."""
+    from .settings import to_mapping
+
     records = aggregate(per_seed)
     eff = effects(records)
-    doc = {"cells": records, "effects": eff, "settings": dict(settings), "per_seed": list(per_seed)}
+    doc = {"cells": records, "effects": eff, "settings": to_mapping(settings), "per_seed": list(per_seed)}
     mp = Path(metrics_path)
     mp.parent.mkdir(parents=True, exist_ok=True)
     mp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -217,8 +247,8 @@ def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, 
     _plot(records, png)
     rows = table_rows(records)
     lines = ["# Ablation: order × capacity control × selection", "",
-             "Capacity on = " + "; ".join(f"{w['name']}: `{' '.join(w.get('capacity_on') or settings.get('capacity_on', DEFAULT_ON))}`"
-                                          for w in settings.get("workloads", [])) + f"; seeds {settings.get('seeds')}; "
+             "Capacity on = " + "; ".join(f"{w.name}: `{' '.join(w.capacity_on or settings.capacity_on)}`"
+                                          for w in settings.workloads) + f"; seeds {settings.seeds}; "
              "test accuracy and fit seconds as mean ± sample std (ddof = 1) over seeds.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .experiment import check_fit, initial_network, make_pipeline, run_config
+from .config import Settings, pipeline_settings
+from .experiment import Data, check_fit, initial_network, run_experiment
 from .model.architecture import Architecture, default_architecture
 from .model.network import Network
-from .settings import Range, SettingError
-from .train.run import Run, RunConfig, Split, drive
+from .settings import Range, SettingError, from_mapping
+from .train.run import Split
 
 SETTINGS = ("budget", "pipeline", "capacity", "selection", "run", "validation_fraction")
 # Run defaults of the estimator (the pipelines' own defaults are the reference's): conservative
@@ -74,8 +75,8 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
         cfg = {"seed": self.seed, "pipeline": {"direction": self.direction, **self.settings.get("pipeline", {})},
                "capacity": self.settings.get("capacity", {}), "selection": self.settings.get("selection", {}),
                "budget": self.settings.get("budget", {}), "run": self.settings.get("run", RUN_DEFAULTS)}
-        run_cfg = RunConfig.from_dict(run_config(cfg))
-        pipeline = make_pipeline(cfg)
+        cfg["pipeline"] = pipeline_settings(cfg["pipeline"])
+        settings = from_mapping(Settings, cfg)
         frac = self.settings.get("validation_fraction", 0.0)
         if not VALIDATION_FRACTION.ok(frac):
             raise SettingError("validation_fraction", frac, VALIDATION_FRACTION.describe())
@@ -96,13 +97,10 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
         elif self.init_from is not None:
             net, init = initial_network(self.init_from, arch)
         else:
-            net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([self.seed, 1])))
-        run = Run(net, train, val, len(self.classes_), run_cfg)
-        if init is not None:
-            run.init = init
-            if hasattr(pipeline, "start_from_import"):
-                pipeline.start_from_import()
-        drive(run, pipeline)
+            net = None
+        settings.model = spec_of(arch)
+        result = run_experiment(settings, data=Data(train, val, None, len(self.classes_)), net=net, init=init)
+        run, pipeline = result.run, result.pipeline
         self.network_ = run.net
         self.architecture_ = arch
         self.n_features_in_ = X.shape[1]
@@ -158,6 +156,13 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
     def score(self, X, y) -> float:
         pred = self.predict(X)
         return float(np.mean(pred == check_labels(y, pred.shape[0])))
+
+
+def spec_of(arch: Architecture):
+    from .model.architecture import ModelSpec
+
+    spec = arch.to_spec()
+    return ModelSpec(layers=spec["layers"], output_code=spec.get("output_code", arch.output_code))
 
 
 def _refuse_sparse(X, name: str) -> None:

@@ -1,89 +1,152 @@
-"""One training experiment from a composed config: dataset → network → pipeline → metrics.
+"""The run path: one training run of the settings tree, for every caller.
 
-This is the testable core behind the Hydra app, the DVC stages and the estimator; it knows
-nothing of Hydra, DVC or MLflow (those subscribe to its events or wrap its result).
-The config is a plain dict with the groups of `conf/config.yaml`:
-`seed`, `dataset`, `model`, `pipeline`, `capacity`, `selection`, `budget`, `run`.
+`run_experiment(settings)` loads the data the settings name (or takes data given), builds the
+network, the pipeline and the run from the tree, trains and measures; `save_outputs` writes what
+a run leaves on disk (model.htl, sum_cache.bin, record/). The Hydra app (`cli.py`), the DVC
+stages (`stages/`), the ablation and the estimators all train through these two and nothing
+else; the module knows nothing of Hydra, DVC or MLflow (those subscribe to its events through
+`hooks` or wrap its result).
+
+A new kind of workload plugs in below the run path: a dataset loader registered in
+`data.registry.DATASETS` (its keyword arguments are its settings), a model option in
+`conf/model/`, and an experiment option in `conf/experiment/` that selects them — or, from
+Python, `Data` built from arrays (what the estimators pass).
 """
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .config import Settings
 from .model.architecture import Architecture
 from .model.network import Network
-from .train.backward import BackwardPipeline
+from .train.backward import BackwardPipeline, order_compliance
 from .train.events import Hooks
 from .train.forward import ForwardPipeline
 from .train.run import Run, Split, drive
 
-DIRECTIONS = ("backward", "forward")
+
+@dataclass
+class Data:
+    """What a run trains and is measured on: the splits (validation and test may be absent, e.g.
+    in the estimator) and the number of classes."""
+
+    train: Split
+    val: Split | None
+    test: Split | None
+    n_classes: int
+    meta: dict = field(default_factory=dict)
 
 
 @dataclass
-class Result:
+class RunResult:
+    settings: Settings
     run: Run
     pipeline: Any
     metrics: dict
-    dataset_meta: dict = field(default_factory=dict)
+    data_meta: dict = field(default_factory=dict)
 
     @property
     def net(self) -> Network:
         return self.run.net
 
 
-def make_pipeline(cfg: dict, run_id: str = ""):
-    """The pipeline the config asks for; only order and capacity policy differ between the two."""
-    pipe = dict(cfg.get("pipeline") or {})
-    direction = pipe.pop("direction", "backward")
-    if direction == "forward":
-        return ForwardPipeline(pipe, capacity=dict(cfg.get("capacity") or {}),
-                               selection=dict(cfg.get("selection") or {}), run_id=run_id)
-    if direction != "backward":
-        raise ValueError(f"pipeline.direction must be one of {DIRECTIONS}, got {direction!r}")
-    cap = dict(cfg.get("capacity") or {})
-    pipe["capacity_control"] = cap.pop("enabled", True)
-    pipe["fixed_premodulo"] = cap.pop("fixed_premodulo", 0)
-    pipe["throttle"] = cap.pop("throttle", {}) or {}
-    pipe["capacity"] = cap
-    pipe["selection"] = dict(cfg.get("selection") or {})
-    return BackwardPipeline(pipe, run_id=run_id)
+def build_pipeline(settings: Settings, run_id: str = ""):
+    """The pipeline the settings ask for; both kinds take the same four groups."""
+    kind = BackwardPipeline if settings.direction == "backward" else ForwardPipeline
+    return kind(settings.pipeline, settings.capacity, settings.selection, settings.gold_zone, run_id=run_id)
 
 
-def run_config(cfg: dict, checkpoint_path: str | None = None) -> dict:
-    """RunConfig dict from the composed config (seed, budget and the `run` group)."""
-    run = dict(cfg.get("run") or {})
-    run["seed"] = int(cfg.get("seed", 0))
-    run["budget"] = dict(cfg.get("budget") or {})
-    if checkpoint_path:
-        run["checkpoint_path"] = checkpoint_path
-    return run
+def run_experiment(settings: Settings, *, data: Data | Any | None = None, hooks: Hooks | None = None,
+                   checkpoint_path: str | None = None, resume: bool | str = False,
+                   resume_from: str | None = None, net: Network | None = None, init: dict | None = None) -> RunResult:
+    """Train one network as `settings` say and measure it on its splits.
+
+    `data`: a `Data`, a prepared `data.Dataset` (the DVC stages), or None to load
+    ``settings.dataset`` for ``settings.seed``. `net`: the network to start from (else an
+    untrained one, or the one ``settings.init_from`` names); with a starting network (`init` says
+    where it came from) the backward pipeline replaces its bootstrap with one tally of every
+    neuron, which fills the sum cache (`BackwardPipeline.start_from_import`).
+    """
+    arch = settings.architecture()
+    if net is None and settings.init_from:
+        net, init = initial_network(settings.init_from, arch)  # before the data: a wrong path fails at once
+    data = load_data(settings, arch) if data is None else as_data(data)
+    if net is None:
+        net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([settings.seed, 1])))
+    pipeline = build_pipeline(settings, run_id=str(settings.run_id or ""))
+    run = Run(net, data.train, data.val, data.n_classes, settings.run_setup(checkpoint_path), hooks)
+    if init is not None:
+        run.init = init
+        pipeline.start_from_import()
+    t0 = time.perf_counter()
+    drive(run, pipeline, resume=resume, resume_from=resume_from)
+    wall = run.wall()
+    metrics = measure(run, data)
+    metrics.update({
+        "wall_seconds": wall, "updates": run.n_updates, "accepted_updates": run.n_accepted,
+        "updates_per_second": run.n_updates / wall if wall > 0 else 0.0, "epochs": run.epoch,
+        "stop_reason": run.stopped, "direction": pipeline.name, "session_seconds": time.perf_counter() - t0,
+    })
+    if pipeline.name == "backward":
+        metrics.update(order_compliance(run.history, arch.n_layers, imported=init is not None))
+    return RunResult(settings, run, pipeline, metrics, data.meta)
 
 
-def splits_of(ds) -> tuple[Split, Split, Split]:
-    """The run's splits; a split left empty or a class absent from train is refused with the sizes."""
+def measure(run: Run, data: Data) -> dict:
+    """Accuracy on every split the data has (and the train - test gap)."""
+    out = {f"{name}_accuracy": run.accuracy(split) for name, split in
+           (("train", data.train), ("val", data.val), ("test", data.test)) if split is not None}
+    if data.test is not None:
+        out["generalization_gap"] = out["train_accuracy"] - out["test_accuracy"]
+    return out
+
+
+def warm(settings: Settings) -> float:
+    """Load or compile the kernels a run of `settings` calls, e.g. once in a parent process before
+    its workers start (they then load them from the cache instead of each compiling them); seconds."""
+    from .train.warm import run_kernel_groups, warm_kernels
+
+    net = Network.untrained(settings.architecture(), np.random.default_rng(0))
+    return warm_kernels(run_kernel_groups(net, settings.run.acceptance.tally) | build_pipeline(settings).kernel_groups())
+
+
+# -- data ---------------------------------------------------------------------------------------
+def load_data(settings: Settings, arch: Architecture) -> Data:
+    return as_data(prepare_dataset(settings, arch))
+
+
+def as_data(data) -> Data:
+    """`Data` from a `data.Dataset` (a split left empty or a class absent from train is refused
+    with the sizes) or a `Data`."""
+    if isinstance(data, Data):
+        return data
     from .data.splits import check_split_sizes
 
-    meta = getattr(ds, "meta", None) or {}
-    check_split_sizes(ds.y_train, ds.y_val, ds.y_test, ds.class_names, f"dataset {getattr(ds, 'name', '')!r}",
-                      bool(meta.get("open_classes", False)))
-    return (Split(ds.X_train, ds.y_train, ds.parity_train), Split(ds.X_val, ds.y_val, ds.parity_val),
-            Split(ds.X_test, ds.y_test, ds.parity_test))
+    meta = getattr(data, "meta", None) or {}
+    check_split_sizes(data.y_train, data.y_val, data.y_test, data.class_names,
+                      f"dataset {getattr(data, 'name', '')!r}", bool(meta.get("open_classes", False)))
+    return Data(Split(data.X_train, data.y_train, data.parity_train), Split(data.X_val, data.y_val, data.parity_val),
+                Split(data.X_test, data.y_test, data.parity_test), data.n_classes, meta)
 
 
-def prepare_dataset(cfg: dict, arch: Architecture):
-    """Load the dataset with the feature count layer 1 reads (byte-picker encodings adapt to it)."""
+def prepare_dataset(settings: Settings, arch: Architecture):
+    """Load ``settings.dataset`` for ``settings.seed`` with the feature count layer 1 reads
+    (byte-picker encodings adapt to it)."""
     from .data import load_dataset
 
-    dcfg = copy.deepcopy(dict(cfg["dataset"]))
+    dcfg = copy.deepcopy(dict(settings.dataset))
     enc = dcfg.get("encoding") or {}
     if "n_features" in enc and enc.get("n_features") not in (None, arch.n_input_features):
         enc["n_features"] = arch.n_input_features
-    ds = load_dataset(dcfg, seed=int(cfg.get("seed", 0)), max_output_bits=arch.output_bits)
+    ds = load_dataset(dcfg, seed=settings.seed, max_output_bits=arch.output_bits)
     check_fit(arch, ds.n_features, ds.n_classes)
     return ds
 
@@ -111,9 +174,6 @@ def initial_network(path, arch: Architecture) -> tuple[Network, dict]:
     """The trained network a run continues (`init_from`): a Go weights file (zlib text, DESIGN §9)
     or a hashtron-lab model file, told apart by content. Returns it and what identifies it
     (format and a short SHA-256 of the file, part of the run's checkpoint identity)."""
-    import hashlib
-    from pathlib import Path
-
     from .model.files import FORMAT_NAME, loads_model
     from .model.go_weights import import_go_weights
 
@@ -132,76 +192,23 @@ def initial_network(path, arch: Architecture) -> tuple[Network, dict]:
     return net, {"format": kind, "sha256": hashlib.sha256(data).hexdigest()[:16]}
 
 
-def train(cfg: dict, hooks: Hooks | None = None, checkpoint_path: str | None = None, resume: bool | str = False,
-          dataset=None, net: Network | None = None, resume_from: str | None = None) -> Result:
-    """Train one network as the config says and measure it on train / validation / test.
+# -- what a run leaves on disk ---------------------------------------------------------------------
+def save_outputs(result: RunResult, out_dir: str | os.PathLike, extra: dict | None = None) -> dict:
+    """model.htl, sum_cache.bin (backward) and record/ (run.json + history, epochs, decisions) in
+    `out_dir`; returns the run record's info (`extra` merged in)."""
+    from .model.files import save_model
+    from .track.records import record_of, write_run_record
 
-    With ``init_from`` (a Go weights file or a model file) training continues that network: the
-    backward pipeline replaces its bootstrap with one tally of every neuron, which fills the sum
-    cache (`BackwardPipeline.start_from_import`)."""
-    arch = Architecture.from_spec(cfg["model"]["architecture"] if "architecture" in cfg["model"] else cfg["model"])
-    init, init_from = None, cfg.get("init_from")
-    if net is None and init_from:
-        net, init = initial_network(init_from, arch)  # before the data: a wrong path fails at once
-    ds = dataset if dataset is not None else prepare_dataset(cfg, arch)
-    tr, va, te = splits_of(ds)
-    seed = int(cfg.get("seed", 0))
-    if net is None:
-        net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
-    pipeline = make_pipeline(cfg, run_id=str(cfg.get("run_id", "")))
-    run = Run(net, tr, va, ds.n_classes, run_config(cfg, checkpoint_path), hooks)
-    if init is not None:
-        run.init = init
-        if hasattr(pipeline, "start_from_import"):
-            pipeline.start_from_import()
-    t0 = time.perf_counter()
-    drive(run, pipeline, resume=resume, resume_from=resume_from)
-    wall = run.wall()
-    metrics = evaluate(run, tr, va, te)
-    metrics.update({
-        "wall_seconds": wall, "updates": run.n_updates, "accepted_updates": run.n_accepted,
-        "updates_per_second": run.n_updates / wall if wall > 0 else 0.0, "epochs": run.epoch,
-        "stop_reason": run.stopped, "direction": pipeline.name,
-        "session_seconds": time.perf_counter() - t0,
-    })
-    metrics.update(order_metrics(run.history, arch.n_layers, imported=init is not None)
-                   if pipeline.name == "backward" else {})
-    return Result(run, pipeline, metrics, getattr(ds, "meta", {}))
-
-
-def warm(cfg: dict) -> float:
-    """Load or compile the kernels a run of `cfg` calls, e.g. once in a parent process before its
-    workers start (they then load them from the cache instead of each compiling them); seconds."""
-    from .train.warm import run_kernel_groups, stats, warm_kernels
-
-    before = stats["seconds"]
-    arch = Architecture.from_spec(cfg["model"]["architecture"] if "architecture" in cfg["model"] else cfg["model"])
-    make_pipeline(cfg)  # a pipeline warms its own kernels
-    tally_mode = ((cfg.get("run") or {}).get("acceptance") or {}).get("tally", "flip")
-    warm_kernels(run_kernel_groups(Network.untrained(arch, np.random.default_rng(0)), tally_mode))
-    return stats["seconds"] - before
-
-
-def evaluate(run: Run, tr: Split, va: Split, te: Split) -> dict:
-    out = {"train_accuracy": run.accuracy(tr), "val_accuracy": run.accuracy(va), "test_accuracy": run.accuracy(te)}
-    out["generalization_gap"] = out["train_accuracy"] - out["test_accuracy"]
-    return out
-
-
-def order_metrics(history: list[dict], n_layers: int, imported: bool = False) -> dict:
-    """Seed-000 order compliance of one backward run: the final layer first (its bootstrap, or
-    for an imported network the first sweep); layers never ascending within a sweep (the
-    bootstrap epoch aside)."""
-    if not history:
-        return {"final_first": False, "backward_order": False}
-    first_phase = "backward" if imported else "bootstrap"
-    final_first = history[0]["layer"] == n_layers - 1 and history[0].get("phase") == first_phase
-    ok = True
-    by_epoch: dict[int, list[int]] = {}
-    for rec in history:
-        if rec.get("phase") == "backward":
-            by_epoch.setdefault(rec["epoch"], []).append(rec["layer"])
-    for layers in by_epoch.values():
-        if any(b > a for a, b in zip(layers, layers[1:])):
-            ok = False
-    return {"final_first": bool(final_first), "backward_order": bool(ok)}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = result.settings
+    extra = dict(extra or {})
+    meta = {"dataset": s.dataset.get("name"), "direction": result.pipeline.name, "seed": s.seed,
+            "run_id": s.run_id, **{k: extra[k] for k in ("git_commit", "stage") if k in extra}}
+    save_model(result.net, out / "model.htl", meta)
+    cache = getattr(result.pipeline, "cache", None)
+    if cache is not None:
+        cache.save(out / "sum_cache.bin")
+    info = record_of(result, {k: v for k, v in extra.items() if k != "git_commit"})
+    write_run_record(out / "record", info, result.run.history, result.run.curve(), result.run.decisions)
+    return info

@@ -16,14 +16,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .data.encoders import ORDINAL, Encoder, TableColumns
 from .estimator import HashtronClassifier, NotFittedError, _refuse_sparse, check_labels
-from .train.run import RunConfig
-
-# What the n-tuple experiments run (conf/run/ntuple.yaml, conf/experiment/ntuple_*.yaml; D22–D24);
-# tests/test_ntuple_estimator.py checks they agree.
-RUN = {"acceptance": {"rule": "always", "reject_revisits": False, "tally": "local", "positive_weight": 1_000_000}}
-BACKWARD = {"layer_fraction": 1.0, "max_attempts": 1}
-CAPACITY = {"enabled": False, "fixed_premodulo": 0}
-SELECTION = {"rule": "round_robin"}
+from .presets import BACKWARD_ALL as BACKWARD
+from .presets import CAPACITY_FIXED as CAPACITY
+from .presets import NTUPLE_RUN as RUN
+from .presets import ROUND_ROBIN as SELECTION
+from .settings import from_mapping
+from .train.run import RunSetup
 
 
 class NTupleClassifier(ClassifierMixin, BaseEstimator):
@@ -62,7 +60,7 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def fit(self, X, y) -> NTupleClassifier:
-        RunConfig(seed=self.seed)  # the seed's range, checked before it seeds the tuple draw
+        from_mapping(RunSetup, {"seed": self.seed})  # the seed's range, checked before it seeds the tuple draw
         X = _columns(X)
         y = check_labels(y, X.values.shape[0])
         self.classes_, y_idx = np.unique(y, return_inverse=True)

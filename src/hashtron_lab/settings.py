@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, TypeVar
 
@@ -125,16 +127,60 @@ def allowed(cls: type, name: str) -> str:
     return "any"
 
 
-def from_mapping(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
-    """Build dataclass `cls` from `data`; a misspelled key fails naming it and the valid keys, a
-    value out of range naming `where`.key, the value and the allowed range."""
+def seed_field():
+    """The run seed: every object that takes one declares it with this field (one default)."""
+    return ranged(0, 0, UINT32_MAX, integer=True, key="seed")
+
+
+def nested_type(hint: Any) -> type | None:
+    """The dataclass a field annotation names (also inside ``X | None``), else None."""
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if dataclasses.is_dataclass(arg) and isinstance(arg, type):
+                return arg
+    return None
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any] | T | None, where: str = "") -> T:
+    """Build dataclass `cls` from `data` (nested mappings become the nested dataclasses their
+    fields name); a misspelled key fails naming it and the valid keys, a value out of range
+    naming `where`.key, the value and the allowed range. An instance of `cls` is returned as is."""
+    if isinstance(data, cls):
+        return data
     data = dict(data or {})
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         label = where or cls.__name__
         raise ValueError(f"unknown key(s) {unknown} in {label}; valid keys: {sorted(names)}")
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        key = f"{where}.{name}" if where else name
+        hint = hints[name]
+        sub = nested_type(hint)
+        if sub is not None and isinstance(value, Mapping):
+            data[name] = from_mapping(sub, value, key)
+            continue
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        item = nested_type(args[-1]) if args else None
+        if item is not None and origin is dict and isinstance(value, Mapping):
+            data[name] = {k: from_mapping(item, v, f"{key}.{k}") for k, v in value.items()}
+        elif item is not None and origin is list and isinstance(value, (list, tuple)):
+            data[name] = [from_mapping(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
     try:
         return cls(**data)
     except SettingError as e:
         raise e.within(where) from None
+
+
+def to_mapping(obj: Any) -> Any:
+    """A settings dataclass (or a structure holding some) as plain dicts and lists."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_mapping(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: to_mapping(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_mapping(v) for v in obj]
+    return obj

@@ -195,7 +195,7 @@ def test_a_class_absent_from_train_is_refused_with_the_sizes(tmp_path):
 
 
 def test_a_hand_made_dataset_with_an_empty_test_split_is_refused_before_training():
-    """experiment.train on a Dataset whose test split is empty (e.g. edited on disk)."""
+    """The run path given a Dataset whose test split is empty (e.g. edited on disk)."""
     import numpy as np
 
     from hashtron_lab import experiment
@@ -205,4 +205,4 @@ def test_a_hand_made_dataset_with_an_empty_test_split_is_refused_before_training
     y = np.arange(20) % 2
     ds = Dataset("toy", X[:16], y[:16], X[16:], y[16:], X[:0], y[:0], None, None, None, ["0", "1"], {})
     with pytest.raises(DatasetError, match=r"dataset 'toy': the split leaves test empty \(train 16, val 4, test 0"):
-        experiment.splits_of(ds)
+        experiment.as_data(ds)

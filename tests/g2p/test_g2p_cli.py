@@ -116,21 +116,23 @@ def test_report_means_stds_and_verdicts(tmp_path):
 def test_config_defaults_agree_with_the_phonemizer():
     import inspect
 
-    from hashtron_lab.config_schema import G2PSchema, load_config
+    from hashtron_lab.config_schema import load_config
     from hashtron_lab.g2p import Phonemizer
-    from hashtron_lab.g2p.job import PHONEMIZER_KEYS
+    from hashtron_lab.g2p.settings import PHONEMIZER_KEYS, G2PConfig, PhonemizerSettings
 
-    cfg = load_config(["experiment=g2p"])
+    cfg = load_config(["experiment=g2p"]).to_dict()
     sig = inspect.signature(Phonemizer).parameters
-    schema = G2PSchema()
+    schema, settings = G2PConfig(), PhonemizerSettings()
     for k in PHONEMIZER_KEYS:
         default = sig[k].default
         assert cfg["g2p"][k] == (list(default) if isinstance(default, tuple) else default), k
         assert getattr(schema, k) == cfg["g2p"][k], k
+        value = getattr(settings, k)
+        assert (list(value) if isinstance(value, tuple) else value) == cfg["g2p"][k], k
     from hashtron_lab.data.lexicon import language_of
 
     assert cfg["dataset"]["name"] == "lexicon" and language_of(cfg) == "de"
-    assert language_of(load_config(["dataset=lexicon", "language=fr"])) == "fr"
+    assert language_of(load_config(["dataset=lexicon", "language=fr"]).to_dict()) == "fr"
 
 
 @pytest.mark.parametrize("override,message", [

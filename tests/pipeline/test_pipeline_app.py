@@ -49,8 +49,7 @@ def test_a_tracked_job_logs_its_content_as_the_child_of_its_multirun(tmp_path, h
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     client, exp_id = client_and_experiment({"uri": uri}, tmp_path)
     parent = client.create_run(exp_id, run_name="sweep").info.run_id
-    cfg = cs.load_config([*QUICK, "seed=1"])
-    cfg["tracking"] = {**cfg["tracking"], "uri": uri}
+    cfg = cs.load_config([*QUICK, "seed=1", f"tracking.uri={uri}"])
     train_and_save(cfg, tmp_path / "job", group="multirun:x", source="hydra", parent_run_id=parent,
                    root=ROOT, tracking_root=tmp_path)
     _, runs = helpers.mlflow_runs(uri)

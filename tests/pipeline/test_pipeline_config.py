@@ -1,4 +1,6 @@
-"""conf/: every group composes, the schema rejects bad input clearly, params.yaml is in sync."""
+"""The settings tree and conf/: every option of every group composes and its values reach the
+objects that use them; option files only select and override (no default written twice); the
+tree round-trips through params.yaml; the schema rejects bad input clearly."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,18 +8,48 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from hashtron_lab import config_schema as cs
+from hashtron_lab.config import Settings, plain
+from hashtron_lab.presets import OPTIONS
+from hashtron_lab.settings import to_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
-GROUPS = ("dataset", "model", "pipeline", "capacity", "selection", "budget", "run", "tracking", "main", "experiment")
+GROUPS = ("dataset", "model", "pipeline", "capacity", "selection", "budget", "run", "tracking", "alerts", "main",
+          "ablation", "experiment")
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    """A group's options: its YAML files and those defined in Python (presets.OPTIONS)."""
+    return sorted({p.stem for p in (CONF / group).glob("*.yaml")} | {o for g, o in OPTIONS if g == group})
+
+
+def option_values(group: str, option: str) -> dict:
+    """What an option sets, as {key path from the root: value} (its defaults list aside)."""
+    path = CONF / group / f"{option}.yaml"
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text) or {}
+        glob_ = "# @package _global_" in text
+    else:
+        doc, glob_ = dict(OPTIONS[(group, option)]), False
+    doc.pop("defaults", None)
+    doc.pop("hydra", None)
+    out = {}
+
+    def walk(prefix, node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(prefix + (k,), v)
+        else:
+            out[prefix] = node
+
+    walk(() if glob_ else (group,), doc)
+    return out
 
 
 def test_the_root_defaults_list_names_every_group():
@@ -29,48 +61,121 @@ def test_the_root_defaults_list_names_every_group():
     assert "override hydra/launcher" in names
 
 
+def built_objects(settings: Settings) -> dict:
+    """What the run path, the alerts and the stages build from the tree, as plain settings per group."""
+    from hashtron_lab.experiment import build_pipeline
+    from hashtron_lab.model.network import Network
+    from hashtron_lab.stages.common import run_settings
+    from hashtron_lab.track.alerts import AlertMonitor
+    from hashtron_lab.train.run import Run, Split
+
+    arch = settings.architecture()
+    pipe = build_pipeline(settings)
+    n_in = arch.n_input_features
+    X = np.arange(8 * n_in, dtype=np.uint32).reshape(8, n_in) % 5
+    run = Run(Network.untrained(arch, np.random.default_rng(0)), Split(X, np.arange(8) % 2), Split(X, np.arange(8) % 2),
+              2, settings.run_setup())
+    out = {"seed": run.cfg.seed, "phase": settings.phase, "init_from": settings.init_from,  # read by the run path
+           "pipeline": dataclasses.asdict(pipe.cfg),
+           "budget": dataclasses.asdict(run.budget),
+           "run": {"acceptance": dataclasses.asdict(run.accept), "validation": dataclasses.asdict(run.valcfg),
+                   "checkpoint_every": run.cfg.run.checkpoint_every, "progress": run.cfg.run.progress},
+           "model": {"name": settings.model.name, **arch.to_spec(), "output_code": arch.output_code},
+           "dataset": settings.dataset,   # what `experiment.prepare_dataset` loads
+           "alerts": dataclasses.asdict(AlertMonitor(settings.alerts).cfg),
+           "tracking": dataclasses.asdict(settings.tracking),
+           "main": {**to_mapping(settings.main),
+                    **{d: dataclasses.asdict(run_settings(settings, d, 0).pipeline) for d in ("backward", "forward")}},
+           "ablation": to_mapping(settings.ablation)}
+    controller = getattr(pipe, "controller", None)
+    if controller is not None:  # backward always; forward with capacity_control
+        out["capacity"] = dataclasses.asdict(controller.cfg)
+        assert (controller.throttle is not None) == (pipe.name == "backward" and controller.cfg.throttle.enabled)
+        assert controller.zone == settings.gold_zone
+    selector = getattr(pipe, "selector", None)
+    if selector is not None:  # backward always; forward with use_selection
+        out["selection"] = dataclasses.asdict(selector.cfg)
+        assert selector.zone == settings.gold_zone
+    return out
+
+
+def _same(got, want) -> bool:
+    """`got` holds `want` (a mapping may fill keys the option leaves to their defaults)."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and _same(got[k], v) for k, v in want.items())
+    if isinstance(want, list):
+        return len(got) == len(want) and all(_same(g, w) for g, w in zip(got, want))
+    return got == want
+
+
+def _get(tree, path):
+    for k in path:
+        tree = tree[k]
+    return tree
+
+
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
-def test_every_option_of_every_group_composes_and_checks(group, option):
-    cfg = cs.load_config([f"{group}={option}"])
+def test_every_option_composes_and_its_values_reach_the_objects_that_use_them(group, option):
+    if group == "dataset" and option == "phonemizer_all":
+        overrides = [f"{group}={option}"]
+    else:
+        overrides = ["~experiment", f"{group}={option}"] if group != "experiment" else [f"experiment={option}"]
+    if group in ("capacity", "selection"):  # read by the backward pipeline (forward only with its switches)
+        overrides.append("pipeline=backward")
+    composed = plain(cs.compose(overrides))
+    settings = cs.load_config(overrides)
+    objects = built_objects(settings)
+    for path, value in option_values(group, option).items():
+        if path[0] in ("capacity", "selection") and path[0] not in objects:
+            continue  # an experiment's capacity/selection on a pipeline that does not read it
+        assert _same(_get(composed, path), value), (path, value)
+        got = _get(objects, path)
+        if path == ("model", "layers"):  # the network built from them (premodulo 0 made explicit)
+            from hashtron_lab.model.architecture import Architecture
+
+            value = Architecture.from_spec({"layers": value}).to_spec()["layers"]
+        assert _same(got, value), (path, got, value)
+    # the whole composition, not only the option's keys, reaches the objects
+    for key in ("pipeline", "budget", "run", "alerts", "tracking", "main", "ablation"):
+        assert to_mapping(objects[key]) == composed[key], key
+
+
+GROUP_DEFAULTS = {"pipeline": None, "capacity": "CapacityConfig", "selection": "SelectionConfig", "budget": "Budget",
+                  "run": "RunConfig", "tracking": "TrackingConfig", "alerts": "AlertConfig", "main": "MainConfig"}
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUP_DEFAULTS for o in options(g)])
+def test_an_option_only_overrides_it_never_restates_a_default(group, option):
+    """Every value an option file sets differs from the library's default for that key: each
+    default is written once, on its dataclass."""
+    defaults = plain(Settings())
     if group == "pipeline":
-        assert option.startswith(cfg["pipeline"]["direction"])
-    if group == "dataset" and option != "phonemizer_all":
-        assert cfg["dataset"] == yaml.safe_load((CONF / "dataset" / f"{option}.yaml").read_text())
-    for key in ("seed", "dataset", "model", "pipeline", "capacity", "selection", "budget", "run", "tracking", "main"):
-        assert key in cfg
+        from hashtron_lab.config import pipeline_settings
+
+        kind = cs.load_config(["~experiment", f"pipeline={option}"]).direction
+        defaults["pipeline"] = plain(pipeline_settings({"direction": kind}))
+    for path, value in option_values(group, option).items():
+        assert _get(defaults, path) != value, f"conf/{group}/{option} restates the default {'.'.join(path)}={value!r}"
 
 
-def test_the_composed_default_trains_the_library_defaults_where_it_claims_to():
-    """Without an experiment, options documented as the library's behaviour hold its defaults."""
-    from hashtron_lab.train.backward import BackwardConfig
-    from hashtron_lab.train.capacity import CapacityConfig
-    from hashtron_lab.train.forward import ForwardConfig
-    from hashtron_lab.train.selection import SelectionConfig
-    from hashtron_lab.train.throttle import ThrottleConfig
+def test_settings_round_trip_conf_objects_params_objects(tmp_path):
+    """conf -> settings tree -> params.yaml -> settings tree: the same objects."""
+    from hashtron_lab.config import Settings as Tree
 
-    cfg = cs.load_config(["~experiment"])  # the default experiment tunes some groups on purpose
-    cap = dict(cfg["capacity"])
-    throttle = cap.pop("throttle")
-    assert cap.pop("enabled") is True and cap.pop("fixed_premodulo") == 0
-    assert cap == dataclasses.asdict(CapacityConfig())
-    assert throttle == dataclasses.asdict(ThrottleConfig())
-    assert cfg["selection"] == dataclasses.asdict(SelectionConfig())
-    lib_b = dataclasses.asdict(BackwardConfig())
-    for k, v in cfg["main"]["backward"].items():
-        if k != "direction":
-            assert lib_b[k] == v, k
-    assert {k: v for k, v in cfg["main"]["forward"].items() if k != "direction"} == dataclasses.asdict(ForwardConfig())
+    for overrides in ([], ["~experiment"], ["experiment=acc_digits", "pipeline=forward"], ["ablation=full"]):
+        first = cs.load_config(overrides)
+        (tmp_path / "params.yaml").write_text(cs.params_text(overrides, ROOT))
+        again = cs.read_params(tmp_path / "params.yaml")
+        assert again == first, overrides
+        assert Tree.from_dict(first.to_dict()) == first  # and through plain dicts
 
 
-@pytest.mark.parametrize("schema,lib,extra", cs.mirrored_fields(), ids=lambda x: getattr(x, "__name__", ""))
-def test_schemas_mirror_the_library_dataclasses(schema, lib, extra):
-    """A field added to (or renamed in) a training dataclass must reach conf/ and the schema."""
-    skip = {"seed", "budget", "checkpoint_path", "capacity_control", "fixed_premodulo", "capacity", "throttle",
-            "selection"}
-    lib_fields = cs.field_names(lib) - (skip if lib.__name__ in ("RunConfig", "BackwardConfig") else set())
-    if lib.__name__ == "RunConfig":
-        lib_fields |= {"acceptance", "validation"}
-    assert cs.field_names(schema) - extra == lib_fields
+def test_defaults_live_once():
+    """The values the issue found in two places: one now, on the dataclass, and conf/ agrees."""
+    s = cs.load_config(["~experiment"])
+    assert s.budget.max_updates == Settings().budget.max_updates == 1500
+    assert s.run.validation.patience == Settings().run.validation.patience == 100
+    assert s.gold_zone == Settings().gold_zone
 
 
 def test_params_yaml_is_in_sync_with_conf():
@@ -102,6 +207,7 @@ def test_dvc_composition_uses_the_same_schema_in_a_fresh_process(tmp_path):
 
 BAD = [
     (["capacity.clamp_factr=3"], "capacity.clamp_factr"),
+    (["selection.eps_factor=1"], "selection.eps_factor"),    # the gold zone is configured once: gold_zone.*
     (["+capacity.clamp_factr=3"], "capacity.clamp_factr"),
     (["+seeed=1"], "seeed"),
     (["budget.max_updates=lots"], "budget.max_updates"),

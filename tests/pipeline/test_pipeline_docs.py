@@ -92,15 +92,12 @@ def _sweep_jobs(cmd: str) -> list[list[str]]:
 TRAINING = ("dataset", "model", "pipeline", "capacity", "selection", "budget", "run", "seed")
 
 
-def test_the_documented_sweeps_train_the_main_jobs_runs(monkeypatch):
+def test_the_documented_sweeps_train_the_main_jobs_runs():
     """README: the sweep trains the main job's six runs, the settings `dvc repro` uses (it used
     to say `pipeline=backward`, which on the n-tuple network is another backward: 0.59 test
     against the report's 0.97)."""
     from hashtron_lab import config_schema as cs
-
-    monkeypatch.syspath_prepend(str(ROOT / "stages"))
-    sys.modules.pop("common", None)
-    from common import config_for
+    from hashtron_lab.stages.common import run_settings
 
     params = cs.read_params(ROOT / "params.yaml")
     sweeps = sorted({c for c in documented_commands() if c.startswith("python -m hashtron_lab -m pipeline=")})
@@ -110,10 +107,9 @@ def test_the_documented_sweeps_train_the_main_jobs_runs(monkeypatch):
         assert len(jobs) == 6
         for overrides in jobs:
             got = cs.load_config(overrides)
-            direction, seed = got["pipeline"]["direction"], got["seed"]
-            want = config_for(params, direction, seed)
+            want = run_settings(params, got.direction, got.seed)
             for key in TRAINING:
-                assert got[key] == want[key], (cmd, overrides, key)
+                assert getattr(got, key) == getattr(want, key), (cmd, overrides, key)
 
 
 def test_the_quick_start_runs_the_main_job_described():
@@ -122,11 +118,11 @@ def test_the_quick_start_runs_the_main_job_described():
     from hashtron_lab import config_schema as cs
 
     p = cs.read_params(ROOT / "params.yaml")
-    assert p["dataset"]["name"] == "digits" and p["dataset"]["encoding"]["kind"] == "tuples"
-    assert p["model"]["name"] == "ntuple_digits" and p["main"]["seeds"] == [0, 1, 2]
-    assert p["main"]["backward"]["direction"] == "backward" and p["main"]["backward"]["layer_fraction"] == 1.0
-    assert p["main"]["forward"]["direction"] == "forward"
-    assert p["main"]["backward"] == cs.load_config(["pipeline=backward_all"])["pipeline"]
+    assert p.dataset["name"] == "digits" and p.dataset["encoding"]["kind"] == "tuples"
+    assert p.model.name == "ntuple_digits" and p.main.seeds == [0, 1, 2]
+    assert p.main.backward.direction == "backward" and p.main.backward.layer_fraction == 1.0
+    assert p.main.forward.direction == "forward"
+    assert p.main.backward == cs.load_config(["pipeline=backward_all"]).pipeline
 
 
 SHRINK = ["budget=quick", "dataset.max_samples=200", "model=tiny"]

@@ -68,11 +68,12 @@ def test_dvc_repro_end_to_end(project):
 
     # conf/ edited without regenerating params.yaml: the first stage stops the run and says how
     alerts = project.root / "conf" / "alerts" / "default.yaml"
-    alerts.write_text(alerts.read_text().replace("stagnation_epochs: 3 ", "stagnation_epochs: 4 "))
+    original = alerts.read_text()
+    alerts.write_text(original + "stagnation_epochs: 4\n")
     stale = project.run(["dvc", "repro"], check=False)
     assert stale.returncode != 0 and ran(stale.stdout) == {"params"}, stale.stdout
     assert f"python -m hashtron_lab params {' '.join(TINY)} && dvc repro" in stale.stdout + stale.stderr
-    alerts.write_text(alerts.read_text().replace("stagnation_epochs: 4 ", "stagnation_epochs: 3 "))
+    alerts.write_text(original)
 
     # an evaluation-only parameter: only evaluate@* and compare rerun (alerts are evaluation only)
     project.params(*TINY, "alerts.train_accuracy_max=0.01")

@@ -3,8 +3,6 @@ a clean run fires none; a live run and its replayed record give the same alerts.
 from __future__ import annotations
 
 import logging
-import sys
-import types
 
 import pytest
 
@@ -14,7 +12,6 @@ from hashtron_lab.track.alerts import (
     AlertMonitor,
     AlertWarning,
     ConsoleAlerts,
-    MlflowAlertTags,
     alerts_from_record,
     attach,
     events_of_record,
@@ -49,7 +46,7 @@ def test_config_defaults_and_from_dict():
     assert c.train_accuracy_max == 0.9 and c.rules == ["stuck_layer"]
     with pytest.raises(ValueError, match="stagnation_epoch"):
         AlertConfig.from_dict({"stagnation_epoch": 3})
-    with pytest.raises(ValueError, match="unknown alert rule"):
+    with pytest.raises(ValueError, match="rules = \\['memorisation'\\] names unknown rules"):
         AlertConfig(rules=["memorisation"])
     with pytest.raises(ValueError, match="train_accuracy_max"):
         AlertConfig(train_accuracy_max=1.5)
@@ -228,18 +225,6 @@ def test_console_sink_warns():
     sink("update", {"update": 1})   # other events are ignored
 
 
-def test_mlflow_tags_sink(monkeypatch):
-    calls = []
-    fake = types.SimpleNamespace(active_run=lambda: object(), set_tags=lambda tags: calls.append(dict(tags)))
-    monkeypatch.setitem(sys.modules, "mlflow", fake)
-    sink = MlflowAlertTags()
-    sink("alert", {"kind": "stuck_layer", "message": "stuck"})
-    sink("alert", {"kind": "stuck_layer", "message": "stuck again"})
-    sink("epoch", {"epoch": 1})
-    assert calls == [{"alert.stuck_layer": "1: stuck", "alerts": "1"},
-                     {"alert.stuck_layer": "2: stuck again", "alerts": "2"}]
-
-
 # -- replay ------------------------------------------------------------------------------------
 def test_events_of_record_order():
     record = {"info": {"skips": [{"update": 2, "layer": 1}]},
@@ -255,7 +240,8 @@ def test_live_run_and_replayed_record_agree(tmp_path):
     """Alerts raised during a real (small) training run equal those replayed from its record."""
     import yaml
 
-    from hashtron_lab.experiment import train
+    from hashtron_lab.config import Settings
+    from hashtron_lab.experiment import run_experiment
     from hashtron_lab.track.records import read_run_record, record_of, write_run_record
 
     root = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -266,8 +252,8 @@ def test_live_run_and_replayed_record_agree(tmp_path):
     hooks = Hooks()
     monitor = AlertMonitor({"stagnation_epochs": 2}, hooks.emit)
     hooks.subscribe(monitor)
-    r = train(cfg, hooks=hooks)
-    write_run_record(tmp_path / "rec", record_of(r, cfg), r.run.history, r.run.epochs, r.run.decisions)
+    r = run_experiment(Settings.from_dict(cfg), hooks=hooks)
+    write_run_record(tmp_path / "rec", record_of(r), r.run.history, r.run.epochs, r.run.decisions)
     replayed = alerts_from_record(tmp_path / "rec", {"stagnation_epochs": 2})
     assert monitor.alerts, "expected this short run to raise at least one alert"
     assert replayed == monitor.alerts

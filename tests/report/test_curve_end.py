@@ -4,13 +4,13 @@ the result; `Run.record_final` adds the end point, and every curve built from a 
 (epochs.jsonl, plots/<direction>/accuracy.csv, dashboards, compare curves, MLflow) ends there."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from hashtron_lab import config_schema as cs
-from hashtron_lab.experiment import train
+from hashtron_lab.experiment import run_experiment
+from hashtron_lab.stages.evaluate import accuracy_rows
 from hashtron_lab.track.alerts import events_of_record
 from hashtron_lab.track.records import read_run_record, record_of, write_run_record
 from hashtron_lab.train.events import Hooks
@@ -23,21 +23,12 @@ def _run(tmp_path, name, *overrides):
     seen = []
     hooks = Hooks()
     hooks.subscribe(lambda kind, p: seen.append(kind))
-    res = train(cfg, hooks=hooks)
-    write_run_record(tmp_path / name, record_of(res, cfg), res.run.history, res.run.curve(), res.run.decisions)
+    res = run_experiment(cfg, hooks=hooks)
+    write_run_record(tmp_path / name, record_of(res), res.run.history, res.run.curve(), res.run.decisions)
     return res, read_run_record(tmp_path / name), seen
 
 
-def _evaluate_module(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "stages"))
-    for m in ("common", "evaluate"):
-        sys.modules.pop(m, None)
-    import evaluate
-
-    return evaluate
-
-
-def test_the_main_jobs_curves_end_at_the_table(tmp_path, monkeypatch):
+def test_the_main_jobs_curves_end_at_the_table(tmp_path):
     """The main job's n-tuple network: its 1,012-update budget ends the backward run four updates
     into epoch 3 (the final layer's second visit), which took train accuracy from ~0.15 to ~1.0."""
     records = {}
@@ -53,7 +44,7 @@ def test_the_main_jobs_curves_end_at_the_table(tmp_path, monkeypatch):
         kinds = [k for k, _ in events_of_record(rec)]
         assert kinds[-2:] == ["final", "run_end"] and kinds.count("epoch") == m["epochs"]
         records[0] = rec
-        rows = _evaluate_module(monkeypatch).accuracy_rows(records)
+        rows = accuracy_rows(records)
         assert rows[-1]["point"] == "final" and rows[-1]["updates"] == m["updates"]
         assert rows[-1]["train_accuracy"] == pytest.approx(m["train_accuracy"])
         assert rows[-1]["val_accuracy"] == pytest.approx(m["val_accuracy"])

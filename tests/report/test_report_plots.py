@@ -107,7 +107,7 @@ def test_gold_counts_by_hand():
     xs, counts = plots.gold_counts(run)
     assert xs == [1, 2, 3, 4]
     assert counts == {0: [0, 2, 2, 2], 1: [1, 1, 1, 0]}
-    run.info["params"]["capacity"] = {"eps_factor": 4.0}   # ε = 40: |S| = 40 and 30 are not above it
+    run.info["params"]["gold_zone"] = {"eps_factor": 4.0}   # ε = 40: |S| = 40 and 30 are not above it
     assert plots.gold_counts(run)[1] == {0: [0, 0, 0, 0], 1: [1, 1, 1, 0]}
 
 
@@ -115,11 +115,6 @@ def test_divergence_start():
     e = [1, 2, 3, 4, 5]
     assert plots.divergence_start(e, [0.5, 0.7, 0.6, 0.8, 0.9], [0.5, 0.5, 0.58, 0.6, 0.6], 0.05) == 4
     assert plots.divergence_start(e, [0.5] * 5, [0.5] * 5, 0.05) is None
-
-
-def test_regime():
-    assert [plots.regime(s, N) for s in (0, 10, 11, 79, 80, -90)] == ["noisy", "noisy", "gold", "gold", "collapsed",
-                                                                     "collapsed"]
 
 
 def test_renders_headless_without_pyplot(tmp_path):

@@ -96,10 +96,16 @@ def digits(name: str = "digits_threshold"):
 
 
 # -- runs -------------------------------------------------------------------------------
+RUN_KEYS = ("acceptance", "validation", "checkpoint_every", "progress")
+
+
 def make_run(net: Network, train: Split, val: Split | None, n_classes: int | None, recorder: Recorder | None = None,
              **cfg) -> Run:
+    """A Run from flat keywords: seed, budget, checkpoint_path and the `run` group's keys."""
     cfg.setdefault("seed", 0)
-    return Run(net, train, val, n_classes, cfg, Hooks([recorder]) if recorder is not None else None)
+    setup = {k: v for k, v in cfg.items() if k not in RUN_KEYS}
+    setup["run"] = {k: v for k, v in cfg.items() if k in RUN_KEYS}
+    return Run(net, train, val, n_classes, setup, Hooks([recorder]) if recorder is not None else None)
 
 
 def model_bytes(net: Network) -> bytes:

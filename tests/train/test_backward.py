@@ -9,9 +9,11 @@ from itertools import groupby
 import numpy as np
 import pytest
 
-from hashtron_lab.experiment import order_metrics
+from types import SimpleNamespace
+
 from hashtron_lab.model.architecture import Architecture
 from hashtron_lab.train.backward import BackwardPipeline
+from hashtron_lab.train.backward import order_compliance as order_metrics
 from hashtron_lab.train.run import drive
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
@@ -60,13 +62,13 @@ def task(tr, name):
     raise KeyError(name)
 
 
-def backward_run(tr, name, seed=0, updates=300, pipeline=None, **run_cfg):
+def backward_run(tr, name, seed=0, updates=300, pipeline=None, capacity=None, **run_cfg):
     arch, trn, va, nc = task(tr, name)
     rec = tr.Recorder()
     run_cfg.setdefault("validation", {"patience": None})
     run = tr.make_run(tr.untrained(arch, seed), trn, va, nc, rec, seed=seed, budget={"max_updates": updates},
                       **run_cfg)
-    pipe = BackwardPipeline(pipeline or {})
+    pipe = BackwardPipeline(pipeline, capacity)
     drive(run, pipe)
     return run, pipe, rec
 
@@ -216,7 +218,11 @@ def test_capacity_law_hand_checked_examples(tr):
     """Worked examples of the law, checked through the same pipeline code path (a real run's N)."""
     from hashtron_lab.train.capacity import CapacityController
 
-    c = CapacityController({"dampening": []})
+    class Controller(CapacityController):
+        def decide(self, *a):
+            return SimpleNamespace(**self.decision_fields(*a))
+
+    c = Controller({"dampening": []})
     # N = 1078 (digits train split): S = 33 -> (1078/34)² = 1005.26 -> 1005
     d = c.decide(1, 0, 1078, [(33, 1)], 1, 0)
     assert (d.raw, d.final, d.regime) == (1005, 1005, "gold")
@@ -230,22 +236,22 @@ def test_capacity_law_hand_checked_examples(tr):
     d = c.decide(0, 0, 1078, [(-1078, 1)], 1, 0)
     assert (d.raw, d.regime, d.clamps) == (1, "collapsed", ["capacity_low"])
     # with the default ×10 clamp: previous 1078, raw 3 -> 108
-    d = CapacityController({}).decide(2, 3, 1078, [(-654, 1)], 1, 1078)
+    d = Controller({}).decide(2, 3, 1078, [(-654, 1)], 1, 1078)
     assert (d.raw, d.final, d.clamps) == (3, 108, ["clamp"])
 
 
 def test_fixed_premodulo_ablation_keeps_bootstrap_at_N(tr):
     run, pipe, rec = backward_run(tr, "breast_cancer", updates=60,
-                                  pipeline={"capacity_control": False, "fixed_premodulo": 4096})
+                                  capacity={"enabled": False, "fixed_premodulo": 4096})
     N = len(run.train)
     assert run.history[0]["premodulo"] == N
     assert all(h["premodulo"] == 4096 for h in run.history if h["phase"] == "backward")
 
 
 def test_throttle_disabled_means_alpha_one(tr):
-    run, pipe, rec = backward_run(tr, "breast_cancer", updates=120, pipeline={"throttle": {"enabled": False}})
+    run, pipe, rec = backward_run(tr, "breast_cancer", updates=120, capacity={"throttle": {"enabled": False}})
     assert all(d["alpha"] == 1.0 and "throttle" not in d["clamps"] for d in rec.of("decision"))
-    run2, _, rec2 = backward_run(tr, "breast_cancer", updates=120, pipeline={"throttle": {"enabled": True}})
+    run2, _, rec2 = backward_run(tr, "breast_cancer", updates=120, capacity={"throttle": {"enabled": True}})
     assert any(d["alpha"] < 1.0 for d in rec2.of("decision"))
 
 
@@ -315,7 +321,9 @@ def test_improve_rule_when_nothing_improves_skips_every_sweep_and_ends(tr):
 # -- sum cache and selection ----------------------------------------------------------------
 def test_sum_cache_holds_one_record_per_trained_neuron(tr, real_run):
     run, pipe, rec = real_run
-    from hashtron_lab.train.sum_cache import REGIME_NAMES, regime_of
+    from hashtron_lab.train.gold_zone import REGIME_NAMES, GoldZone
+
+    regime_of = GoldZone().regime
 
     records = pipe.cache.records()
     assert len(records) == len(pipe.cache) == run.n_updates
@@ -332,7 +340,7 @@ def test_sum_cache_holds_one_record_per_trained_neuron(tr, real_run):
     # every neuron trained has its latest sum in the cache
     for h in run.history[::-1][:20]:
         latest = [g for g in run.history if (g["layer"], g["neuron"]) == (h["layer"], h["neuron"])][-1]
-        assert pipe.cache.latest(h["layer"], h["neuron"])["S"] == latest["S"]
+        assert pipe.cache.recent(h["layer"], h["neuron"])[-1][0] == latest["S"]
 
 
 def test_a_read_of_the_cache_mid_visit_sees_every_record_so_far(tr):

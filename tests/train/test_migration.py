@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from hashtron_lab.estimator import HashtronClassifier
 from hashtron_lab.model.go_weights import export_go_weights, import_go_weights
 from hashtron_lab.train.events import Hooks, Recorder
 from hashtron_lab.train.forward import ForwardPipeline
-from hashtron_lab.train.run import drive
+from hashtron_lab.train.run import Budget, Run, drive
 from hashtron_lab.train.tally import tally
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
@@ -33,11 +34,11 @@ def cfg():
 @pytest.fixture(scope="module")
 def go_file(cfg, tmp_path_factory):
     """A network trained 150 forward updates, written as a Go weights file."""
-    arch = experiment.Architecture.from_spec(cfg["model"])
+    arch = cfg.architecture()
     ds = experiment.prepare_dataset(cfg, arch)
-    tr, va, _ = experiment.splits_of(ds)
+    data = experiment.as_data(ds)
     net = experiment.Network.untrained(arch, np.random.default_rng(5))
-    run = experiment.Run(net, tr, va, ds.n_classes, {"seed": 5, "budget": {"max_updates": 150}})
+    run = Run(net, data.train, data.val, ds.n_classes, {"seed": 5, "budget": {"max_updates": 150}})
     drive(run, ForwardPipeline())
     path = tmp_path_factory.mktemp("go") / "w.zlib"
     export_go_weights(run.net, path)
@@ -48,10 +49,12 @@ def go_file(cfg, tmp_path_factory):
 def test_init_from_a_go_file_fills_the_sum_cache_and_trains_on(cfg, go_file):
     path, trained, ds = go_file
     rec = Recorder()
-    res = experiment.train({**cfg, "init_from": str(path)}, hooks=Hooks([rec]), dataset=ds)
+    res = experiment.run_experiment(replace(cfg, init_from=str(path)), hooks=Hooks([rec]), data=ds)
     run, pipe = res.run, res.pipeline
     arch = trained.architecture
-    tr, va, _ = experiment.splits_of(ds)
+    data = experiment.as_data(ds)
+    tr, va = data.train, data.val
+    records = pipe.cache.records()
 
     # the first epoch is the import tally: one record per neuron, the sums of the imported network
     [imp] = rec.of("import_tally")
@@ -60,7 +63,7 @@ def test_init_from_a_go_file_fills_the_sum_cache_and_trains_on(cfg, go_file):
     targets = tr.targets_for(run.code)
     for layer, width in enumerate(arch.widths):
         for pos in range(width):
-            first = pipe.cache.history(layer, pos)[0]
+            first = records[(records["layer"] == layer) & (records["pos"] == pos)][0]
             t = tally(trained, trace, targets, layer, pos)
             assert (int(first["epoch"]), int(first["S"]), int(first["N"])) == (0, t.S, t.N)
             assert int(first["premodulo"]) == trained.neuron(layer, pos).premodulo
@@ -84,13 +87,14 @@ def test_the_imported_start_is_part_of_the_checkpoint_identity(cfg, go_file, tmp
 
     path, _, ds = go_file
     ck = tmp_path / "ck.npz"
-    experiment.train({**cfg, "init_from": str(path)}, dataset=ds, checkpoint_path=str(ck))
+    experiment.run_experiment(replace(cfg, init_from=str(path)), data=ds, checkpoint_path=str(ck))
     ident = read_checkpoint(ck)["identity"]
     assert ident["init"]["format"] == "go" and len(ident["init"]["sha256"]) == 16
+    longer = replace(cfg, budget=Budget(max_updates=80))
     with pytest.raises(CheckpointError, match=r"init: checkpoint .*, this run null"):
-        experiment.train({**cfg, "budget": {"max_updates": 80}}, dataset=ds, checkpoint_path=str(ck), resume=True)
-    res = experiment.train({**cfg, "init_from": str(path), "budget": {"max_updates": 80}}, dataset=ds,
-                           checkpoint_path=str(ck), resume=True)
+        experiment.run_experiment(longer, data=ds, checkpoint_path=str(ck), resume=True)
+    res = experiment.run_experiment(replace(longer, init_from=str(path)), data=ds, checkpoint_path=str(ck),
+                                    resume=True)
     assert res.run.n_updates == 80
 
 
@@ -99,8 +103,8 @@ def test_init_from_refuses_a_missing_file_and_another_architecture(cfg, go_file,
     with pytest.raises(config_schema.ConfigError, match=r"invalid config at init_from: '.*nope.zlib' is not a file"):
         config_schema.load_config(OVERRIDES + [f"init_from={tmp_path / 'nope.zlib'}"])
     with pytest.raises(ValueError, match=r"holds 20 hashtron entries but the architecture has 105 neurons"):
-        experiment.train({**cfg, "init_from": str(path), "model": config_schema.load_config(
-            ["~experiment", "tracking=none"])["model"]}, dataset=ds)
+        experiment.run_experiment(replace(cfg, init_from=str(path), model=config_schema.load_config(
+            ["~experiment", "tracking=none"]).model), data=ds)
 
 
 def test_the_estimator_continues_an_imported_network(go_file):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from hashtron_lab import config_schema as cs
-from hashtron_lab.experiment import train
+from hashtron_lab.experiment import run_experiment
 
 
 def run(experiment: str, *overrides: str):
-    return train(cs.load_config([f"experiment={experiment}", "seed=0", "tracking=none", *overrides]))
+    return run_experiment(cs.load_config([f"experiment={experiment}", "seed=0", "tracking=none", *overrides]))
 
 
 @pytest.mark.parametrize("experiment", ["ntuple_digits", "ntuple_breast_cancer"])
@@ -50,9 +50,9 @@ def test_warm_kernels_leaves_nothing_to_compile_in_a_timed_run():
     acceptance count) and a flip-test backward run add no compiled signature afterwards, so no
     compile or cache load lands in a run's measured wall time."""
     from hashtron_lab.kernels import capacity as KC, decode as KD, network as KN, selection as KS, tally as KT
-    from hashtron_lab.train.run import warm_kernels
+    from hashtron_lab.train.warm import GROUPS, warm_kernels
 
-    warm_kernels()
+    warm_kernels(GROUPS)
     kernels = (KT.local_votes, KD.count_correct, KD.decode_into, KN.forward_from, KT.rebuilt_filter, KT.tally_neuron,
                KT.output_votes, KT.preview_outputs, KT.vote_counts, KT.support_stats, KC.decide, KS.zone_rank)
     before = [len(k.signatures) for k in kernels]
@@ -95,16 +95,15 @@ def test_runs_warm_only_the_kernel_groups_they_call(monkeypatch):
     """Lazy compilation (D42): the main job's n-tuple runs need neither the flip test nor the
     gold-zone ranking; the Go MNIST stack's flip-test backward run needs both, and no output
     tally (its last layer feeds a combiner). An n-tuple run never calls the flip test kernel."""
-    from hashtron_lab.experiment import make_pipeline
+    from hashtron_lab.experiment import build_pipeline
     from hashtron_lab.kernels import tally as KT
-    from hashtron_lab.model.architecture import Architecture
     from hashtron_lab.model.network import Network
     from hashtron_lab.train.warm import run_kernel_groups
 
     def groups(*overrides):
-        cfg = cs.load_config(["seed=0", "tracking=none", *overrides])
-        net = Network.untrained(Architecture.from_spec(cfg["model"]), np.random.default_rng(0))
-        return run_kernel_groups(net, cfg["run"]["acceptance"]["tally"]) | make_pipeline(cfg).kernel_groups()
+        settings = cs.load_config(["seed=0", "tracking=none", *overrides])
+        net = Network.untrained(settings.architecture(), np.random.default_rng(0))
+        return run_kernel_groups(net, settings.run.acceptance.tally) | build_pipeline(settings).kernel_groups()
 
     assert groups("experiment=ntuple_digits") == {"network", "output", "local", "backward", "support"}
     assert groups("experiment=ntuple_digits", "capacity=fixed") == {"network", "output", "local", "backward"}

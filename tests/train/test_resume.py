@@ -24,12 +24,12 @@ pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 # The backward pipeline with every piece of controller state switched on (EMA, moving average,
 # clamp, throttle), so a resume that forgets any of it shows.
-BACKWARD_CFG = {"capacity": {"dampening": ["moving_average", "exp_smoothing", "clamp"]},
-                "throttle": {"enabled": True}, "neurons_per_layer": 2}
+BACKWARD_CFG = {"config": {"neurons_per_layer": 2},
+                "capacity": {"dampening": ["moving_average", "exp_smoothing", "clamp"], "throttle": {"enabled": True}}}
 PIPELINES = {
     "forward": lambda: ForwardPipeline(),
     "forward_scheduled": lambda: ForwardPipeline({"schedule": True, "threshold": 0.15}),
-    "backward": lambda: BackwardPipeline(BACKWARD_CFG),
+    "backward": lambda: BackwardPipeline(**BACKWARD_CFG),
 }
 
 
@@ -91,12 +91,12 @@ def test_resume_in_three_sessions_with_periodic_checkpoints(tr, tmp_path):
     """Stops at 40 and 80 updates (mid-sweep), checkpoints every 7: same end as one session."""
     N = 120
     a = _digits_run(tr, budget={"max_updates": N})
-    pa = BackwardPipeline(BACKWARD_CFG)
+    pa = BackwardPipeline(**BACKWARD_CFG)
     drive(a, pa)
     ck = tmp_path / "deep" / "dir" / "run.ckpt"
     for n in (40, 80, N):
         b = _digits_run(tr, budget={"max_updates": n}, checkpoint_path=str(ck), checkpoint_every=7)
-        pb = BackwardPipeline(BACKWARD_CFG)
+        pb = BackwardPipeline(**BACKWARD_CFG)
         drive(b, pb, resume="if_exists")  # the first session has no checkpoint yet
         assert b.n_updates == n
     assert_same_run(tr, a, pa, b, pb)
@@ -146,7 +146,7 @@ CHILD = textwrap.dedent("""
     # slow the child down (events do not touch the training) so it is killed mid-run
     run.hooks.subscribe(lambda kind, p: time.sleep(0.02) if kind == "update" else None)
     print("started", flush=True)
-    drive(run, BackwardPipeline({pipe!r}))
+    drive(run, BackwardPipeline(**{pipe!r}))
     print("finished", flush=True)
 """)
 
@@ -179,12 +179,12 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tr, tmp_path):
     rec = tr.Recorder()
     b = _digits_run(tr, rec, budget={"max_updates": updates}, validation={"patience": None},
                     checkpoint_path=str(ck), checkpoint_every=5)
-    pb = BackwardPipeline(BACKWARD_CFG)
+    pb = BackwardPipeline(**BACKWARD_CFG)
     drive(b, pb, resume=True)
     assert rec.of("resume")[0]["updates"] == saved
 
     a = _digits_run(tr, budget={"max_updates": updates}, validation={"patience": None})
-    pa = BackwardPipeline(BACKWARD_CFG)
+    pa = BackwardPipeline(**BACKWARD_CFG)
     drive(a, pa)
     assert_same_run(tr, a, pa, b, pb)
 
@@ -333,7 +333,7 @@ def test_no_pickle_anywhere_in_the_package():
 @pytest.fixture()
 def backward_checkpoint(tr, tmp_path):
     ck = tmp_path / "b.ckpt"
-    drive(_digits_run(tr, budget={"max_updates": 12}, checkpoint_path=str(ck)), BackwardPipeline(BACKWARD_CFG))
+    drive(_digits_run(tr, budget={"max_updates": 12}, checkpoint_path=str(ck)), BackwardPipeline(**BACKWARD_CFG))
     return ck
 
 
@@ -342,7 +342,7 @@ def test_resume_with_another_seed_is_refused_naming_it(tr, backward_checkpoint):
     run.cfg.seed = 12
     with pytest.raises(CheckpointError, match=r"written by another run \(config hash [0-9a-f]{16}, this run "
                                               r"[0-9a-f]{16}\); what differs: seed: checkpoint 11, this run 12\."):
-        drive(run, BackwardPipeline(BACKWARD_CFG), resume=True)
+        drive(run, BackwardPipeline(**BACKWARD_CFG), resume=True)
     assert run.n_updates == 0
 
 
@@ -353,7 +353,7 @@ def test_resume_with_another_model_or_data_is_refused_naming_them(tr, backward_c
                       validation={"patience": 40}, checkpoint_path=str(backward_checkpoint))
     with pytest.raises(CheckpointError, match=r"train_data.rows: checkpoint 1078, this run 1077; "
                                               r"train_data.sha256: checkpoint '[0-9a-f]+', this run '[0-9a-f]+'"):
-        drive(run, BackwardPipeline(BACKWARD_CFG), resume=True)
+        drive(run, BackwardPipeline(**BACKWARD_CFG), resume=True)
     from hashtron_lab.model.architecture import Architecture
 
     spec = tr.mnist_stack().to_spec()
@@ -361,14 +361,15 @@ def test_resume_with_another_model_or_data_is_refused_naming_them(tr, backward_c
     run = tr.make_run(tr.untrained(Architecture.from_spec(spec), 7), trn, va, nc, seed=11,
                       budget={"max_updates": 30}, validation={"patience": 40}, checkpoint_path=str(backward_checkpoint))
     with pytest.raises(CheckpointError, match=r"what differs: architecture.layers\[0\].premodulo: checkpoint 1024, this run 7\."):
-        drive(run, BackwardPipeline(BACKWARD_CFG), resume=True)
+        drive(run, BackwardPipeline(**BACKWARD_CFG), resume=True)
 
 
 def test_resume_with_other_pipeline_settings_is_refused_naming_them(tr, backward_checkpoint):
     run = _digits_run(tr, budget={"max_updates": 30}, checkpoint_path=str(backward_checkpoint))
-    with pytest.raises(CheckpointError, match=r"pipeline_settings.neurons_per_layer: checkpoint 2, this run 1; "
-                                              r"pipeline_settings.throttle.window: checkpoint 6, this run 8"):
-        drive(run, BackwardPipeline({**BACKWARD_CFG, "neurons_per_layer": 1, "throttle": {"window": 8}}),
+    with pytest.raises(CheckpointError, match=r"pipeline_settings.capacity.throttle.window: checkpoint 6, this run 8; "
+                                              r"pipeline_settings.pipeline.neurons_per_layer: checkpoint 2, this run 1"):
+        drive(run, BackwardPipeline({"neurons_per_layer": 1},
+                                    {**BACKWARD_CFG["capacity"], "throttle": {"enabled": True, "window": 8}}),
               resume=True)
 
 
@@ -384,7 +385,7 @@ def test_resume_into_forward_from_a_backward_checkpoint_is_a_clear_error(tr, bac
 def test_a_larger_budget_and_other_checkpoint_cadence_may_resume(tr, backward_checkpoint):
     run = _digits_run(tr, budget={"max_updates": 20, "max_epochs": 50}, checkpoint_path=str(backward_checkpoint),
                       checkpoint_every=3)
-    drive(run, BackwardPipeline(BACKWARD_CFG), resume=True)
+    drive(run, BackwardPipeline(**BACKWARD_CFG), resume=True)
     assert run.n_updates == 20
 
 
@@ -394,7 +395,7 @@ def test_allow_changes_continues_on_other_data_on_purpose(tr, backward_checkpoin
     rec = tr.Recorder()
     run = tr.make_run(tr.untrained(tr.mnist_stack(), 7), other, va, nc, rec, seed=11, budget={"max_updates": 20},
                       validation={"patience": 40}, checkpoint_path=str(backward_checkpoint))
-    drive(run, BackwardPipeline(BACKWARD_CFG), resume=True, allow_changes=("train_data",))
+    drive(run, BackwardPipeline(**BACKWARD_CFG), resume=True, allow_changes=("train_data",))
     assert rec.of("resume")[0]["updates"] == 12 and run.n_updates == 20
     # the continuation's checkpoints carry its own identity
     assert read_checkpoint(backward_checkpoint)["identity"]["train_data"]["rows"] == 1077

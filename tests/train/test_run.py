@@ -8,7 +8,8 @@ import copy
 import numpy as np
 import pytest
 
-from hashtron_lab.experiment import train as train_experiment
+from hashtron_lab.config import Settings
+from hashtron_lab.experiment import run_experiment
 from hashtron_lab.train.backward import BackwardPipeline
 from hashtron_lab.train.forward import ForwardPipeline
 from hashtron_lab.train.run import drive
@@ -16,6 +17,11 @@ from hashtron_lab.train.tally import tally
 from hashtron_lab.train.update import apply_update
 
 pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
+
+def train_experiment(cfg: dict):
+    """The run path on a settings tree written as a dict."""
+    return run_experiment(Settings.from_dict(cfg))
 
 HISTORY_KEYS = {"update", "epoch", "layer", "neuron", "neuron_id", "premodulo", "S", "N", "votes",
                 "improving_votes", "accepted", "reason", "keys", "train_accuracy", "duration"}
@@ -329,7 +335,7 @@ def test_same_config_and_seed_same_model_and_metrics(tr, direction):
 
 
 def test_experiment_train_on_isalnum_config(tr):
-    """The composed-dict entry point on the isalnum dataset config: one neuron learns its training split."""
+    """The run path on the isalnum dataset config: one neuron learns its training split."""
     cfg = {"seed": 0, "dataset": tr.conf("dataset", "isalnum"),
            "model": {"layers": [{"type": "hashtron", "neurons": 1}]},
            "pipeline": {"direction": "forward"}, "budget": {"max_updates": 5},

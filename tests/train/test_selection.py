@@ -4,14 +4,34 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hashtron_lab.train.selection import (
-    RoundRobinState,
-    SelectionConfig,
-    Selector,
-    select_neuron,
-    select_neurons,
-)
-from hashtron_lab.train.sum_cache import SumCache, regime_of
+from hashtron_lab.train.gold_zone import GoldZone
+from hashtron_lab.train.selection import RoundRobinState, SelectionConfig, Selector, VisitPicker
+from hashtron_lab.train.sum_cache import SumCache
+
+
+def regime_of(S, N):
+    return GoldZone().regime(S, N)
+
+
+def select_neuron(cache, layer, width, N, rng, cfg=None, state=None):
+    """One pick of a fresh visit (the rule of train/selection.py)."""
+    return VisitPicker(cfg or SelectionConfig(), cache, layer, width, N, state).pick(rng, set())
+
+
+def select_neurons(cache, layer, width, N, rng, cfg=None, k=1, state=None):
+    """k distinct picks of one visit, best first."""
+    if not 1 <= k <= width:
+        raise ValueError(f"k must be in [1, width={width}], got {k}")
+    picker, taken, out = VisitPicker(cfg or SelectionConfig(), cache, layer, width, N, state), set(), []
+    for _ in range(k):
+        p, reason = picker.pick(rng, taken)
+        out.append((p, reason))
+        taken.add(p)
+    return out
+
+
+def select(selector, cache, layer, width, N, rng, exclude=frozenset()):
+    return selector.visit(cache, layer, width, N).pick(rng, set(exclude))
 
 N = 100  # ε = 10, τ = 80, middle of the zone 45
 
@@ -41,8 +61,8 @@ def test_untallied_ignores_positions_past_the_width_and_tried_ones():
     c = _cache({0: 45, 5: 45, 6: 45, 7: 45})  # 4 records, width 4: positions 1..3 still untallied
     assert c.first_untallied(1, 4) == 1
     assert select_neuron(c, 1, 4, N, _rng()) == (1, "untallied")
-    assert Selector().select(c, 1, 4, N, _rng(), exclude={1, 2}) == (3, "untallied")
-    assert Selector().select(c, 1, 4, N, _rng(), exclude={1, 2, 3}) == (0, "gold")
+    assert select(Selector(), c, 1, 4, N, _rng(), exclude={1, 2}) == (3, "untallied")
+    assert select(Selector(), c, 1, 4, N, _rng(), exclude={1, 2, 3}) == (0, "gold")
     assert _cache({0: 45, 1: 45}).first_untallied(1, 2) == -1
 
 
@@ -104,12 +124,12 @@ def test_rule_random_and_round_robin():
     p, why = select_neuron(c, 1, 5, N, _rng(), SelectionConfig(rule="random"))
     assert why == "random" and 0 <= p < 5
     sel = Selector({"rule": "round_robin"})
-    assert [sel.select(c, 1, 3, N, _rng())[0] for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
-    assert sel.select(c, 2, 3, N, _rng()) == (0, "round_robin")          # a counter per layer
+    assert [select(sel, c, 1, 3, N, _rng())[0] for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    assert select(sel, c, 2, 3, N, _rng()) == (0, "round_robin")          # a counter per layer
     st = sel.state_dict()
     other = Selector({"rule": "round_robin"})
     other.load_state_dict(st)
-    assert other.select(c, 1, 3, N, _rng()) == sel.select(c, 1, 3, N, _rng()) == (1, "round_robin")
+    assert select(other, c, 1, 3, N, _rng()) == select(sel, c, 1, 3, N, _rng()) == (1, "round_robin")
     with pytest.raises(ValueError, match="RoundRobinState"):
         select_neuron(c, 1, 3, N, _rng(), SelectionConfig(rule="round_robin"))
     state = RoundRobinState()
@@ -187,7 +207,7 @@ def test_config_from_dict():
     assert "'rules'" in str(ei.value) and "explore" in str(ei.value)
     with pytest.raises(ValueError, match="rule = 'best' is not a valid choice; allowed: one of gold, random"):
         SelectionConfig(rule="best")
-    with pytest.raises(ValueError, match=r"^selection.eps_factor = -1 is out of range; allowed: a number >= 0$"):
-        SelectionConfig.from_dict({"eps_factor": -1})
+    with pytest.raises(ValueError, match=r"^gold_zone.eps_factor = -1 is out of range; allowed: a number >= 0$"):
+        GoldZone.from_dict({"eps_factor": -1})
     with pytest.raises(ValueError, match="explore"):
         SelectionConfig(explore=2.0)

@@ -1,4 +1,4 @@
-"""Sum cache: queries, pruning, persistence with checksum and backup, memory per record."""
+"""Sum cache: records, pruning, persistence with checksum and backup, memory per record."""
 from __future__ import annotations
 
 import math
@@ -7,15 +7,33 @@ import warnings
 import numpy as np
 import pytest
 
-from hashtron_lab.train.sum_cache import (
-    RECORD_DTYPE,
-    REGIME_NAMES,
-    SumCache,
-    SumCacheError,
-    SumCacheWarning,
-    backup_path,
-    regime_of,
-)
+from hashtron_lab.train.gold_zone import REGIME_NAMES, GoldZone
+from hashtron_lab.train.sum_cache import RECORD_DTYPE, SumCache, SumCacheError, SumCacheWarning, backup_path
+
+
+def regime_of(S, N):
+    return GoldZone().regime(S, N)
+
+
+# -- reading the cache through its records (what a report would do) -----------------------------
+def history(c: SumCache, layer: int, pos: int, k: int | None = None) -> np.ndarray:
+    rec = c.records()
+    rec = rec[(rec["layer"] == layer) & (rec["pos"] == pos)]
+    return rec[-k:] if k else rec
+
+
+def latest(c: SumCache, layer: int, pos: int) -> dict | None:
+    h = history(c, layer, pos)
+    if not len(h):
+        return None
+    r = h[-1]
+    return {name: r[name].item() for name in RECORD_DTYPE.names} | {
+        "run_id": c.run_ids[int(r["run"])], "regime": REGIME_NAMES[int(r["regime"])]}
+
+
+def neurons(c: SumCache) -> list[tuple[int, int]]:
+    rec = c.records()
+    return sorted({(int(l), int(p)) for l, p in zip(rec["layer"], rec["pos"])})
 
 
 def _add(c: SumCache, layer, pos, epoch, S, N=100, **kw):
@@ -39,65 +57,31 @@ def test_record_layout_is_compact():
     assert RECORD_DTYPE.isnative or RECORD_DTYPE.byteorder in "<|="
 
 
-def test_latest_and_history():
+def test_records_and_recent_sums():
     c = _filled()
     assert len(c) == 24
-    assert c.neurons() == [(1, 0), (2, 0), (2, 1), (2, 2)]
+    assert neurons(c) == [(1, 0), (2, 0), (2, 1), (2, 2)]
     assert (2, 1) in c and (2, 7) not in c
-    rec = c.latest(2, 1)
-    assert rec == {
-        "neuron": "2.1", "layer": 2, "pos": 1, "run_id": "r1", "epoch": 5, "timestamp": 1005.0, "S": 15, "N": 100,
-        "margin": 0.15, "S_out": -4, "premodulo": 100, "regime": "gold", "duration": 0.5, "accepted": True,
-        "accuracy": 0.75, "stale": False,
-    }
-    assert c.latest(3, 0) is None
-    h = c.history(2, 1)
-    assert h.dtype == RECORD_DTYPE
-    assert h["S"].tolist() == [10, 11, 12, 13, 14, 15]
-    assert c.history(2, 1, k=2)["epoch"].tolist() == [4, 5]
-    assert len(c.history(9, 9)) == 0
-    S, N, ep = c.sums(1, 0, 3)
-    assert S.tolist() == [-3, -4, -5] and N.tolist() == [100] * 3 and ep.tolist() == [3, 4, 5]
+    rec = latest(c, 2, 1)
+    assert {k: rec[k] for k in ("layer", "pos", "run_id", "epoch", "timestamp", "S", "N", "S_out", "premodulo",
+                                "regime", "accepted")} == {
+        "layer": 2, "pos": 1, "run_id": "r1", "epoch": 5, "timestamp": 1005.0, "S": 15, "N": 100, "S_out": -4,
+        "premodulo": 100, "regime": "gold", "accepted": True}
+    assert rec["margin"] == pytest.approx(0.15) and rec["accuracy"] == pytest.approx(0.75)
+    assert history(c, 2, 1)["S"].tolist() == [10, 11, 12, 13, 14, 15]
     assert c.recent(1, 0, 2) == [(-4, 4), (-5, 5)]
+    assert c.recent(1, 0) == [(-e, e) for e in range(6)] and c.recent(9, 9) == []
 
 
-def test_margin_trend():
-    c = _filled()
-    assert c.margin_trend(2, 0, 6) == pytest.approx(0.01)
-    assert c.margin_trend(1, 0) == pytest.approx(0.01)  # |S| grows by 1 per record
-    c2 = SumCache()
-    assert c2.margin_trend(0, 0, 5) == 0.0
-    _add(c2, 0, 0, 0, 50)
-    assert c2.margin_trend(0, 0, 5) == 0.0
-    _add(c2, 0, 0, 1, 30)
-    assert c2.margin_trend(0, 0, 5) == pytest.approx(-0.2)
-
-
-def test_gold_zone_and_distributions():
+def test_layer_view_is_the_newest_sum_of_each_neuron():
     c = SumCache()
-    N = 100  # eps = 10, tau = 80
-    for pos, S in enumerate([0, 10, 11, -50, 79, 80, -100]):
-        _add(c, 1, pos, 0, S, N)
-    _add(c, 2, 0, 0, 40, N)
-    assert c.gold_zone() == [(1, 2), (1, 3), (1, 4), (2, 0)]
-    assert c.gold_zone(layer=1) == [(1, 2), (1, 3), (1, 4)]
-    assert c.gold_zone(eps_factor=2.0, tau_factor=0.6, layer=1) == [(1, 3)]
-    assert c.layer_margins(1) == {0: 0.0, 1: 0.1, 2: 0.11, 3: 0.5, 4: 0.79, 5: 0.8, 6: 1.0}
-    counts, edges = c.margin_distribution(1, bins=4)
-    assert counts.tolist() == [3, 0, 1, 3] and edges.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
-    # only the newest record of a neuron counts
-    _add(c, 2, 0, 1, 95, N)
-    assert c.gold_zone(layer=2) == []
-
-
-def test_regime_of_boundaries():
-    N = 100
-    assert regime_of(None, N) == "unknown"
-    assert regime_of(10, N) == "noisy"
-    assert regime_of(11, N) == "gold"
-    assert regime_of(-79, N) == "gold"
-    assert regime_of(80, N) == "collapsed"
-    assert regime_of(1, 1) == "collapsed" and regime_of(0, 1) == "noisy"
+    for pos, S in enumerate([0, 10, -50]):
+        _add(c, 1, pos, 0, S)
+    _add(c, 1, 1, 1, 30)     # a newer record replaces the older one in the view
+    ps, rows, S, N, index = c.layer_view(1)
+    assert ps.tolist() == [0, 1, 2] and S.tolist() == [0, 30, -50] and N.tolist() == [100] * 3
+    assert index == {0: 0, 1: 1, 2: 2}
+    assert c.first_untallied(1, 4) == 3 and c.first_untallied(1, 3) == -1
 
 
 def test_add_validates():
@@ -113,7 +97,7 @@ def test_add_validates():
     with pytest.raises(ValueError, match="premodulo"):
         _add(c, 0, 0, 0, 1, 100, premodulo=2**32)
     _add(c, 0, 0, 0, np.int64(3), np.int64(100), regime=REGIME_NAMES.index("gold"))
-    assert c.latest(0, 0)["regime"] == "gold"
+    assert latest(c, 0, 0)["regime"] == "gold"
     assert len(c) == 1
 
 
@@ -139,24 +123,17 @@ def test_pruning_keeps_last_k_per_neuron():
         ref.setdefault((layer, pos), []).append(S)
         if i % 97 == 0:  # queries are right before and after compaction
             for (l, p), ss in ref.items():
-                assert c.history(l, p)["S"].tolist() == ss[-k:]
+                assert history(c, l, p)["S"].tolist() == ss[-k:]
     assert len(c) == sum(min(len(v), k) for v in ref.values())
     assert c._rec.shape[0] < 200, "compaction must keep the array bounded"
     for (l, p), ss in ref.items():
-        assert c.history(l, p)["S"].tolist() == ss[-k:]
-        assert c.latest(l, p)["S"] == ss[-1]
+        assert history(c, l, p)["S"].tolist() == ss[-k:]
+        assert latest(c, l, p)["S"] == ss[-1]
     c.compact()
     assert c._n == len(c)
     for (l, p), ss in ref.items():
-        assert c.history(l, p)["S"].tolist() == ss[-k:]
+        assert history(c, l, p)["S"].tolist() == ss[-k:]
     assert len(c.records()) == len(c)
-
-
-def test_mark_stale():
-    c = _filled(keep_last=3)
-    assert c.mark_stale(epoch=6, stale_epochs=2) == 4  # epoch 3 of each neuron (older ones pruned)
-    assert c.history(2, 0)["stale"].tolist() == [True, False, False]
-    assert c.mark_stale(epoch=6, stale_epochs=2) == 0
 
 
 def test_save_load_round_trip(tmp_path):
@@ -169,12 +146,12 @@ def test_save_load_round_trip(tmp_path):
     assert d.to_bytes() == c.to_bytes()
     assert d.keep_last == 4 and d.run_id == "r2" and d.run_ids == ["r1", "r2"]
     assert np.array_equal(d.records(), c.records())
-    assert d.latest(3, 1)["run_id"] == "r2" and d.latest(2, 2)["run_id"] == "r1"
-    for n in c.neurons():
-        assert np.array_equal(d.history(*n), c.history(*n))
+    assert latest(d, 3, 1)["run_id"] == "r2" and latest(d, 2, 2)["run_id"] == "r1"
+    for n in neurons(c):
+        assert d.recent(*n) == c.recent(*n)
     # a loaded cache keeps working (links rebuilt)
     _add(d, 2, 0, 9, 77)
-    assert d.history(2, 0)["S"].tolist() == [3, 4, 5, 77]
+    assert [S for S, _ in d.recent(2, 0)] == [3, 4, 5, 77]
     assert not backup_path(path).exists()
 
 
@@ -263,21 +240,9 @@ def test_state_round_trip():
 
 def test_empty_cache_round_trip_and_queries():
     c = SumCache(keep_last=None)
-    assert len(c) == 0 and c.neurons() == [] and c.gold_zone() == [] and c.layer_margins(0) == {}
-    counts, _ = c.margin_distribution(0, bins=3)
-    assert counts.tolist() == [0, 0, 0]
+    assert len(c) == 0 and c.recent(0, 0) == [] and c.first_untallied(0, 3) == 0
     d = SumCache.from_bytes(c.to_bytes())
     assert len(d) == 0 and d.keep_last is None
-
-
-def test_to_dataframe():
-    pytest.importorskip("pandas")
-    c = _filled(keep_last=2)
-    df = c.to_dataframe()
-    assert len(df) == len(c)
-    assert set(df["neuron"]) == {"1.0", "2.0", "2.1", "2.2"}
-    assert set(df["run_id"]) == {"r1"}
-    assert set(df["regime"].astype(str)) <= set(REGIME_NAMES)
 
 
 def test_memory_under_100_bytes_per_record():
@@ -289,4 +254,5 @@ def test_memory_under_100_bytes_per_record():
     assert c.nbytes / n < 100, f"{c.nbytes / n:.1f} bytes/record"
     # worst case right after a growth step stays under the budget too
     assert (RECORD_DTYPE.itemsize + 4) * c.growth < 100
-    assert math.isclose(c.latest(6, 99)["margin"], abs(c.latest(6, 99)["S"]) / 100)
+    last = c.records()[-1]
+    assert math.isclose(float(last["margin"]), abs(int(last["S"])) / 100)

@@ -4,9 +4,39 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
-from hashtron_lab.train.throttle import Throttle, ThrottleConfig
+from hashtron_lab.kernels import capacity as KC
+from hashtron_lab.train.throttle import Throttle as _Throttle
+from hashtron_lab.train.throttle import ThrottleConfig
+
+
+class Throttle(_Throttle):
+    """The throttle alone, as the capacity decision drives it (`kernels.capacity.throttle_step`)."""
+
+    def scale(self, layer, pos, previous, proposed):
+        """(previous · (proposed/previous)^α, α, oscillating) after recording this change; the
+        proposal passes unchanged (α = 1) when disabled or without positive values."""
+        if not self.cfg.enabled or not previous > 0 or not proposed > 0:
+            return float(proposed), 1.0, False
+        p = np.zeros(KC.N_PARAMS)
+        self.params_into(p)
+        slot = self.slot(layer, pos)
+        value, alpha, osc = KC.throttle_step(self.state[slot], float(previous), float(proposed), p)
+        return value, alpha, bool(osc)
+
+    def _row(self, layer, pos):
+        s = self._slots.get((layer, pos))
+        return None if s is None else self.state[s]
+
+    def alpha(self, layer, pos):
+        row = self._row(layer, pos)
+        return 1.0 if row is None else float(row[KC.S_ALPHA])
+
+    def oscillating(self, layer, pos):
+        row = self._row(layer, pos)
+        return row is not None and KC.flips(row) >= self.cfg.flips_to_trigger
 
 
 def _run(th: Throttle, proposals, start=1000.0, key=(1, 0)):

@@ -11,6 +11,12 @@ from .errors import DatasetError
 
 SPLIT_KEYS = {"train", "val", "test", "stratify", "group"}
 DEFAULT_SPLIT = {"train": 0.6, "val": 0.2, "test": 0.2, "stratify": True, "group": None}
+
+
+def dataset_defaults() -> dict:
+    """The keys every dataset config has beside its loader's and its encoding (one place for their
+    defaults: the settings tree starts `dataset` from these, and a dataset option overrides them)."""
+    return {"max_samples": None, "split": dict(DEFAULT_SPLIT), "parity": None}
 #: the fewest samples a dataset may be capped to (dataset.max_samples): fewer cannot give three
 #: non-empty splits with every class in train; `check_split_sizes` checks the actual split
 MIN_SAMPLES = 10

@@ -51,7 +51,7 @@ def phonemize_main(argv: list[str]) -> int:
 def _cfg(overrides: list[str]) -> dict:
     from ..config_schema import load_config
 
-    return load_config(["experiment=g2p", *overrides])
+    return load_config(["experiment=g2p", *overrides]).to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

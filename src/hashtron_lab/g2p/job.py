@@ -23,16 +23,23 @@ from ..jsonable import jsonable
 from .data import G2PData, cached_lexicon, prepare
 from .evaluate import PARTS, score_part
 from .phonemizer import Phonemizer
+from .settings import PHONEMIZER_KEYS
 
 RESULT = "result.json"
-PHONEMIZER_KEYS = ("max_left", "max_right", "levels", "margin", "max_ranks", "coverage", "forward_budget",
-                   "em_iterations")
 TRACKED_KEYS = ("seed", "phase", "language", "dataset", "pipeline", "g2p", "tracking", "alerts", "run_id")
 TIMED_WORDS = 1000
 
 
-def phonemizer_of(cfg: dict) -> Phonemizer:
+def _plain(cfg) -> dict:
+    """A settings tree (config.Settings) or a mapping as plain dicts."""
+    from ..config import plain
+
+    return plain(cfg)
+
+
+def phonemizer_of(cfg) -> Phonemizer:
     """The Phonemizer a composed config asks for (settings: the `g2p` group; direction, seed)."""
+    cfg = _plain(cfg)
     g = dict(cfg.get("g2p") or {})
     kw = {k: g[k] for k in PHONEMIZER_KEYS if k in g}
     if "levels" in kw:
@@ -43,9 +50,10 @@ def phonemizer_of(cfg: dict) -> Phonemizer:
                       seed=int(cfg.get("seed", 0)), **kw)
 
 
-def data_of(cfg: dict) -> G2PData:
+def data_of(cfg) -> G2PData:
     from ..data.lexicon import check_dataset_config, language_of
 
+    cfg = _plain(cfg)
     check_dataset_config(cfg)
     ds = cfg["dataset"]
     return prepare(str(language_of(cfg)), int(cfg.get("seed", 0)), ds.get("n_words", 20000),
@@ -62,8 +70,9 @@ def timed_predict(path: Path, words: list[str], n: int = TIMED_WORDS) -> float:
     return time.perf_counter() - t0
 
 
-def fit_and_score(cfg: dict, data: G2PData, out: Path, hooks=None) -> tuple[Phonemizer, dict]:
+def fit_and_score(cfg, data: G2PData, out: Path, hooks=None) -> tuple[Phonemizer, dict]:
     """Train, save to `out`/model.htl and score one phonemizer; the metrics as a flat dict."""
+    cfg = _plain(cfg)
     ph = phonemizer_of(cfg)
     ph.fit(data.train.words, data.train.prons, data.val.words, data.val.prons, hooks=hooks,
            letter_labels=data.train.labels, val_letter_labels=data.val.labels)
@@ -83,11 +92,12 @@ def fit_and_score(cfg: dict, data: G2PData, out: Path, hooks=None) -> tuple[Phon
     return ph, m
 
 
-def train_and_save(cfg: dict, out_dir: str | os.PathLike, *, group: str, source: str,
+def train_and_save(cfg, out_dir: str | os.PathLike, *, group: str, source: str,
                    parent_run_id: str | None = None, root: str | os.PathLike | None = None,
                    tracking_root: str | os.PathLike | None = None, data: G2PData | None = None) -> dict:
     """Train the phonemizer `cfg` describes into `out_dir` and track it as the config says;
     returns the result (metrics, ids, alerts) that `result.json` holds."""
+    cfg = _plain(cfg)
     from ..track.alerts import AlertMonitor, ConsoleAlerts
     from ..track.git_info import checked_state
     from ..track.records import write_run_record

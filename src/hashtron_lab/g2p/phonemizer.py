@@ -34,9 +34,11 @@ from ..model.files import ModelFileError, load_model_and_meta, save_model
 from ..model.hashtron import Hashtron
 from ..model.network import Network
 from ..model.output_code import OutputCode
+from ..presets import BACKWARD_ALL, CAPACITY_FIXED, ROUND_ROBIN
 from ..train.backward import BackwardPipeline
 from ..train.forward import ForwardPipeline
-from ..train.run import Split, drive, warm_kernels
+from ..train.run import Split, drive
+from ..train.warm import warm_kernels
 from .credit import LEVELS, LetterRun, SlotOrder
 from .letters import ClassTable, Letters, context_keys, default_windows, fold_char, fold_word, phonemes_of
 from .metrics import letter_accuracy, word_scores
@@ -203,8 +205,8 @@ class Phonemizer:
         slot_window, slot_level = self._slots()
         run = LetterRun(net, train, val, R, {
             "seed": int(self.seed), "budget": {"max_updates": budget},
-            "acceptance": {"rule": "always", "reject_revisits": False},
-            "validation": {"every_epochs": self._validation_every(R * K), "patience": None}}, hooks,
+            "run": {"acceptance": {"rule": "always", "reject_revisits": False},
+                    "validation": {"every_epochs": self._validation_every(R * K), "patience": None}}}, hooks,
             groups=R, slot_window=slot_window, slot_level=slot_level, margin=self.margin)
         pipeline = self._pipeline(R, K)
         drive(run, pipeline)
@@ -229,8 +231,7 @@ class Phonemizer:
     def _pipeline(self, R: int, K: int):
         if self.direction == "forward":
             return ForwardPipeline({"premodulo": 0})
-        pipe = BackwardPipeline({"layer_fraction": 1.0, "max_attempts": 1, "capacity_control": False,
-                                 "fixed_premodulo": 0, "selection": {"rule": "round_robin"}})
+        pipe = BackwardPipeline(BACKWARD_ALL, CAPACITY_FIXED, ROUND_ROBIN)  # no premodulo: unseen keys abstain (D51)
         pipe.selector = SlotOrder(R, K)  # layer 1 slot by slot: the order the margin credit is exact in
         return pipe
 

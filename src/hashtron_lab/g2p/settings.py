@@ -1,19 +1,21 @@
 """The phonemizer's settings and the G2P sweep's, with their allowed values declared once on the
-fields (``settings.ranged`` / ``one_of``, D36): `Phonemizer` checks its arguments with
-`PhonemizerSettings`, a composed config's ``g2p`` group is checked with both (config_schema.validate),
-so a bad value fails naming ``g2p.<key>``, the value and what is allowed.
+fields (``settings.ranged`` / ``one_of``, D36): `G2PConfig` is the ``g2p`` group of the settings
+tree (config.Settings; conf/g2p/default.yaml selects its values), `PhonemizerSettings` checks the
+arguments of `Phonemizer`. A bad value fails naming ``g2p.<key>``, the value and what is allowed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
+from ..settings import UINT32_MAX, SettingError, check_fields, one_of, ranged
 
 LEVELS = ("any", "majority", "strong")   # credit.LEVELS: what a RAM of a window stores
 DIRECTIONS = ("backward", "forward")
 BASELINES = ("most_frequent", "backoff", "decision_tree", "crf", "gruut_crf")
 MAX_SIDE = 8                              # letters a window reaches left or right
+PHONEMIZER_KEYS = ("max_left", "max_right", "levels", "margin", "max_ranks", "coverage", "forward_budget",
+                   "em_iterations")       # the g2p keys that are Phonemizer arguments
 
 
 def _names(key: str, values: Any, valid: tuple[str, ...], at_least: int = 1) -> None:
@@ -23,6 +25,11 @@ def _names(key: str, values: Any, valid: tuple[str, ...], at_least: int = 1) -> 
         raise SettingError(key, values, f"a list of distinct names from {', '.join(valid)}"
                                         + (f", at least {at_least}" if at_least else ""),
                            problem="is not a valid list")
+
+
+def _check_phonemizer(obj) -> None:
+    check_fields(obj)
+    _names("levels", obj.levels, LEVELS)
 
 
 @dataclass
@@ -40,21 +47,30 @@ class PhonemizerSettings:
     em_iterations: int = ranged(5, 0, integer=True)           # our aligner, for words the lexicon does not align
 
     def __post_init__(self):
-        check_fields(self)
-        _names("levels", self.levels, LEVELS)
+        _check_phonemizer(self)
 
 
 @dataclass
-class SweepSettings:
-    """The sweep part of the ``g2p`` group: what `python -m hashtron_lab.g2p sweep` / the DVC stages run."""
-    baselines: Any = BASELINES
-    languages: Any = None                 # null: every installed gruut-lang package
-    seeds: Any = (0, 1, 2)
-    directions: Any = DIRECTIONS
+class G2PConfig:
+    """The ``g2p`` group: the phonemizer dataset=lexicon trains (the keys of `PhonemizerSettings`
+    but direction and seed, which come from ``pipeline`` and ``seed``) and the sweep that
+    `python -m hashtron_lab.g2p sweep` / `g2p/dvc.yaml` run."""
+    max_left: int = ranged(4, 0, MAX_SIDE, integer=True)
+    max_right: int = ranged(4, 0, MAX_SIDE, integer=True)
+    levels: list[str] = field(default_factory=lambda: list(LEVELS))
+    margin: int = ranged(8, 0, integer=True)
+    max_ranks: int = ranged(16, 2, 2 ** 16, integer=True)
+    coverage: float = ranged(0.9999, 0, 1, lo_open=True)
+    forward_budget: float = ranged(1.0, 0, lo_open=True)
+    em_iterations: int = ranged(5, 0, integer=True)
+    baselines: list[str] = field(default_factory=lambda: list(BASELINES))
+    languages: Any = None                 # the sweep's languages; null: every installed gruut-lang package
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    directions: list[str] = field(default_factory=lambda: list(DIRECTIONS))
     n_jobs: int = ranged(2, 1, integer=True)  # sweep processes side by side
 
     def __post_init__(self):
-        check_fields(self)
+        _check_phonemizer(self)
         _names("baselines", self.baselines, BASELINES, at_least=0)
         _names("directions", self.directions, DIRECTIONS)
         seeds = self.seeds
@@ -67,13 +83,3 @@ class SweepSettings:
                                   or not all(isinstance(x, str) and x for x in langs)):
             raise SettingError("languages", langs, "null (every installed lexicon) or a non-empty list of "
                                                    "language codes", problem="is not a valid list")
-
-
-SWEEP_KEYS = ("baselines", "languages", "seeds", "directions", "n_jobs")
-
-
-def check_group(g: dict | None) -> tuple[PhonemizerSettings, SweepSettings]:
-    """A composed config's ``g2p`` group, checked (errors name ``g2p.<key>``)."""
-    g = dict(g or {})
-    sweep = {k: g.pop(k) for k in SWEEP_KEYS if k in g}
-    return from_mapping(PhonemizerSettings, g, "g2p"), from_mapping(SweepSettings, sweep, "g2p")

@@ -19,6 +19,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..settings import check_fields, one_of
+from .output_code import CODES, DEFAULT_CODE
+
 # Combiner kind codes shared with kernels/network.py.
 NONE, MAJPOOL2D, FULL, SUM, PARITY, ARGMAX = 0, 1, 2, 3, 4, 5
 COMBINER_CODES = {"majpool2d": MAJPOOL2D, "full": FULL, "sum": SUM, "parity": PARITY, "argmax": ARGMAX}
@@ -131,7 +134,7 @@ class Architecture:
 
     layers: tuple[Layer, ...]
     combiners: tuple[Combiner | None, ...]  # combiners[l] follows layers[l]; None after the last one only
-    output_code: str = "modulo"              # how classes map to outputs: see model/output_code.py
+    output_code: str = DEFAULT_CODE          # how classes map to outputs: see model/output_code.py
 
     @property
     def n_layers(self) -> int:
@@ -167,7 +170,7 @@ class Architecture:
             if comb is not None:
                 items.append({"type": comb.kind, **{k: _plain(v) for k, v in comb.params.items()}})
         spec: dict = {"layers": items}
-        if self.output_code != "modulo":
+        if self.output_code != DEFAULT_CODE:
             spec["output_code"] = self.output_code
         return spec
 
@@ -212,9 +215,7 @@ class Architecture:
                 )
         if len(combiners) < len(layers):
             combiners.append(None)
-        code = spec.get("output_code", "modulo") if isinstance(spec, Mapping) else "modulo"
-        from .output_code import CODES
-
+        code = spec.get("output_code", DEFAULT_CODE) if isinstance(spec, Mapping) else DEFAULT_CODE
         if code not in CODES:
             raise ArchitectureError(f"output_code must be one of {CODES}, got {code!r}")
         return cls(tuple(layers), tuple(combiners), code)
@@ -268,6 +269,19 @@ def _check_combiner(comb: Combiner, prev_width: int, where: str) -> None:
         )
 
 
+@dataclass
+class ModelSpec:
+    """The settings tree's `model` group: an architecture as data (conf/model/<name>.yaml)."""
+
+    name: str = "custom"
+    layers: list[dict] = field(default_factory=list)   # hashtron layers and combiners, checked by `build`
+    output_code: str = one_of(DEFAULT_CODE, CODES)
+
+    def __post_init__(self):
+        check_fields(self)
+
+    def build(self) -> Architecture:
+        return Architecture.from_spec({"layers": self.layers, "output_code": self.output_code})
 def default_architecture(n_features: int, n_classes: int) -> Architecture:
     """A default shaped to the data: one neuron per input feature, their bits packed 8 at a time
     into the keys of 16 output neurons, whose bits are an ECOC codeword (nearest-code decoding).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 CODES = ("modulo", "onehot", "ecoc")
+DEFAULT_CODE = CODES[0]  # the reference's: imported Go models predict the same
 _NO_CODES = np.zeros(0, dtype=np.uint32)
 _POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 

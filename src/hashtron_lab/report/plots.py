@@ -58,24 +58,6 @@ def _layer_label(layer: int, widths: Sequence[int]) -> str:
     return f"layer {layer}{final}{w}"
 
 
-def _gold_bounds(N: float, eps_factor: float, tau_factor: float) -> tuple[float, float]:
-    """(ε, τ) as margins: ε/N = eps_factor·√N / N, τ/N = tau_factor."""
-    return (eps_factor * math.sqrt(N) / N if N > 0 else 0.0), tau_factor
-
-
-def regime(S: float, N: float, eps_factor: float = 1.0, tau_factor: float = 0.8) -> str:
-    """DESIGN §5/§6 regime of a sum: noisy |S| ≤ ε, collapsed |S| ≥ τ, gold between."""
-    a = abs(S)
-    if N <= 0:
-        return "unknown"
-    if a >= tau_factor * N:
-        return "collapsed"
-    if a <= eps_factor * math.sqrt(N):
-        return "noisy"
-    return "gold"
-
-
-# -- dashboard: one run ----------------------------------------------------------------
 def plot_timeline(run: RunData, path: str | Path) -> Path:
     """Which layer each update trained (accepted / undone), the last update starred and named."""
     fig = _figure(9, 3.4)
@@ -119,7 +101,7 @@ def plot_margin_hist(run: RunData, path: str | Path) -> Path:
     """Per layer: the latest margin |S|/N of each tallied neuron, bins splitting the gold zone,
     stacked by regime; the gold zone (ε/N, τ/N) shaded."""
     widths = run.widths
-    eps_f, tau_f = run.gold_factors()
+    zone = run.zone
     latest = latest_per_neuron(run.history)
     by_layer: dict[int, list[Mapping]] = defaultdict(list)
     for h in latest.values():
@@ -134,9 +116,9 @@ def plot_margin_hist(run: RunData, path: str | Path) -> Path:
             _empty(ax, "no neuron tallied yet")
             continue
         N = float(np.median([r["N"] for r in recs]))
-        lo, hi = _gold_bounds(N, eps_f, tau_f)
+        lo, hi = zone.margin_band(N)
         edges = np.unique(np.concatenate([[0.0, lo], np.linspace(lo, hi, 11), [hi, 1.0]]))
-        groups = {g: [min(1.0, float(r["margin"])) for r in recs if regime(r["S"], r["N"], eps_f, tau_f) == g]
+        groups = {g: [min(1.0, float(r["margin"])) for r in recs if zone.regime(r["S"], r["N"]) == g]
                   for g in ("noisy", "gold", "collapsed")}
         ax.axvspan(lo, hi, color=GOLD_BAND, alpha=0.35, lw=0, label="gold zone")
         ax.hist([groups["noisy"], groups["gold"], groups["collapsed"]], bins=edges, stacked=True,
@@ -230,7 +212,7 @@ def _plot_premodulo_history(run: RunData, path: str | Path) -> Path:
 def gold_counts(run: RunData) -> tuple[list[int], dict[int, list[int]]]:
     """Epochs (as completed-epoch numbers, like epochs.jsonl) and, per layer, how many neurons'
     latest tally was in the gold zone at the end of each epoch."""
-    eps_f, tau_f = run.gold_factors()
+    zone = run.zone
     widths = run.widths
     n_layers = len(widths) or (max((h["layer"] for h in run.history), default=-1) + 1)
     latest: dict[tuple[int, int], tuple[float, float]] = {}
@@ -244,7 +226,7 @@ def gold_counts(run: RunData) -> tuple[list[int], dict[int, list[int]]]:
             if h.get("S") is not None and h.get("N"):
                 latest[(int(h["layer"]), int(h.get("neuron", 0)))] = (float(h["S"]), float(h["N"]))
         xs.append(e + 1)
-        tally = Counter(layer for (layer, _), (S, N) in latest.items() if regime(S, N, eps_f, tau_f) == "gold")
+        tally = Counter(layer for (layer, _), (S, N) in latest.items() if zone.contains(S, N))
         for layer in counts:
             counts[layer].append(tally.get(layer, 0))
     return xs, counts

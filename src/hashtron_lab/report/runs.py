@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..track.records import read_run_record
+from ..train.gold_zone import GoldZone
 
 DIRECTIONS = ("backward", "forward")
 
@@ -89,10 +90,10 @@ class RunData:
             seen[int(h["layer"])] = max(seen.get(int(h["layer"]), 0), int(h.get("neuron", 0)) + 1)
         return [seen.get(layer, 1) for layer in range(max(seen) + 1)] if seen else []
 
-    def gold_factors(self) -> tuple[float, float]:
-        """(eps_factor, tau_factor) of the run's capacity config (DESIGN §6 defaults 1.0, 0.8)."""
-        cap = (self.info.get("params") or {}).get("capacity") or {}
-        return float(cap.get("eps_factor", 1.0)), float(cap.get("tau_factor", 0.8))
+    @property
+    def zone(self) -> GoldZone:
+        """The gold zone the run used (its settings' ``gold_zone``)."""
+        return GoldZone.of_params(self.info.get("params"))
 
 
 def find_run_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:

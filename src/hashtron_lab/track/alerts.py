@@ -24,12 +24,11 @@ An alert payload: ``kind`` (the rule), ``message``, ``epoch``, ``update``, ``val
 ``threshold``, and ``layer`` and/or ``neuron_id`` when the rule concerns one.
 
 Other sinks here: :class:`ConsoleAlerts` (alerts → ``logging`` warnings, optionally
-``warnings.warn``), :class:`MlflowAlertTags` (alerts → MLflow run tags). With
-:func:`alerts_from_record` a run record on disk is replayed through the monitor (reports).
+``warnings.warn``); MLflow tags alerts in `track.mlflow_sink`. With :func:`alerts_from_record`
+a run record on disk is replayed through the monitor (reports).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -37,6 +36,8 @@ import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from ..settings import SettingError, check_fields, from_mapping, ranged
 
 RULES = ("memorization_risk", "margin_stagnation", "premodulo_oscillation", "stuck_layer")
 
@@ -49,44 +50,33 @@ class AlertWarning(UserWarning):
 
 @dataclass
 class AlertConfig:
-    train_accuracy_max: float = 0.95       # memorization risk above this train accuracy
-    stagnation_epochs: int = 3             # margin unchanged for MORE than this many epochs
-    margin_tolerance: float = 1e-3         # a margin change up to this counts as unchanged
-    use_oscillating_flag: bool = True      # the throttle's `oscillating` flag on decisions
-    oscillation_flips: int = 3             # direction flips of a neuron's premodulo ...
-    oscillation_window: int = 6            # ... within its last this-many changes
-    stuck_layer_updates: int | None = None  # consecutive updates in one layer; None = auto
+    """The settings tree's `alerts` group (evaluation only: changing it retrains nothing)."""
+
+    train_accuracy_max: float = ranged(0.95, 0, 1)           # memorization risk above this train accuracy
+    stagnation_epochs: int = ranged(3, 0, integer=True)      # margin unchanged for MORE than this many epochs
+    margin_tolerance: float = ranged(1e-3, 0)                # a margin change up to this counts as unchanged
+    use_oscillating_flag: bool = True                        # the throttle's `oscillating` flag on decisions
+    oscillation_flips: int = ranged(3, 1, integer=True)      # direction flips of a neuron's premodulo ...
+    oscillation_window: int = ranged(6, 2, integer=True, note="a flip needs two changes")  # ... in this many changes
+    # consecutive updates in one layer; None = max(100, 2 x widest layer)
+    stuck_layer_updates: int | None = ranged(None, 1, integer=True, optional=True, note="null = auto")
     rules: list[str] = field(default_factory=lambda: list(RULES))  # the rules that are on
 
     def __post_init__(self):
-        if not 0.0 <= self.train_accuracy_max <= 1.0:
-            raise ValueError(f"train_accuracy_max must be in [0, 1], got {self.train_accuracy_max}")
-        if self.stagnation_epochs < 0:
-            raise ValueError(f"stagnation_epochs must be >= 0, got {self.stagnation_epochs}")
-        if not self.margin_tolerance >= 0.0:
-            raise ValueError(f"margin_tolerance must be >= 0, got {self.margin_tolerance}")
-        if self.oscillation_window < 2:
-            raise ValueError(f"oscillation_window must be >= 2 (a flip needs two changes), got {self.oscillation_window}")
-        if not 1 <= self.oscillation_flips <= self.oscillation_window - 1:
-            raise ValueError(f"oscillation_flips must be in [1, oscillation_window-1={self.oscillation_window - 1}], "
-                             f"got {self.oscillation_flips}")
-        if self.stuck_layer_updates is not None and self.stuck_layer_updates < 1:
-            raise ValueError(f"stuck_layer_updates must be >= 1 or null (auto), got {self.stuck_layer_updates}")
+        check_fields(self)
+        if self.oscillation_flips > self.oscillation_window - 1:
+            raise SettingError("oscillation_flips", self.oscillation_flips,
+                               f"an integer in [1, oscillation_window-1 = {self.oscillation_window - 1}]")
         if isinstance(self.rules, str):
             self.rules = [self.rules]
         self.rules = list(self.rules)
         unknown = [r for r in self.rules if r not in RULES]
         if unknown:
-            raise ValueError(f"unknown alert rule(s) {unknown}; valid: {list(RULES)}")
+            raise SettingError("rules", unknown, "a list of " + ", ".join(RULES), problem="names unknown rules")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "AlertConfig":
-        d = dict(d or {})
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(k for k in d if k not in valid)
-        if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in alerts config; valid keys: {valid}")
-        return cls(**d)
+        return from_mapping(cls, d, "alerts")
 
 
 class _Steady:
@@ -293,43 +283,13 @@ class ConsoleAlerts:
                 for rule, (n, first, last) in sorted(self.by_rule.items()) if n > 1]
 
 
-class MlflowAlertTags:
-    """Alert events → MLflow tags on the active run (or ``run_id``): ``alert.<kind>`` holds the
-    count and the latest message, ``alerts`` the total. mlflow is imported on the first alert."""
-
-    def __init__(self, run_id: str | None = None, tracking_uri: str | None = None):
-        self.run_id = run_id
-        self.tracking_uri = tracking_uri
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, kind: str, payload: dict) -> None:
-        if kind != "alert":
-            return
-        rule = str(payload.get("kind"))
-        self.counts[rule] = self.counts.get(rule, 0) + 1
-        tags = {f"alert.{rule}": f"{self.counts[rule]}: {payload.get('message', '')}"[:4900],
-                "alerts": str(sum(self.counts.values()))}
-        import mlflow
-
-        if self.run_id is None:
-            if mlflow.active_run() is None:
-                return  # no run to tag: nothing to do (the console sink still reports it)
-            mlflow.set_tags(tags)
-            return
-        client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
-        for k, v in tags.items():
-            client.set_tag(self.run_id, k, v)
-
-
-def attach(hooks, config: AlertConfig | Mapping[str, Any] | None = None, console: bool = True,
-           mlflow_tags: bool = False) -> AlertMonitor:
-    """Subscribe an :class:`AlertMonitor` (emitting through ``hooks``) and the console/MLflow sinks."""
+def attach(hooks, config: AlertConfig | Mapping[str, Any] | None = None, console: bool = True) -> AlertMonitor:
+    """Subscribe an :class:`AlertMonitor` (emitting through ``hooks``, so other sinks such as
+    MLflow see its alerts) and, with `console`, a :class:`ConsoleAlerts`."""
     monitor = AlertMonitor(config, hooks.emit)
     hooks.subscribe(monitor)
     if console:
         hooks.subscribe(ConsoleAlerts())
-    if mlflow_tags:
-        hooks.subscribe(MlflowAlertTags())
     return monitor
 
 

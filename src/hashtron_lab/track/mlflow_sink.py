@@ -36,10 +36,13 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-DEFAULT_EXPERIMENT = "hashtron-lab"
+from ..settings import check_fields, one_of, to_mapping
+from ..train.gold_zone import GoldZone
+
 BATCH = 900                     # entities per log_batch (MLflow allows 1000)
 TAG_GROUP = "hashtron.group"    # runs of one pipeline execution share it
 # MLflow 3's UI opens an experiment by its kind; without this tag it guessed GenAI (traces pages)
@@ -48,6 +51,19 @@ EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 # table and compare view list metrics alphabetically)
 SORT_FIRST = {"test_accuracy": "acc/test", "val_accuracy": "acc/val", "train_accuracy": "acc/train"}
 UI = "http://127.0.0.1:5000"    # where the README's `mlflow ui` line serves
+
+
+@dataclass
+class TrackingConfig:
+    """The settings tree's `tracking` group."""
+
+    backend: str = one_of("mlflow", ("mlflow", "none"))  # none: mlflow is not even imported
+    experiment_name: str = "hashtron-lab"
+    uri: str | None = None   # None: $MLFLOW_TRACKING_URI when set, else sqlite:///<project>/mlflow.db
+    log_models: bool = True  # model, sum cache and run record as run artifacts
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 # -- where -------------------------------------------------------------------------------------
@@ -67,7 +83,7 @@ def tracking_root() -> Path:
     env = os.environ.get("DVC_ROOT")
     if env:
         return Path(env).resolve()
-    from ..config_schema import project_root
+    from ..paths import project_root
 
     return project_root()
 
@@ -126,7 +142,7 @@ def client_and_experiment(tracking: Mapping[str, Any] | None = None, root: str |
     MlflowClient = _import_mlflow()
     tracking = tracking or {}
     uri = tracking_uri(tracking, root)
-    name = tracking.get("experiment_name") or DEFAULT_EXPERIMENT
+    name = tracking.get("experiment_name") or TrackingConfig.experiment_name
     with _store_lock(uri):
         client = MlflowClient(tracking_uri=uri)
         exp = client.get_experiment_by_name(name)
@@ -193,8 +209,8 @@ class MlflowRun:
 
     ``MlflowRun(cfg, run_name=..., tags=..., parent_run_id=...)`` creates the run at once
     and logs the flattened `cfg` as params. Metrics are buffered and written with
-    `log_batch` at the end of every epoch, every ``flush_every`` points and on `finish`. ``gold`` gives the gold-zone
-    factors (defaults: ``cfg["selection"]``).
+    `log_batch` at the end of every epoch, every ``flush_every`` points and on `finish`. The
+    per-epoch gold-zone counts use the config's ``gold_zone``.
     """
 
     def __init__(self, cfg: Mapping[str, Any], *, run_name: str | None = None,
@@ -202,7 +218,7 @@ class MlflowRun:
                  root: str | os.PathLike | None = None, flush_every: int = 5000, run_id: str | None = None):
         from mlflow.entities import Param, RunTag  # noqa: F401  (import check before anything is created)
 
-        self.cfg = dict(cfg)
+        self.cfg = dict(to_mapping(cfg))  # the settings tree (or its plain form)
         tracking = dict(self.cfg.get("tracking") or {})
         self.client, self.experiment_id = client_and_experiment(tracking, root)
         self.uri = tracking_uri(tracking, root)
@@ -212,9 +228,7 @@ class MlflowRun:
         self._events: list[dict] = []
         self._alerts: dict[str, int] = {}
         self._latest: dict[str, tuple[int, int]] = {}      # neuron_id -> (S, N)
-        sel = self.cfg.get("selection") or {}
-        self._eps = float(sel.get("eps_factor", 1.0))
-        self._tau = float(sel.get("tau_factor", 0.8))
+        self._zone = GoldZone.of_params(self.cfg)
         self._step = 0
         self.finished = False
         all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
@@ -328,8 +342,7 @@ class MlflowRun:
             per.setdefault(int(nid.split(".")[0]), []).append(sn)
         out = {}
         for layer, sums in sorted(per.items()):
-            gold = sum(1 for S, N in sums if self._eps * math.sqrt(N) < abs(S) < self._tau * N)
-            out[layer] = (gold, sum(abs(S) / N for S, N in sums) / len(sums))
+            out[layer] = (self._zone.count(sums), sum(abs(S) / N for S, N in sums) / len(sums))
         return out
 
     # -- artifacts and the end -----------------------------------------------------------------------
@@ -389,3 +402,81 @@ def run_tags(cfg: Mapping[str, Any], git: Mapping[str, str] | None = None, **ext
         tags["mlflow.source.git.commit"] = git["git.commit"]
     tags.update({k: str(v) for k, v in extra.items() if v is not None})
     return tags
+
+
+# -- a tracked run, and runs grouped under a parent -------------------------------------------------
+@contextlib.contextmanager
+def tracked(settings: Any, hooks=None, *, run_name: str, tags: Mapping[str, str],
+            parent_run_id: str | None = None, root: str | os.PathLike | None = None):
+    """An `MlflowRun` for the body (subscribed to `hooks` when given), or None when
+    ``tracking.backend`` is not mlflow. The run ends FINISHED, FAILED when the body raises, KILLED
+    on SIGTERM or Ctrl-C (`track.signals`)."""
+    settings = to_mapping(settings)
+    if ((settings.get("tracking") or {}).get("backend") or "none") != "mlflow":
+        yield None
+        return
+    tracker = MlflowRun(settings, run_name=run_name, parent_run_id=parent_run_id, root=root, tags=tags)
+    if hooks is not None:
+        hooks.subscribe(tracker)
+    try:
+        yield tracker
+    except Exception:
+        tracker.finish("FAILED")
+        raise
+    except BaseException:  # KeyboardInterrupt, SystemExit, SIGTERM (track/signals.py)
+        tracker.finish("KILLED")
+        raise
+    tracker.finish("FINISHED")
+
+
+class ParentRun:
+    """One MLflow run that groups others (a multirun's jobs, a DVC execution's evaluate runs):
+    children point at it (``mlflow.parentRunId``) and share its ``hashtron.group`` tag, so the UI
+    shows and compares them side by side."""
+
+    def __init__(self, tracking: Mapping[str, Any] | None, *, name: str, tags: Mapping[str, str],
+                 root: str | os.PathLike | None = None):
+        self.client, self.experiment_id = client_and_experiment(tracking, root)
+        self.group = str(tags.get(TAG_GROUP, ""))
+        run = _retry(self.client.create_run, self.experiment_id, run_name=name[:250],
+                     tags={str(k): str(v) for k, v in tags.items()})
+        self.run_id = run.info.run_id
+        self.closed = False
+
+    def adopt(self, run_id: str) -> None:
+        """Make an existing run a child (raises when the run is not in this store)."""
+        self.client.set_tag(run_id, "mlflow.parentRunId", self.run_id)
+        self.client.set_tag(run_id, TAG_GROUP, self.group)
+
+    def children(self) -> list:
+        return _retry(self.client.search_runs, [self.experiment_id],
+                      filter_string=f"tags.mlflow.parentRunId = '{self.run_id}'", max_results=10000)
+
+    def log_metric(self, key: str, value: float) -> None:
+        _retry(self.client.log_metric, self.run_id, key, float(value))
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        if Path(path).exists():
+            _retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+    def compare_url(self, run_ids=None) -> str:
+        ids = [r.info.run_id for r in self.children()] if run_ids is None else list(run_ids)
+        return compare_url(ids, self.experiment_id)
+
+    def close(self, status: str = "FINISHED") -> str:
+        """End the parent (once): FAILED instead of FINISHED when a child failed or was killed;
+        children still RUNNING (a job process killed outright) are closed KILLED. Returns the
+        status it ended with."""
+        if self.closed:
+            return status
+        self.closed = True
+        children = self.children()
+        for r in children:
+            if r.info.status == "RUNNING":
+                _retry(self.client.set_terminated, r.info.run_id, "KILLED")
+        if status == "FINISHED" and any(r.info.status in ("FAILED", "KILLED") for r in children):
+            status = "FAILED"
+        if children:
+            _retry(self.client.set_tag, self.run_id, "compare_url", self.compare_url([r.info.run_id for r in children]))
+        _retry(self.client.set_terminated, self.run_id, status)
+        return status

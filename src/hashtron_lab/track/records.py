@@ -44,18 +44,18 @@ def read_run_record(directory: str | os.PathLike) -> dict:
     return out
 
 
-def record_of(result, cfg: dict, extra: dict | None = None) -> dict:
-    """The `info` part of a run record for an `experiment.Result`."""
-    pipe = result.pipeline
+def record_of(result, extra: dict | None = None) -> dict:
+    """The `info` part of a run record for an `experiment.RunResult`."""
+    pipe, s = result.pipeline, result.settings
     info = {
-        "dataset": cfg.get("dataset", {}).get("name"),
+        "dataset": s.dataset.get("name"),
         "direction": pipe.name,
-        "seed": int(cfg.get("seed", 0)),
-        "architecture": cfg.get("model", {}).get("name", "custom"),
-        "phase": cfg.get("phase", "debug"),
+        "seed": int(s.seed),
+        "architecture": s.model.name,
+        "phase": s.phase,
         "metrics": result.metrics,
         "skips": getattr(pipe, "skips", []),
-        "params": cfg,
+        "params": s.to_dict(),
     }
     cache = getattr(pipe, "cache", None)
     if cache is not None and len(cache):

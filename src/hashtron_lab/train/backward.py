@@ -11,45 +11,47 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
 
-from ..settings import UINT32_MAX, check_fields, from_mapping, ranged
+from ..settings import check_fields, from_mapping, one_of, ranged
 from .capacity import CapacityConfig, CapacityController
+from .gold_zone import GoldZone
 from .run import Run
 from .selection import SelectionConfig, Selector, VisitPicker
-from .sum_cache import SumCache, regime_of
-from .throttle import Throttle, ThrottleConfig
+from .sum_cache import SumCache
+from .throttle import Throttle
 
 
 @dataclass
 class BackwardConfig:
+    direction: str = one_of("backward", ("backward",))  # the `pipeline` option's kind (forward: ForwardConfig)
     neurons_per_layer: int = ranged(1, 1, integer=True)  # accepted updates wanted per layer per sweep
     # if set: that fraction of each layer's neurons per sweep instead
     layer_fraction: float | None = ranged(None, 0, 1, lo_open=True, optional=True)
     max_attempts: int = ranged(3, 1, integer=True)       # tries without an accepted update before a forward skip
     # optional wall-clock limit per layer visit (not reproducible)
     layer_seconds: float | None = ranged(None, 0, optional=True)
-    capacity_control: bool = True       # False: every neuron uses `fixed_premodulo` (ablation)
-    fixed_premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, key="capacity.fixed_premodulo")
     cache_keep_last: int | None = ranged(64, 1, integer=True, optional=True, note="null = keep every record")
-    capacity: dict = field(default_factory=dict)
-    throttle: dict = field(default_factory=dict)
-    selection: dict = field(default_factory=dict)
 
     def __post_init__(self):
         check_fields(self)
 
 
 class BackwardPipeline:
+    """Both pipelines take the same settings: their own (`pipeline`), the capacity law, the
+    selection rule and the gold zone — objects, or mappings as in `conf/`."""
+
     name = "backward"
 
-    def __init__(self, config: dict | BackwardConfig | None = None, run_id: str = ""):
-        self.cfg = config if isinstance(config, BackwardConfig) else from_mapping(BackwardConfig, config, "pipeline")
-        thr_cfg = ThrottleConfig.from_dict(self.cfg.throttle, "capacity.throttle")
-        self._throttle_cfg = thr_cfg
-        self.controller = CapacityController(CapacityConfig.from_dict(self.cfg.capacity, "capacity"),
-                                             Throttle(thr_cfg) if thr_cfg.enabled else None)
-        self.selector = Selector(SelectionConfig.from_dict(self.cfg.selection, "selection"))
+    def __init__(self, config: BackwardConfig | dict | None = None, capacity: CapacityConfig | dict | None = None,
+                 selection: SelectionConfig | dict | None = None, zone: GoldZone | dict | None = None,
+                 run_id: str = ""):
+        self.cfg = from_mapping(BackwardConfig, config, "pipeline")
+        self.zone = from_mapping(GoldZone, zone, "gold_zone")
+        cap = from_mapping(CapacityConfig, capacity, "capacity")
+        self.controller = CapacityController(cap, Throttle(cap.throttle) if cap.throttle.enabled else None, self.zone)
+        self.selector = Selector(selection, self.zone)
         self._cache = SumCache(keep_last=self.cfg.cache_keep_last, run_id=run_id)
         self._pending: list[tuple] = []   # this visit's records, added to the cache when it is next read
         self.phase = 0
@@ -62,12 +64,9 @@ class BackwardPipeline:
         self.premodulo: dict[str, int] = {}   # "layer.pos" -> last decided premodulo
         self.skips: list[dict] = []
         self.imported = False  # the run starts from a trained network: the import tally replaces phase 0
-        from .warm import warm_kernels
-
-        warm_kernels(self.kernel_groups())  # before a run's clock starts
 
     def kernel_groups(self) -> set[str]:
-        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        """The kernel groups this pipeline calls beside the run's (train/warm.py; `drive` warms them)."""
         return ({"backward"} | ({"ranking"} if self.selector.cfg.rule == "gold" else set())
                 | ({"support"} if self.controller.cfg.law == "support" else set()))
 
@@ -90,10 +89,10 @@ class BackwardPipeline:
         together when the next visit starts or someone reads the cache: one warm pass instead of
         a cold add between kernels on every update."""
         if self._pending:
-            add, c = self._cache.add, self.controller.cfg
+            add, zone = self._cache.add, self.zone
             for ev, rec, when in self._pending:
                 S, N = ev["S"], ev["N"]  # the regime is a function of |S| and N: the decision's, when it used |S|
-                regime = ev["regime"] if ev["S_used"] == abs(S) else regime_of(S, N, c.eps_factor, c.tau_factor)
+                regime = ev["regime"] if ev["S_used"] == abs(S) else zone.regime(S, N)
                 add(ev["layer"], ev["pos"], ev["epoch"], S, N, rec["S_out"], ev["final"], regime, rec["duration"],
                     ev["accepted"], ev["accuracy_after"], when, check=False)
             self._pending.clear()
@@ -163,7 +162,7 @@ class BackwardPipeline:
         """The imported network's first tally: one sum-cache record per neuron (nothing trained);
         each neuron's current premodulo becomes the `previous` of its first decision."""
         self._flush()
-        c, n, t0 = self.controller.cfg, len(run.train), time.time()
+        n, t0 = len(run.train), time.time()
         cells = run.trace.cells
         for layer, width in enumerate(run.net.architecture.widths):
             for pos in range(width):
@@ -172,7 +171,7 @@ class BackwardPipeline:
                 k = int(run.net.first[layer]) + pos
                 prem = int(run.net.neuron(layer, pos).premodulo)
                 self._cache.add(layer, pos, run.epoch, t.S, t.N, int(2 * int(cells[:, k].sum()) - n), prem,
-                                regime_of(t.S, t.N, c.eps_factor, c.tau_factor), time.perf_counter() - start,
+                                self.zone.regime(t.S, t.N), time.perf_counter() - start,
                                 False, run.train_accuracy(), t0)
                 self.premodulo[f"{layer}.{pos}"] = prem
         run.hooks.emit("import_tally", {"neurons": run.net.architecture.n_neurons, "records": len(self._cache),
@@ -226,14 +225,14 @@ class BackwardPipeline:
             event = ctl.decision_fields(layer, pos, t.N, [], run.epoch, 0)
         elif ctl.cfg.law == "support":
             event = ctl.support_fields(layer, pos, t.N, t.S, t.support(), run.epoch, self.premodulo.get(nid, 0),
-                                       self.cfg.fixed_premodulo, output=layer == run.net.architecture.n_layers - 1)
+                                       output=layer == run.net.architecture.n_layers - 1)
         else:
             recent = [(t.S, run.epoch)]
             if ctl.reads_history:
                 recent = self.cache.recent(layer, pos, ctl.history_needed) + recent
             event = ctl.decision_fields(layer, pos, t.N, recent, run.epoch, self.premodulo.get(nid, 0))
-        on = self.cfg.capacity_control
-        premodulo = event["final"] if on or phase == "bootstrap" else self.cfg.fixed_premodulo
+        on = ctl.cfg.enabled
+        premodulo = event["final"] if on or phase == "bootstrap" else ctl.cfg.fixed_premodulo
         return event, premodulo, (event.get("threshold", 1) if on else 1)
 
     def _decided(self, run: Run, event: dict, record: dict, t, premodulo: int, phase: str) -> None:
@@ -249,10 +248,8 @@ class BackwardPipeline:
     # -- checkpoints ---------------------------------------------------------------
     def settings(self) -> dict:
         """The resolved settings (defaults filled in) that make this pipeline's runs what they are."""
-        d = asdict(self.cfg)
-        d.update(capacity=asdict(self.controller.cfg), throttle=asdict(self._throttle_cfg),
-                 selection=asdict(self.selector.cfg))
-        return d
+        return {"pipeline": asdict(self.cfg), "capacity": asdict(self.controller.cfg),
+                "selection": asdict(self.selector.cfg), "gold_zone": asdict(self.zone)}
 
     def state(self) -> dict:
         return {"phase": self.phase, "boot_pos": self.boot_pos, "plan": list(self.plan),
@@ -273,3 +270,34 @@ class BackwardPipeline:
         self.selector.load_state_dict(st["selector"])
         self.imported = bool(st.get("imported", False))
 
+
+
+def order_compliance(history: Sequence[Mapping], n_layers: int, imported: bool = False) -> dict:
+    """Seed 000's order rules on a backward run's update history (the one definition: the run
+    path and the compare report both use it).
+
+    ``final_first``: the first update trained the final layer (``n_layers - 1``), in the bootstrap
+    — or, for a run that continues an imported network (no bootstrap), in the first sweep.
+    ``backward_order``: bootstrap updates only in the final layer and before any sweep; within each
+    sweep (epoch) of the backward phase, layers never ascend; no update of another phase."""
+    if not history:
+        return {"final_first": False, "backward_order": False}
+    final = n_layers - 1
+    first = history[0]
+    first_phase = "backward" if imported else "bootstrap"
+    final_first = int(first["layer"]) == final and first.get("phase", first_phase) == first_phase
+    ok, seen_sweep = True, False
+    sweeps: dict[int, list[int]] = {}
+    for h in history:
+        phase = h.get("phase", "backward")
+        if phase == "bootstrap":
+            ok &= int(h["layer"]) == final and not seen_sweep
+        elif phase == "backward":
+            seen_sweep = True
+            sweeps.setdefault(int(h.get("epoch", 0)), []).append(int(h["layer"]))
+        else:
+            ok = False  # a forward-pipeline update inside a backward run
+    for layers in sweeps.values():
+        if any(b > a for a, b in zip(layers, layers[1:])):
+            ok = False
+    return {"final_first": bool(final_first), "backward_order": bool(ok)}

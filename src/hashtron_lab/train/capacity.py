@@ -18,14 +18,14 @@ previous · clamp_factor]; ``"percent_limit"`` within previous · (1 ± percent_
 the throttle (if given) scales the remaining change by α in log space. The result is
 rounded (half up) and kept an integer in [min_premodulo, 2³²−1] and inside the bounds of
 the options that fired. Every bound that changed the value is named in
-``Decision.clamps``.
+the decision's ``clamps``.
 
-Regime of ``S_used`` (with the current N): collapsed if ≥ tau_factor·N, noisy if
-≤ eps_factor·√N, else gold. With no sum yet (``recent`` empty) the decision is
-premodulo N, as for the final neuron in phase 0, and the regime is "unknown".
+Regime of ``S_used`` (with the current N) in the run's gold zone (`train.gold_zone`). With no
+sum yet (``recent`` empty) the decision is premodulo N, as for the final neuron in phase 0, and
+the regime is "unknown".
 
 A sum is *stale* when it is more than ``stale_epochs`` epochs older than the decision;
-``Decision.stale`` says whether a stale sum entered ``S_used``.
+the decision's ``stale`` says whether a stale sum entered ``S_used``.
 
 The support law ("support", docs/decisions.md) sizes a hidden neuron by the keys its tally
 holds instead of by |S| (under local credit S is fixed by the class prior and says nothing of
@@ -38,6 +38,9 @@ the neuron): with D distinct input keys, D₊ of them voted 1 by n₊ samples,
 so a neuron that sees the same addresses over and over (a saturated RAM) needs more support per
 key, and the table shrinks with the keys it must hold. Neurons of the output layer keep
 ``fixed_premodulo`` and threshold 1: their few keys are codes that must not collide.
+
+With ``enabled: false`` (the capacity ablation) no law decides: every trained neuron uses
+``fixed_premodulo`` (0 = no premodulo step) and threshold 1; the decisions are still logged.
 """
 from __future__ import annotations
 
@@ -50,8 +53,8 @@ import numpy as np
 
 from ..kernels import capacity as KC
 from ..settings import SettingError, check_fields, from_mapping, one_of, ranged
-from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, REGIME_NAMES
-from .throttle import Throttle
+from .gold_zone import REGIME_NAMES, GoldZone
+from .throttle import Throttle, ThrottleConfig
 
 UINT32_MAX = KC.UINT32_MAX
 LAWS = ("square", "support")
@@ -62,6 +65,8 @@ _CLAMPS = tuple(tuple(name for bit, name in KC.BIT_NAMES if bits & bit) for bits
 
 @dataclass
 class CapacityConfig:
+    enabled: bool = True                # False: every neuron trains with `fixed_premodulo` (ablation)
+    fixed_premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, note="0 = no premodulo step")
     law: str = one_of("square", LAWS)
     dampening: list[str] = field(default_factory=lambda: ["clamp"])
     clamp_factor: float = ranged(10.0, 1, lo_open=True)     # "clamp": at most ×/÷ this per step
@@ -70,11 +75,10 @@ class CapacityConfig:
     percent_limit: float = ranged(0.5, 0, lo_open=True)     # "percent_limit": max relative change per step
     stale_epochs: int = ranged(5, 0, integer=True)           # a sum older than this many epochs is stale
     stale_weight: float = ranged(0.5, 0, 1, lo_open=True)   # weight of a stale sum in the averages
-    eps_factor: float = ranged(DEFAULT_EPS_FACTOR, 0)        # noise floor ε = eps_factor·√N
-    tau_factor: float = ranged(DEFAULT_TAU_FACTOR, 0, lo_open=True)  # collapse threshold τ = tau_factor·N
     min_premodulo: int = ranged(1, 1, UINT32_MAX, integer=True)
     load_factor: float | None = ranged(None, 0, lo_open=True, optional=True)  # "support": premodulo = ceil(load_factor · distinct keys); None = none
     bleach: float = ranged(0.0, 0)     # "support": threshold = max(1, floor(bleach · votes for 1 per supported key)); 0 = 1
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)  # square law: damp oscillating changes
 
     def __post_init__(self):
         if isinstance(self.dampening, str):
@@ -92,46 +96,17 @@ class CapacityConfig:
         return from_mapping(cls, d, where)
 
 
-@dataclass
-class Decision:
-    """One premodulo decision, as logged (JSON-serialisable through `dataclasses.asdict`)."""
-
-    layer: int
-    pos: int
-    epoch: int
-    S: int | None               # newest sum (signed); None without a sum
-    S_used: float | None        # the |S| the law used (after averaging/smoothing)
-    N: int
-    margin: float | None        # S_used / N
-    regime: str                 # unknown | noisy | gold | collapsed
-    target_capacity: float
-    previous: int               # premodulo before (0 = none)
-    raw: int                    # the law's premodulo before dampening
-    final: int                  # premodulo to train with
-    clamps: list[str]
-    alpha: float                # throttle factor used (1.0 = none)
-    stale: bool
-    oscillating: bool = False   # the throttle sees this neuron's premodulo oscillate
-    threshold: int = 1          # votes for 1 a key needs to answer 1 (support law; 1 = plain sign rule)
-
-
-def capacity_law(S: float, N: int) -> tuple[float, int, list[str]]:
-    """The square law: (target_capacity, raw_premodulo, clamps fired) for sum magnitude |S| and N samples."""
-    if N < 1:
-        raise ValueError(f"N must be >= 1, got {N}")
-    target, raw, bits = KC.square_law(float(S), int(N))
-    return target, int(raw), list(_CLAMPS[bits])
-
-
 class CapacityController:
     """Decides each neuron's premodulo (see module docstring); keeps per-neuron EMA state.
 
     `throttle` is an optional :class:`~hashtron_lab.train.throttle.Throttle` shared by
-    all neurons (its state is saved with the controller's).
+    all neurons (its state is saved with the controller's); `zone` names the regimes.
     """
 
-    def __init__(self, cfg: CapacityConfig | Mapping[str, Any] | None = None, throttle: Throttle | None = None):
+    def __init__(self, cfg: CapacityConfig | Mapping[str, Any] | None = None, throttle: Throttle | None = None,
+                 zone: GoldZone | None = None):
         self.cfg = cfg if isinstance(cfg, CapacityConfig) else CapacityConfig.from_dict(cfg)
+        self.zone = zone or GoldZone()
         d = self.cfg.dampening  # read once: `decide` runs on every backward update
         self._clamp, self._percent = "clamp" in d, "percent_limit" in d
         self._average, self._smooth = "moving_average" in d, "exp_smoothing" in d
@@ -141,7 +116,7 @@ class CapacityController:
         p, c = self._params, self.cfg
         p[KC.P_CLAMP], p[KC.P_CLAMP_FACTOR] = float(self._clamp), c.clamp_factor
         p[KC.P_PERCENT], p[KC.P_PERCENT_LIMIT] = float(self._percent), c.percent_limit
-        p[KC.P_MIN_PREMODULO], p[KC.P_EPS], p[KC.P_TAU] = c.min_premodulo, c.eps_factor, c.tau_factor
+        p[KC.P_MIN_PREMODULO], p[KC.P_EPS], p[KC.P_TAU] = c.min_premodulo, self.zone.eps_factor, self.zone.tau_factor
         if throttle is not None:
             throttle.params_into(p)
         self._no_state = KC.new_state(1, 1)
@@ -206,19 +181,17 @@ class CapacityController:
         self._ema[key] = [value, recent[-1][0], recent[-1][1]]
         return value, stale_any
 
-    def decide(self, layer: int, pos: int, N: int, recent: Sequence[tuple[int, int]], epoch: int,
-               previous: int) -> Decision:
-        """Premodulo for neuron (layer, pos) about to be trained on N samples.
+    def decision_fields(self, layer: int, pos: int, N: int, recent: Sequence[tuple[int, int]], epoch: int,
+                        previous: int) -> dict:
+        """The premodulo decision for neuron (layer, pos) about to be trained on N samples, as a new
+        dict (the training loop extends it into the decision event): layer, pos, epoch, S (newest
+        signed sum or None), S_used (the |S| the law used), N, margin, regime, target_capacity,
+        previous, raw (the law's value), final (to train with), clamps (bounds that fired), alpha
+        (throttle factor), stale, oscillating.
 
         `recent`: [(S, epoch), ...] of its last sums, newest last (may be empty);
         `previous`: its current premodulo (0 = none: no dampening).
         """
-        return Decision(**self.decision_fields(layer, pos, N, recent, epoch, previous))
-
-    def decision_fields(self, layer: int, pos: int, N: int, recent: Sequence[tuple[int, int]], epoch: int,
-                        previous: int) -> dict:
-        """`decide`'s fields as a new dict (the training loop extends it into the decision event
-        instead of building a `Decision` and copying it)."""
         N, previous, epoch = int(N), int(previous), int(epoch)
         if N < 1:
             raise ValueError(f"N must be >= 1, got {N}")
@@ -247,7 +220,7 @@ class CapacityController:
                 "clamps": list(_CLAMPS[bits]), "alpha": alpha, "stale": stale, "oscillating": osc}
 
     def support_fields(self, layer: int, pos: int, N: int, S: int, support: tuple[int, int, int], epoch: int,
-                       previous: int, fixed_premodulo: int = 0, output: bool = False) -> dict:
+                       previous: int, output: bool = False) -> dict:
         """The support law's decision (module docstring) for a neuron whose fresh tally has sum S over
         N samples and `support` = (distinct keys, keys with a vote for 1, votes for 1); `output`:
         the neuron is in the output layer (kept at `fixed_premodulo`, threshold 1). Same fields as
@@ -260,16 +233,15 @@ class CapacityController:
         load = n_pos / distinct_pos if distinct_pos else 0.0
         clamps: list[str] = []
         if output or c.load_factor is None:
-            raw = final = int(fixed_premodulo)
+            raw = final = int(c.fixed_premodulo)
         else:
             raw = max(1, math.ceil(c.load_factor * distinct))
             final = min(UINT32_MAX, max(c.min_premodulo, raw))
             if final != raw:
                 clamps.append("min_premodulo" if final > raw else "uint32")
         threshold = 1 if output else max(1, int(math.floor(c.bleach * load)))
-        reg = KC.regime(float(abs(S)), N, float(c.eps_factor), float(c.tau_factor))
         return {"layer": int(layer), "pos": int(pos), "epoch": epoch, "S": S, "S_used": float(abs(S)), "N": N,
-                "margin": abs(S) / N, "regime": REGIME_NAMES[reg], "target_capacity": float(distinct),
+                "margin": abs(S) / N, "regime": self.zone.regime(abs(S), N), "target_capacity": float(distinct),
                 "previous": previous, "raw": raw, "final": final, "clamps": clamps, "alpha": 1.0, "stale": False,
                 "oscillating": False, "threshold": threshold, "distinct_keys": distinct, "load": load}
 

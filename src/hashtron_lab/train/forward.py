@@ -17,15 +17,17 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, ranged
+from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
 from .capacity import CapacityConfig, CapacityController
+from .gold_zone import GoldZone
 from .run import Run
 from .selection import SelectionConfig, Selector
-from .sum_cache import SumCache, regime_of
+from .sum_cache import SumCache
 
 
 @dataclass
 class ForwardConfig:
+    direction: str = one_of("forward", ("forward",))  # the `pipeline` option's kind (backward: BackwardConfig)
     # fixed premodulo; 0 = no premodulo step
     premodulo: int = ranged(0, 0, UINT32_MAX, integer=True, note="0 = no premodulo step")
     schedule: bool = False             # schedule premodulo from the success rate instead
@@ -50,30 +52,32 @@ def scheduled_premodulo(success_percent: float, pmin: int, pmax: int) -> int:
 
 
 class ForwardPipeline:
+    """Takes the same settings as `BackwardPipeline`; reads the capacity law only with
+    ``capacity_control`` (without its throttle and its `enabled` switch) and the selection rule
+    only with ``use_selection``."""
+
     name = "forward"
 
-    def __init__(self, config: dict | ForwardConfig | None = None, capacity: dict | None = None,
-                 selection: dict | None = None, run_id: str = ""):
-        self.cfg = config if isinstance(config, ForwardConfig) else from_mapping(ForwardConfig, config, "pipeline")
+    def __init__(self, config: ForwardConfig | dict | None = None, capacity: CapacityConfig | dict | None = None,
+                 selection: SelectionConfig | dict | None = None, zone: GoldZone | dict | None = None,
+                 run_id: str = ""):
+        self.cfg = from_mapping(ForwardConfig, config, "pipeline")
+        self.zone = from_mapping(GoldZone, zone, "gold_zone")
+        cap = from_mapping(CapacityConfig, capacity, "capacity")
+        sel = from_mapping(SelectionConfig, selection, "selection")
         self.plan: list[tuple[int, int]] = []
         self.idx = 0
         self.controller = self.selector = self.cache = None
         if self.cfg.capacity_control:
-            cap = dict(capacity or {})
-            for key in ("enabled", "fixed_premodulo", "throttle"):
-                cap.pop(key, None)
-            self.controller = CapacityController(CapacityConfig.from_dict(cap))
+            self.controller = CapacityController(cap, None, self.zone)
         if self.cfg.use_selection:
-            self.selector = Selector(SelectionConfig.from_dict(selection))
+            self.selector = Selector(sel, self.zone)
         if self.controller is not None or self.selector is not None:
             self.cache = SumCache(run_id=run_id)
         self.premodulos: dict[str, int] = {}
-        from .warm import warm_kernels
-
-        warm_kernels(self.kernel_groups())  # before a run's clock starts
 
     def kernel_groups(self) -> set[str]:
-        """The kernel groups this pipeline calls beside the run's (train/warm.py)."""
+        """The kernel groups this pipeline calls beside the run's (train/warm.py; `drive` warms them)."""
         groups = {"pairs"} if self.cfg.pairs else set()
         if self.cache is not None:
             groups.add("backward")  # the sum cache (and the capacity decision)
@@ -144,18 +148,19 @@ class ForwardPipeline:
                          accepted=record["accepted"], accuracy_after=record["train_accuracy"])
             run.hooks.emit("decision", event)
             run.decisions.append(event)
-        c = self.controller.cfg if self.controller is not None else None
-        regime = regime_of(t.S, t.N, *((c.eps_factor, c.tau_factor) if c else ()))
+        regime = self.zone.regime(t.S, t.N)
         self.cache.add(layer, pos, run.epoch, t.S, t.N, record["S_out"], premodulo, regime, record["duration"],
                        record["accepted"], record["train_accuracy"], check=False)
 
     def settings(self) -> dict:
-        """The settings that make this pipeline's runs what they are."""
-        out = asdict(self.cfg)
+        """The settings that make this pipeline's runs what they are (only those it reads)."""
+        out = {"pipeline": asdict(self.cfg)}
         if self.controller is not None:
             out["capacity"] = asdict(self.controller.cfg)
         if self.selector is not None:
             out["selection"] = asdict(self.selector.cfg)
+        if self.cache is not None:
+            out["gold_zone"] = asdict(self.zone)
         return out
 
     def state(self) -> dict:

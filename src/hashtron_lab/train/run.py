@@ -14,7 +14,7 @@ import numpy as np
 from ..hashing import hash32
 from ..model.network import Network
 from ..model.output_code import OutputCode
-from ..settings import UINT32_MAX, SettingError, check_fields, from_mapping, one_of, ranged
+from ..settings import SettingError, check_fields, from_mapping, one_of, ranged, seed_field
 from .checkpoint import CheckpointError, check_identity, read_checkpoint, save_checkpoint
 from .events import Hooks
 from .tally import TALLY_MODES, Tally, local_credit, tally
@@ -54,9 +54,11 @@ class Split:
 
 @dataclass
 class Budget:
-    max_updates: int | None = ranged(2000, 0, integer=True, optional=True, note="0 trains nothing")
-    max_epochs: int | None = ranged(None, 0, integer=True, optional=True)
-    max_seconds: float | None = ranged(None, 0, optional=True)
+    """Per run (per seed and direction); the first limit reached ends it."""
+
+    max_updates: int | None = ranged(1500, 0, integer=True, optional=True, note="0 trains nothing")
+    max_epochs: int | None = ranged(None, 0, integer=True, optional=True)  # backward: sweeps; forward: branches
+    max_seconds: float | None = ranged(None, 0, optional=True)  # wall clock (not reproducible)
 
     def __post_init__(self):
         check_fields(self)
@@ -76,6 +78,8 @@ def check_run_ends(budget: Budget, validation: "Validation", has_val: bool = Tru
 
 @dataclass
 class Acceptance:
+    """When a rebuilt neuron is kept (the rest of the run is undone otherwise)."""
+
     rule: str = one_of("not_worse", ("not_worse", "improve", "always"))
     objective: str = one_of("accuracy", ("accuracy", "hamming"))  # hamming: bits of output distance
     require_improving_vote: bool = True
@@ -92,9 +96,10 @@ class Acceptance:
 @dataclass
 class Validation:
     every_epochs: int = ranged(1, 0, integer=True, note="0 = never validate")
-    patience: int | None = ranged(20, 1, integer=True, optional=True, note="null = no early stopping")
+    # epochs without a better validation accuracy before the run stops
+    patience: int | None = ranged(100, 1, integer=True, optional=True, note="null = no early stopping")
     min_delta: float = ranged(0.0, 0.0)
-    restore_best: bool = True
+    restore_best: bool = True        # keep the best network on validation
 
     def __post_init__(self):
         check_fields(self)
@@ -102,44 +107,44 @@ class Validation:
 
 @dataclass
 class RunConfig:
-    seed: int = ranged(0, 0, UINT32_MAX, integer=True, key="seed")
-    budget: dict = field(default_factory=dict)
-    acceptance: dict = field(default_factory=dict)
-    validation: dict = field(default_factory=dict)
+    """The settings tree's `run` group: what happens around each neuron update."""
+
+    acceptance: Acceptance = field(default_factory=Acceptance)
+    validation: Validation = field(default_factory=Validation)
     # neuron updates between checkpoints; 0 = only at the end of a session
     checkpoint_every: int = ranged(0, 0, integer=True, note="0 = only at the end")
-    checkpoint_path: str | None = None
-    progress: bool | None = None     # None: only when stderr is a terminal
+    progress: bool | None = None     # progress bar; None: only when stderr is a terminal
 
     def __post_init__(self):
         check_fields(self)
 
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "RunConfig":
-        return from_mapping(cls, d, "run")
 
+@dataclass
+class RunSetup:
+    """What one `Run` reads: the settings tree's seed, budget and `run` group, and where its
+    checkpoint goes. Built from a mapping like ``{"seed": 0, "budget": {...}, "run": {...}}``."""
 
-def warm_kernels(groups=None) -> float:
-    """Load or compile kernels before a clock starts (train/warm.py; default: every group)."""
-    from .warm import GROUPS, warm_kernels as warm
+    seed: int = seed_field()
+    budget: Budget = field(default_factory=Budget)
+    run: RunConfig = field(default_factory=RunConfig)
+    checkpoint_path: str | None = None
 
-    return warm(GROUPS if groups is None else groups)
+    def __post_init__(self):
+        check_fields(self)
+        if self.run.checkpoint_every and not self.checkpoint_path:
+            raise SettingError("run.checkpoint_every", self.run.checkpoint_every,
+                               "0 when the run has no checkpoint path (no file to write)", absolute=True,
+                               problem="asks for checkpoints but no checkpoint_path is set")
 
 
 class Run:
     """Owns network, data, RNG, counters, history and the best model on validation."""
 
     def __init__(self, net: Network, train: Split, val: Split | None, n_classes: int | None,
-                 config: RunConfig | dict | None = None, hooks: Hooks | None = None):
-        self.cfg = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
-        self.budget = from_mapping(Budget, self.cfg.budget, "budget")
-        self.accept = from_mapping(Acceptance, self.cfg.acceptance, "run.acceptance")
-        self.valcfg = from_mapping(Validation, self.cfg.validation, "run.validation")
+                 config: RunSetup | dict | None = None, hooks: Hooks | None = None):
+        self.cfg = from_mapping(RunSetup, config)
+        self.budget, self.accept, self.valcfg = self.cfg.budget, self.cfg.run.acceptance, self.cfg.run.validation
         check_run_ends(self.budget, self.valcfg, val is not None)
-        if self.cfg.checkpoint_every and not self.cfg.checkpoint_path:
-            raise SettingError("run.checkpoint_every", self.cfg.checkpoint_every,
-                               "0 when the run has no checkpoint path (no file to write)", absolute=True,
-                               problem="asks for checkpoints but no checkpoint_path is set")
         self.net = net
         self.train = train
         self.val = val
@@ -164,7 +169,7 @@ class Run:
         self.elapsed = 0.0
         self._batch: list[tuple] = []   # (layer, pos, new neuron or None, record) awaiting commit_batch
         self.init: dict | None = None     # where the starting network came from (init_from), part of the identity
-        from .warm import run_kernel_groups
+        from .warm import run_kernel_groups, warm_kernels
 
         warm_kernels(run_kernel_groups(net, self.accept.tally))  # before the clock starts
         self._t0 = time.perf_counter()
@@ -408,7 +413,7 @@ class Run:
 
     def checkpoint_due(self, before: int | None = None) -> bool:
         """Whether the updates since `before` (default: the last one) crossed a multiple of checkpoint_every."""
-        every = self.cfg.checkpoint_every
+        every = self.cfg.run.checkpoint_every
         if not (every and self.cfg.checkpoint_path):
             return False
         before = self.n_updates - 1 if before is None else before
@@ -559,6 +564,9 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
     """
     if resume not in RESUME_MODES:
         raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}")
+    from .warm import warm_kernels
+
+    run._t0 += warm_kernels(pipeline.kernel_groups())  # compiling is not training time
     run.final = None  # driven again: the previous end is no longer the end
     path = resume_from or run.cfg.checkpoint_path
     identity = run.identity(pipeline)
@@ -619,7 +627,7 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
 def _progress(run: Run):
     import sys
 
-    show = run.cfg.progress if run.cfg.progress is not None else sys.stderr.isatty()
+    show = run.cfg.run.progress if run.cfg.run.progress is not None else sys.stderr.isatty()
     if not show:
         return None
     from tqdm.auto import tqdm

@@ -6,9 +6,9 @@ Rule ``"gold"``, in order of priority:
    (deterministic; that is what fills the cache).
 2. ``random`` with probability ``explore`` (a draw is taken from `rng` only when
    ``explore > 0``, so the default leaves the RNG stream untouched).
-3. ``gold`` — among neurons whose newest sum is in the gold zone ε < |S| < τ
-   (ε = eps_factor·√N, τ = tau_factor·N), the one whose |S| is closest to the middle
-   (ε + τ) / 2; ties → lowest position.
+3. ``gold`` — among neurons whose newest sum is in the run's gold zone ε < |S| < τ
+   (`train.gold_zone`), the one whose |S| is closest to the middle (ε + τ) / 2; ties →
+   lowest position.
 4. ``moderate`` — otherwise the neuron with |S| closest to that middle among those whose
    margin is strictly between 0 and 1; ties → lowest position.
 5. ``random`` — otherwise a uniform pick.
@@ -18,20 +18,18 @@ as |S|·N/N' (its margin times N), which is its own |S| when N' = N.
 
 Rule ``"random"``: a uniform pick. Rule ``"round_robin"``: positions 0, 1, …, width−1,
 0, … per layer, from a counter kept in a :class:`RoundRobinState` (independent of the
-cache; :class:`Selector` holds one and saves it with ``state_dict``). Calling
-:func:`select_neuron` with ``round_robin`` and no state is an error, not a hidden global.
+cache; :class:`Selector` holds one and saves it with ``state_dict``).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
-from ..kernels import selection as KS
 from ..settings import check_fields, from_mapping, one_of, ranged
-from .sum_cache import DEFAULT_EPS_FACTOR, DEFAULT_TAU_FACTOR, SumCache
+from .gold_zone import GoldZone
+from .sum_cache import SumCache
 
 RULES = ("gold", "random", "round_robin")
 REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
@@ -40,8 +38,6 @@ REASONS = ("untallied", "gold", "moderate", "random", "round_robin")
 @dataclass
 class SelectionConfig:
     rule: str = one_of("gold", RULES)
-    eps_factor: float = ranged(DEFAULT_EPS_FACTOR, 0)              # gold zone: eps_factor·√N < |S| ...
-    tau_factor: float = ranged(DEFAULT_TAU_FACTOR, 0, lo_open=True)  # ... < tau_factor·N
     explore: float = ranged(0.0, 0, 1)  # probability of a random pick (rule "gold", after untallied neurons)
 
     def __post_init__(self):
@@ -87,8 +83,13 @@ class VisitPicker:
     reason. Valid while no other record of the layer is added: make a new one per visit."""
 
     def __init__(self, cfg: SelectionConfig, cache: SumCache, layer: int, width: int, N: int,
-                 state: RoundRobinState | None = None):
+                 state: RoundRobinState | None = None, zone: GoldZone | None = None):
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        if N < 1:
+            raise ValueError(f"N must be >= 1, got {N}")
         self.cfg, self.cache, self.layer, self.width, self.N, self.state = cfg, cache, layer, width, N, state
+        self.zone = zone or GoldZone()
         self._untallied_from = 0
         self._ranked: list[int] | None = None   # zone ranking: gold positions first, then moderate
         self._n_gold = 0
@@ -115,9 +116,7 @@ class VisitPicker:
             return _random(width, exclude, rng), "random"
         if self._ranked is None:
             ps, _, S, Ns, _ = self.cache.layer_view(self.layer)
-            ranked, self._n_gold = KS.zone_rank(ps, S, Ns, width, self.N, cfg.eps_factor * math.sqrt(self.N),
-                                                cfg.tau_factor * self.N)
-            self._ranked = ranked.tolist()
+            self._ranked, self._n_gold = self.zone.rank(ps, S, Ns, width, self.N)
         ranked, i = self._ranked, self._next
         while i < len(ranked):
             p = ranked[i]
@@ -129,57 +128,18 @@ class VisitPicker:
         return _random(width, exclude, rng), "random"
 
 
-def select_neuron(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
-                  cfg: SelectionConfig | None = None, state: RoundRobinState | None = None) -> tuple[int, str]:
-    """(position, reason) of the neuron of `layer` (of `width` neurons) to train next; see module docstring."""
-    cfg = cfg or SelectionConfig()
-    if width < 1:
-        raise ValueError(f"width must be >= 1, got {width}")
-    if N < 1:
-        raise ValueError(f"N must be >= 1, got {N}")
-    return VisitPicker(cfg, cache, layer, width, N, state).pick(rng, set())
-
-
-def select_neurons(cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
-                   cfg: SelectionConfig | None = None, k: int = 1,
-                   state: RoundRobinState | None = None) -> list[tuple[int, str]]:
-    """k distinct (position, reason) picks for one sweep of `layer`, best first by the same rule."""
-    cfg = cfg or SelectionConfig()
-    if not 1 <= k <= width:
-        raise ValueError(f"k must be in [1, width={width}], got {k}")
-    if N < 1:
-        raise ValueError(f"N must be >= 1, got {N}")
-    picker = VisitPicker(cfg, cache, layer, width, N, state)
-    chosen: list[tuple[int, str]] = []
-    taken: set[int] = set()
-    for _ in range(k):
-        p, reason = picker.pick(rng, taken)
-        chosen.append((p, reason))
-        taken.add(p)
-    return chosen
-
-
 class Selector:
-    """Config + round-robin counter in one object, with `state_dict` for checkpoints."""
+    """The rule, the gold zone and the round-robin counter in one object, with `state_dict` for
+    checkpoints."""
 
-    def __init__(self, cfg: SelectionConfig | Mapping[str, Any] | None = None):
-        self.cfg = cfg if isinstance(cfg, SelectionConfig) else SelectionConfig.from_dict(cfg)
+    def __init__(self, cfg: SelectionConfig | Mapping[str, Any] | None = None, zone: GoldZone | None = None):
+        self.cfg = from_mapping(SelectionConfig, cfg, "selection")
+        self.zone = zone or GoldZone()
         self.rr = RoundRobinState()
-
-    def select(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
-               exclude: set[int] | None = None) -> tuple[int, str]:
-        """Like `select_neuron`, skipping positions in `exclude` (already tried in this layer visit)."""
-        if exclude:
-            return self.visit(cache, layer, width, N).pick(rng, exclude)
-        return select_neuron(cache, layer, width, N, rng, self.cfg, self.rr)
 
     def visit(self, cache: SumCache, layer: int, width: int, N: int) -> VisitPicker:
         """A picker for one visit of `layer` (see `VisitPicker`): pass it the visit's tried positions."""
-        return VisitPicker(self.cfg, cache, layer, width, N, self.rr)
-
-    def select_many(self, cache: SumCache, layer: int, width: int, N: int, rng: np.random.Generator,
-                    k: int) -> list[tuple[int, str]]:
-        return select_neurons(cache, layer, width, N, rng, self.cfg, k, self.rr)
+        return VisitPicker(self.cfg, cache, layer, width, N, self.rr, self.zone)
 
     def state_dict(self) -> dict:
         return {"round_robin": self.rr.state_dict()}

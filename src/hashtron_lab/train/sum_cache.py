@@ -1,11 +1,11 @@
 """The sum cache (DESIGN §7): one record per neuron training, in memory, columnar.
 
-Records live in one numpy structured array (:data:`RECORD_DTYPE`, 71 bytes a record)
+Records live in one numpy structured array (:data:`RECORD_DTYPE`, 70 bytes a record)
 that grows by a factor (``growth``, amortised O(1) appends), plus one int32 link per
 record to the previous record of the same neuron (4 bytes). A dict ``layer -> {pos ->
 [newest row, count]}`` finds a neuron's newest record; walking the links gives its
-history newest → oldest without scanning the array. So a record costs 75 bytes, at
-most ``75 · growth`` with the spare room of the last growth step (< 100 bytes with the
+history newest → oldest without scanning the array. So a record costs 74 bytes, at
+most ``74 · growth`` with the spare room of the last growth step (< 100 bytes with the
 default growth 1.25): 10⁶ records stay under 100 MB. ``benchmarks/bench_sum_cache.py``
 measures it.
 
@@ -45,20 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels import capacity as KC
+from .gold_zone import REGIME_CODES, REGIME_NAMES
 
 FORMAT = "hashtron-sum-cache"
-VERSION = 1
+VERSION = 2  # 2: no `stale` column (it was never written)
 MAGIC = b"HTSUMC\x00\x01"
 _DIGEST = 32  # bytes of SHA-256
-
-#: Regimes of a sum (DESIGN §5), stored as the index in this tuple.
-REGIME_NAMES: tuple[str, ...] = ("unknown", "noisy", "gold", "collapsed")
-REGIME_CODES: dict[str, int] = {name: code for code, name in enumerate(REGIME_NAMES)}
-
-#: Gold-zone defaults (DESIGN §6): noise floor ε = 1.0·√N, collapse threshold τ = 0.8·N.
-DEFAULT_EPS_FACTOR = 1.0
-DEFAULT_TAU_FACTOR = 0.8
 
 #: One record. `run` indexes `SumCache.run_ids`; `regime` indexes `REGIME_NAMES`.
 RECORD_DTYPE = np.dtype([
@@ -76,7 +68,6 @@ RECORD_DTYPE = np.dtype([
     ("duration", "<f4"),      # training time, seconds
     ("accepted", "?"),        # False: the update was undone
     ("accuracy", "<f8"),      # accuracy after (NaN if not measured)
-    ("stale", "?"),
 ])
 
 _I16_MAX = int(np.iinfo(np.int16).max)   # plain ints: np.iinfo attributes cost a call each time
@@ -91,17 +82,6 @@ class SumCacheError(ValueError):
 
 class SumCacheWarning(UserWarning):
     """The sum cache fell back to its backup, or could not keep one."""
-
-
-def regime_of(S: float | None, N: int, eps_factor: float = DEFAULT_EPS_FACTOR,
-              tau_factor: float = DEFAULT_TAU_FACTOR) -> str:
-    """Regime of a sum: collapsed if |S| ≥ τ·N, noisy if |S| ≤ ε·√N, else gold; unknown without a sum.
-
-    Collapsed is tested first (it wins when the two thresholds cross, as for tiny N).
-    """
-    if S is None:
-        return "unknown"
-    return REGIME_NAMES[KC.regime(float(S), int(N), float(eps_factor), float(tau_factor))]
 
 
 def backup_path(path: str | os.PathLike) -> Path:
@@ -195,7 +175,7 @@ class SumCache:
     # ------------------------------------------------------------------ adding
     def add(self, layer: int, pos: int, epoch: int, S: int, N: int, s_out: int, premodulo: int,
             regime: str | int, duration: float, accepted: bool, accuracy: float,
-            timestamp: float | None = None, stale: bool = False, check: bool = True) -> None:
+            timestamp: float | None = None, check: bool = True) -> None:
         """Append one neuron-training record (margin = |S|/N is derived).
 
         `check=False` skips the type and range checks: for the training loop, whose ints come
@@ -214,7 +194,7 @@ class SumCache:
             self._make_room()
         i = self._n
         self._rec[i] = (layer, pos, self._run_code, epoch, ts, S, N, abs(S) / N, s_out, premodulo, code,
-                        float(duration), bool(accepted), float(accuracy), bool(stale))
+                        float(duration), bool(accepted), float(accuracy))
         by_pos = self._last.get(layer)
         if by_pos is None:
             by_pos = self._last[layer] = {}
@@ -303,13 +283,9 @@ class SumCache:
         self._n = len(live)
         self._reindex()
 
-    def _rows(self, layer: int, pos: int, k: int | None = None) -> np.ndarray:
-        """Rows of a neuron's newest min(k, kept) records, oldest first."""
-        return np.array(self._row_list(layer, pos, k), np.int64)
-
     def _row_list(self, layer: int, pos: int, k: int | None = None) -> list[int]:
-        """`_rows` as a list: the backward loop reads one to three rows per update, where a list
-        walk costs a fraction of building arrays."""
+        """Rows of a neuron's newest min(k, kept) records, oldest first (a list: the backward loop
+        reads one to three rows per update, where a list walk costs a fraction of building arrays)."""
         ent = self._last.get(layer, {}).get(pos)
         if ent is None:
             return []
@@ -327,20 +303,6 @@ class SumCache:
             out[j] = r
             r = int(prev[r])
         return out
-
-    def _newest(self, layer: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(layers, positions, rows) of every neuron's newest record, sorted by (layer, pos)."""
-        if layer is not None:
-            ps, rows = self.layer_view(layer)[:2]
-            return np.full(ps.shape[0], layer, np.int64), ps.copy(), rows.copy()
-        ls, ps, rs = [], [], []
-        for l in sorted(self._last):
-            by_pos = self._last[l]
-            for p in sorted(by_pos):
-                ls.append(l)
-                ps.append(p)
-                rs.append(by_pos[p][0])
-        return np.array(ls, np.int64), np.array(ps, np.int64), np.array(rs, np.int64)
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -362,62 +324,10 @@ class SumCache:
         `nbytes / len` of a small cache mostly measures its initial allocation."""
         return int(RECORD_DTYPE.itemsize + self._prev.itemsize)
 
-    def neurons(self) -> list[tuple[int, int]]:
-        """Every neuron with at least one record, sorted by (layer, pos)."""
-        return [(l, p) for l in sorted(self._last) for p in sorted(self._last[l])]
-
-    def _record_dict(self, row: int) -> dict:
-        r = self._rec[row]
-        layer, pos = int(r["layer"]), int(r["pos"])
-        return {
-            "neuron": f"{layer}.{pos}", "layer": layer, "pos": pos, "run_id": self._runs[int(r["run"])],
-            "epoch": int(r["epoch"]), "timestamp": float(r["timestamp"]), "S": int(r["S"]), "N": int(r["N"]),
-            "margin": float(r["margin"]), "S_out": int(r["S_out"]), "premodulo": int(r["premodulo"]),
-            "regime": REGIME_NAMES[int(r["regime"])], "duration": float(r["duration"]),
-            "accepted": bool(r["accepted"]), "accuracy": float(r["accuracy"]), "stale": bool(r["stale"]),
-        }
-
-    def latest(self, layer: int, pos: int) -> dict | None:
-        """The neuron's newest record as a plain dict (regime and run id as names), or None."""
-        ent = self._last.get(layer, {}).get(pos)
-        return None if ent is None else self._record_dict(ent[0])
-
-    def history(self, layer: int, pos: int, k: int | None = None) -> np.ndarray:
-        """The neuron's last k kept records (all kept if None), oldest → newest, as RECORD_DTYPE."""
-        return self._rec[self._rows(layer, pos, k)]
-
-    def sums(self, layer: int, pos: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(S, N, epoch) arrays of the neuron's last k records, oldest → newest."""
-        rows = self._rows(layer, pos, k)
-        return self._rec["S"][rows], self._rec["N"][rows], self._rec["epoch"][rows]
-
     def recent(self, layer: int, pos: int, k: int | None = None) -> list[tuple[int, int]]:
         """[(S, epoch), ...] newest last: what `CapacityController.decide` takes as `recent`."""
         S, ep = self._rec["S"], self._rec["epoch"]
         return [(int(S[r]), int(ep[r])) for r in self._row_list(layer, pos, k)]
-
-    def margin_trend(self, layer: int, pos: int, k: int | None = None) -> float:
-        """Least-squares slope of margin per record over the last k records (0.0 with < 2)."""
-        m = self._rec["margin"][self._rows(layer, pos, k)]
-        if len(m) < 2:
-            return 0.0
-        x = np.arange(len(m), dtype=np.float64)
-        x -= x.mean()
-        return float(np.dot(x, m - m.mean()) / np.dot(x, x))
-
-    def gold_zone(self, eps_factor: float = DEFAULT_EPS_FACTOR, tau_factor: float = DEFAULT_TAU_FACTOR,
-                  layer: int | None = None) -> list[tuple[int, int]]:
-        """Neurons whose newest |S| satisfies eps_factor·√N < |S| < tau_factor·N (N of that record)."""
-        ls, ps, rows = self._newest(layer)
-        a = np.abs(self._rec["S"][rows]).astype(np.float64)
-        N = self._rec["N"][rows].astype(np.float64)
-        mask = (a > eps_factor * np.sqrt(N)) & (a < tau_factor * N)
-        return [(int(l), int(p)) for l, p in zip(ls[mask], ps[mask])]
-
-    def layer_latest(self, layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positions, S, N) of the newest record of each tallied neuron in `layer`, by position."""
-        ps, _, S, N, _ = self.layer_view(layer)
-        return ps.copy(), S.copy(), N.copy()
 
     def first_untallied(self, layer: int, width: int, exclude=(), start: int = 0) -> int:
         """Lowest position in [start, width) of `layer` with no record and not in `exclude`, or -1.
@@ -447,46 +357,9 @@ class SumCache:
                                            {p: j for j, p in enumerate(ps.tolist())})
         return idx
 
-    def layer_margins(self, layer: int) -> dict[int, float]:
-        """pos -> newest margin, for every tallied neuron of `layer`."""
-        _, ps, rows = self._newest(layer)
-        return dict(zip(ps.tolist(), self._rec["margin"][rows].tolist()))
-
-    def margin_distribution(self, layer: int | None = None, bins: int | np.ndarray = 10
-                            ) -> tuple[np.ndarray, np.ndarray]:
-        """Histogram (counts, edges) of newest margins over [0, 1] in `layer` (all layers if None)."""
-        _, _, rows = self._newest(layer)
-        return np.histogram(self._rec["margin"][rows], bins=bins, range=(0.0, 1.0))
-
-    def mark_stale(self, epoch: int, stale_epochs: int) -> int:
-        """Flag kept records more than `stale_epochs` epochs older than `epoch` as stale.
-
-        Returns how many records were newly flagged (the rule of `CapacityConfig.stale_epochs`).
-        """
-        n = self._n
-        old = (self._rec["epoch"][:n].astype(np.int64) < int(epoch) - int(stale_epochs)) & ~self._rec["stale"][:n]
-        if self._garbage:
-            keep = np.zeros(n, bool)
-            keep[self._live_rows()] = True
-            old &= keep
-        self._rec["stale"][:n][old] = True
-        return int(old.sum())
-
     def records(self) -> np.ndarray:
         """Every kept record, oldest first (a copy)."""
         return self._rec[self._live_rows()]
-
-    def to_dataframe(self):
-        """Kept records as a pandas DataFrame (regime and run id as names, plus `neuron`)."""
-        import pandas as pd
-
-        rec = self.records()
-        df = pd.DataFrame({name: rec[name] for name in RECORD_DTYPE.names})
-        df.insert(0, "neuron", [f"{l}.{p}" for l, p in zip(rec["layer"].tolist(), rec["pos"].tolist())])
-        df["run"] = np.asarray(self._runs, dtype=object)[rec["run"]] if len(rec) else []
-        df = df.rename(columns={"run": "run_id"})
-        df["regime"] = pd.Categorical.from_codes(rec["regime"].astype(np.int64), categories=list(REGIME_NAMES))
-        return df
 
     # ------------------------------------------------------------------ persistence
     def to_bytes(self) -> bytes:

@@ -57,8 +57,6 @@ class Throttle:
         self.cfg = cfg if isinstance(cfg, ThrottleConfig) else ThrottleConfig.from_dict(cfg)
         self._slots: dict[tuple[int, int], int] = {}
         self.state = KC.new_state(16, self.cfg.window)
-        self._params = np.zeros(KC.N_PARAMS)  # `scale`'s settings vector (the controller fills its own)
-        self.params_into(self._params)
 
     def params_into(self, p: np.ndarray) -> None:
         """Write this throttle's settings into a decision parameter vector."""
@@ -78,31 +76,6 @@ class Throttle:
                 grown[:s] = self.state
                 self.state = grown
         return s
-
-    def scale(self, layer: int, pos: int, previous: float, proposed: float) -> tuple[float, float, bool]:
-        """(previous · (proposed/previous)^α, α, oscillating) after recording this change.
-
-        With the throttle disabled or without a positive previous/proposed value the
-        proposal passes unchanged with α = 1.
-        """
-        if not self.cfg.enabled or not previous > 0 or not proposed > 0:
-            return float(proposed), 1.0, False
-        slot = self.slot(layer, pos)  # first: making a slot may replace `state`
-        value, alpha, osc = KC.throttle_step(self.state[slot], float(previous), float(proposed), self._params)
-        return value, alpha, bool(osc)
-
-    def _row(self, layer: int, pos: int) -> np.ndarray | None:
-        s = self._slots.get((layer, pos))
-        return None if s is None else self.state[s]
-
-    def alpha(self, layer: int, pos: int) -> float:
-        row = self._row(layer, pos)
-        return 1.0 if row is None else float(row[KC.S_ALPHA])
-
-    def oscillating(self, layer: int, pos: int) -> bool:
-        """True when the neuron's last `window` changes hold at least `flips_to_trigger` flips."""
-        row = self._row(layer, pos)
-        return row is not None and KC.flips(row) >= self.cfg.flips_to_trigger
 
     def state_dict(self) -> dict:
         """JSON-friendly state: {"layer.pos": {"dirs": [...], "alpha": α, "since_flip": n}} of the

@@ -67,20 +67,21 @@ def _warm_tally(layer: int | None, mode: str = "flip") -> None:
 
 def _warm_backward() -> None:
     from .capacity import CapacityController
-    from .sum_cache import SumCache, regime_of
+    from .gold_zone import GoldZone
+    from .sum_cache import SumCache
     from .throttle import Throttle
 
-    CapacityController({}, Throttle()).decide(0, 0, 4, [(1, 0)], 0, 2)
-    SumCache().add(0, 0, 0, 1, 4, 0, 4, regime_of(1, 4), 0.0, True, 0.0)
+    CapacityController({}, Throttle()).decision_fields(0, 0, 4, [(1, 0)], 0, 2)
+    SumCache().add(0, 0, 0, 1, 4, 0, 4, GoldZone().regime(1, 4), 0.0, True, 0.0)
 
 
 def _warm_ranking() -> None:
-    from .selection import select_neuron
-    from .sum_cache import SumCache, regime_of
+    from .selection import Selector
+    from .sum_cache import SumCache
 
     cache = SumCache()
-    cache.add(0, 0, 0, 1, 4, 0, 4, regime_of(1, 4), 0.0, True, 0.0)
-    select_neuron(cache, 0, 1, 4, np.random.default_rng(0))
+    cache.add(0, 0, 0, 1, 4, 0, 4, "noisy", 0.0, True, 0.0)
+    Selector().visit(cache, 0, 1, 4).pick(np.random.default_rng(0), set())
 
 
 def _warm_support() -> None:
