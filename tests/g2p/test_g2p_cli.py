@@ -147,3 +147,15 @@ def test_g2p_settings_are_checked_at_composition(override, message):
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(["experiment=g2p", override])
+
+
+def test_sweeps_run_one_after_another_add_up():
+    a = {"languages": ["de"], "seeds": [0, 1, 2], "directions": ["backward", "forward"], "points": 6,
+         "wall_seconds": 60.0, "n_jobs": 2, "cpu_count": 2}
+    b = {"languages": ["fr"], "seeds": [0, 1, 2], "directions": ["backward"], "points": 3, "wall_seconds": 30.0,
+         "n_jobs": 2, "cpu_count": 2}
+    sw = R.combined_sweeps([a, b])
+    assert sw["points"] == 9 and sw["wall_seconds"] == 90.0 and sw["languages"] == ["de", "fr"] and sw["parts"] == 2
+    assert R.combined_sweeps([a]) is a and R.combined_sweeps([]) is None
+    g = R.summarize([], [], sweep=sw)["goals"]
+    assert g["sweep_grid"] == 12 and not g["sweep_ok"]  # 9 of 12 runs (and fewer than 10 languages)
