@@ -86,7 +86,16 @@ def built_objects(settings: Settings) -> dict:
            "tracking": dataclasses.asdict(settings.tracking),
            "main": {**to_mapping(settings.main),
                     **{d: dataclasses.asdict(run_settings(settings, d, 0).pipeline) for d in ("backward", "forward")}},
-           "ablation": to_mapping(settings.ablation)}
+           "ablation": to_mapping(settings.ablation),
+           "language": settings.language, "g2p": to_mapping(settings.g2p)}
+    if settings.dataset.get("name") == "lexicon":  # the app trains a Phonemizer (hashtron_lab/g2p/job.py)
+        from hashtron_lab.g2p.job import phonemizer_of
+        from hashtron_lab.g2p.settings import PHONEMIZER_KEYS
+
+        ph = phonemizer_of(settings)
+        out["g2p"].update({k: getattr(ph, k) for k in PHONEMIZER_KEYS})
+        out["language"] = ph.language
+        out["seed"] = ph.seed
     controller = getattr(pipe, "controller", None)
     if controller is not None:  # backward always; forward with capacity_control
         out["capacity"] = dataclasses.asdict(controller.cfg)
