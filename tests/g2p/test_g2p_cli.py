@@ -109,6 +109,11 @@ def test_report_means_stds_and_verdicts(tmp_path):
     assert "0.800 ± 0.100" in md and "gruut CRF (shipped, optimistic)" in md
     assert "Seeds averaged — hashtron (backward): 0, 1, 2 · " in md and "· CRF (retrained): 0, 1, 2 · " in md
     assert "<table>" in (tmp_path / "g2p.html").read_text()
+    job("zz", "backward", 0, 0.9)  # no baselines yet: shown, not judged
+    sm = R.write_report([tmp_path / "runs"], tmp_path / "base", tmp_path / "g2p.md")
+    assert not sm["languages"]["zz"]["complete"] and sm["goals"]["languages_judged"] == 2
+    assert "| zz | 0.900 |" in (tmp_path / "g2p.md").read_text() and "not judged (missing: most_frequent" in (
+        tmp_path / "g2p.md").read_text()
     with pytest.raises(ValueError, match="no G2P job results"):
         R.write_report([tmp_path / "nothing"], None, tmp_path / "x.md")
 
