@@ -1,6 +1,7 @@
 """`python -m hashtron_lab phonemize` and the G2P job and report."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -164,3 +165,18 @@ def test_sweeps_run_one_after_another_add_up():
     assert R.combined_sweeps([a]) is a and R.combined_sweeps([]) is None
     g = R.summarize([], [], sweep=sw)["goals"]
     assert g["sweep_grid"] == 12 and not g["sweep_ok"]  # 9 of 12 runs (and fewer than 10 languages)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("gruut_lang_sw") is None, reason='needs pip install -e ".[lexicons]"')
+def test_the_documented_train_and_phonemize_commands_run(tmp_path):
+    """README's `python -m hashtron_lab.g2p train ...` then `python -m hashtron_lab phonemize ...`
+    (Swahili, a 300-word sample, to stay small)."""
+    model = tmp_path / "sw.htl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    subprocess.run([sys.executable, "-m", "hashtron_lab.g2p", "train", "--language", "sw", "--out", str(model),
+                    "dataset.n_words=300", "tracking=none"], check=True, env=env, cwd=tmp_path, timeout=600)
+    out = subprocess.run([sys.executable, "-m", "hashtron_lab", "phonemize", "--model", str(model), "jambo"],
+                         check=True, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300).stdout
+    word, phonemes = out.strip().split("\t")
+    assert word == "jambo" and phonemes.split()

@@ -58,6 +58,16 @@ COVERED = {
         "done by hand / CI for the Ray extra; test_pipeline_ray.py uses the environment it makes",
     ".venv-ray/bin/python -m hashtron_lab -m pipeline=backward,forward seed=0,1 hydra/launcher=ray_local":
         "test_pipeline_ray.py",
+    "python -m hashtron_lab -m experiment=g2p language=$(python -m hashtron_lab.g2p languages) hydra/launcher=joblib "
+    "hydra.launcher.n_jobs=2": "test_documented_hydra_commands_run (two languages, 200 words; the lexicons extra)",
+    'pip install -e ".[lexicons]"': "by hand (the G2P report's machine); without it the G2P tests use toy lexicons",
+    "python -m hashtron_lab.g2p train --language de --out de.htl":
+        "tests/g2p/test_g2p_cli.py::test_the_documented_train_and_phonemize_commands_run (slow, a small sample)",
+    "python -m hashtron_lab phonemize --model de.htl xylofon":
+        "tests/g2p/test_g2p_cli.py::test_the_documented_train_and_phonemize_commands_run (slow), "
+        "test_phonemize_words_from_arguments_and_stdin",
+    "dvc repro g2p/dvc.yaml": "run by hand (reports/g2p.md); test_dvc_repro_end_to_end shows plain `dvc repro` "
+                              "runs the main job only",
     "python -m hashtron_lab ~experiment init_from=path/to/weights.zlib":
         "tests/train/test_migration.py::test_the_command_line_continues_a_go_file (experiment=quick, a real file)",
 }
@@ -133,10 +143,18 @@ def test_documented_hydra_commands_run(project, helpers, tmp_path):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     jobs = multiruns = 0
     for cmd in documented_commands():
-        if not cmd.startswith("python -m hashtron_lab") or " params" in cmd:
-            continue
+        if not cmd.startswith("python -m hashtron_lab ") or " params" in cmd or " phonemize " in cmd:
+            continue  # python -m hashtron_lab.g2p / phonemize: tests/g2p
         args = cmd.split()[3:]
-        if "experiment=multilingual" in args:
+        if "experiment=g2p" in args:
+            import importlib.util
+
+            if not all(importlib.util.find_spec(f"gruut_lang_{x}") for x in ("es", "sw")):
+                continue  # the [lexicons] extra is not installed
+            args = ["language=es,sw" if a.startswith("language=$(") else a for a in args]
+            extra = ["dataset.n_words=200"]
+            n = 12  # 2 languages x 2 pipelines x 3 seeds
+        elif "experiment=multilingual" in args:
             try:
                 import epitran  # noqa: F401
             except ImportError:
