@@ -70,7 +70,10 @@ def library_references(tree: ast.AST) -> list[tuple[int, str, str | None]]:
             for a in node.names:
                 if a.name.split(".")[0] == "hashtron_lab":
                     refs.append((node.lineno, a.name, None))
-                    bound[a.asname or a.name.split(".")[0]] = a.asname and a.name or "hashtron_lab"
+                    if a.asname:  # import hashtron_lab.x as y: y is hashtron_lab.x
+                        bound[a.asname] = a.name
+                    else:  # import hashtron_lab.x: the name bound is hashtron_lab
+                        bound["hashtron_lab"] = "hashtron_lab"
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
             refs.append((node.lineno, bound[node.value.id], node.attr))
