@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 from hashtron_lab import config_schema as cs
-from hashtron_lab.experiment import train
+from hashtron_lab.experiment import run_experiment
 
 ROWS = {
     "digits, Go MNIST stack (byte picker)": ["~experiment"],
@@ -49,7 +49,7 @@ def main() -> None:
             pipe = BACKWARD.get(overrides[0], direction) if direction == "backward" else direction
             for seed in args.seeds:
                 cfg = cs.load_config([*overrides, f"pipeline={pipe}", f"seed={seed}", "tracking=none"])
-                m = train(cfg).metrics
+                m = run_experiment(cfg).metrics
                 results.append({"row": label, "direction": direction, "seed": seed, **m})
                 print(label, direction, seed, {k: round(m[k], 3) for k in ("train_accuracy", "val_accuracy",
                                                                            "test_accuracy", "wall_seconds")}, flush=True)

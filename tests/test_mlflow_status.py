@@ -174,3 +174,29 @@ def test_a_multirun_parent_is_killed_by_sigterm_and_finished_only_when_every_job
         client.set_terminated(k, "FINISHED")
     cb.on_multirun_end(config)
     assert client.get_run(parent).info.status == "FINISHED"
+
+
+def test_capacity_advice_reaches_the_runs_in_mlflow(store, tmp_path):
+    """Issue 17 item 5: the compare stage tags each adopted run with its per-layer capacity advice
+    and the generalisation-phase epoch, and counts the verdicts on the parent."""
+    from hashtron_lab.experiment import run_experiment, save_outputs
+    from hashtron_lab.stages.compare import advice_tags
+
+    cfg = cs.load_config(["experiment=quick", "seed=0", "tracking=none"])
+    save_outputs(run_experiment(cfg), tmp_path / "run")
+    tags = advice_tags(tmp_path / "run" / "record")
+    layers = [k for k in tags if k.startswith("advice/layer")]
+    assert layers, tags
+    assert all(tags[k].split(":")[0] in ("ok", "too_small", "too_large") for k in layers)
+    assert tags["generalisation_phase"] == "none" or tags["generalisation_phase"].isdigit()
+
+    tracking, client, exp_id, root = store
+    child = client.create_run(exp_id, run_name="child").info.run_id
+    parent = M.ParentRun(tracking, name="compare test", tags={M.TAG_GROUP: "g"}, root=root)
+    parent.adopt(child)
+    for k, v in tags.items():
+        parent.set_tag(k, v, run_id=child)
+    parent.log_metric("advice/ok", 2)
+    got = client.get_run(child).data.tags
+    assert {k: got[k] for k in tags} == tags
+    assert client.get_run(parent.run_id).data.metrics["advice/ok"] == 2

@@ -82,6 +82,14 @@ def test_build_dashboard(runs, tmp_path):
     assert "current / last neuron" in html and "0.4 (layer 0)" in html          # the last update (sweep 10: (10+2) % 8)
     assert "memorization_risk" in html and "premodulo_oscillation" in html       # the alerts of this record
     assert "1 forward skip(s)" in html
+    # the capacity advice per layer that got decisions (issue 17 item 5), with its verdict
+    from hashtron_lab.report.advice import capacity_advice
+    from hashtron_lab.report.runs import RunData
+
+    run = RunData.load(runs[("backward", 0)])
+    adv = capacity_advice(run.decisions, run.history, run.metrics.get("train_accuracy"), run.metrics.get("val_accuracy"))
+    assert "<h2>Capacity advice</h2>" in html and adv
+    assert all(f"<td>{a['verdict']}</td>" in html for a in adv)
 
 
 def test_dashboard_plots_dir_and_forward(runs, tmp_path):

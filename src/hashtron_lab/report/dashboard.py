@@ -7,7 +7,8 @@ Panels: the current (last) layer and neuron trained and the run's status; traini
 per update; margin distribution per layer over the gold-zone band; premodulo trajectory per
 neuron with regime colours and clamp markers; gold-zone neuron count per layer over epochs;
 train vs validation accuracy with the divergence shaded; the training flow through the network
-(layers as columns, neurons as cells, numbered arrows in the order of training); the alerts.
+(layers as columns, neurons as cells, numbered arrows in the order of training); the alerts; the
+capacity advice per layer (report/advice.py).
 
 The PNGs are written to ``plots_dir`` (default: ``<out stem>_plots/`` beside the page) so the
 same files can be logged to MLflow (:func:`log_to_mlflow`) and declared as DVC plots.
@@ -87,6 +88,21 @@ def _status(run: RunData) -> str:
     return "<div class='cards'>" + "".join(f"<div class='card'>{H.esc(k)}<b>{H.esc(v)}</b></div>" for k, v in cards) + "</div>"
 
 
+def _advice(run: RunData) -> str:
+    """Per layer: premodulo too small / too large / ok, with the reason (report/advice.py), and
+    the epoch after which training rose while validation did not."""
+    from .advice import capacity_advice, generalisation_phase
+
+    adv = capacity_advice(run.decisions, run.history, run.metrics.get("train_accuracy"), run.metrics.get("val_accuracy"))
+    phase = generalisation_phase(run.epochs, run.decisions)
+    when = (f"training kept rising after epoch {phase['epoch']} while validation did not (the generalisation "
+            f"phase ended there)" if phase["detected"] else "no epoch after which training rose and validation did not")
+    if not adv:
+        return f"<p>No capacity decisions in this run; {H.esc(when)}.</p>"
+    rows = [[a["layer"], a["verdict"], a["reason"]] for a in adv]
+    return H.table(["layer", "premodulo", "why"], rows, left=(2,)) + f"<p class='note'>{H.esc(when)}.</p>"
+
+
 def _page(run: RunData, pngs: Sequence[Path], alerts: list[dict], refresh_seconds: int | None) -> str:
     title = f"Run {run.name}: {run.direction} on {run.dataset}"
     B = [f"<h1>{H.esc(title)}</h1>",
@@ -109,6 +125,8 @@ def _page(run: RunData, pngs: Sequence[Path], alerts: list[dict], refresh_second
                  + H.table(["rule", "epoch", "where", "message"], rows, left=(3,)) + "</details>")
     else:
         B.append("<p>None.</p>")
+    B.append("<h2>Capacity advice</h2>")
+    B.append(_advice(run))
     for (stem, _, caption), png in zip(PANELS, pngs):
         B.append(f"<h2>{H.esc(stem.replace('_', ' ').capitalize())}</h2>")
         B.append(H.figure(png, caption))

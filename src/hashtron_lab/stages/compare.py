@@ -53,6 +53,27 @@ def dvc_metrics(settings: Settings, metrics: dict) -> dict:
             "backward_wins": bool(diff["test_acc"] > settings.main.evaluate.success_margin)}
 
 
+def advice_tags(record_dir: Path) -> dict[str, str]:
+    """A run's capacity-tuning advice (report/advice.py) as MLflow tags: one per layer,
+    ``advice/layer<L>`` = verdict, and ``generalisation_phase`` = the epoch it began or "none"."""
+    from ..report.advice import capacity_advice, generalisation_phase
+    from ..report.runs import RunData
+
+    r = RunData.load(record_dir)
+    tags = {f"advice/layer{a['layer']}": f"{a['verdict']}: {a['reason']}"[:500]
+            for a in capacity_advice(r.decisions, r.history, r.metrics.get("train_accuracy"),
+                                     r.metrics.get("val_accuracy"))}
+    phase = generalisation_phase(r.epochs, r.decisions)
+    tags["generalisation_phase"] = str(phase["epoch"]) if phase["detected"] else "none"
+    return tags
+
+
+def advice_counts() -> dict[str, int]:
+    """Per verdict, how many (run, layer) pairs of this comparison got it (reports/compare.json)."""
+    success = json.loads(OUT_JSON.read_text()).get("success", {})
+    return {str(k): int(v) for k, v in (success.get("capacity_advice", {}).get("value") or {}).items()}
+
+
 def link_mlflow(settings: Settings, metrics: dict) -> None:
     """A parent run for this execution; the evaluate runs become its children."""
     from ..track.git_info import git_state
@@ -75,8 +96,13 @@ def link_mlflow(settings: Settings, metrics: dict) -> None:
                 children.append(rid)
             except Exception as e:  # a run logged to another store (e.g. restored from DVC's run cache)
                 say(f"MLflow run {rid} ({d} seed {seed}) not linked: {e}")
+                continue
+            for key, value in advice_tags(seed_dir(FINAL[d], int(seed)) / "record").items():
+                parent.set_tag(key, value, run_id=rid)
         for k, v in metrics[d]["mean"].items():
             parent.log_metric(f"{d}/{k}", v)
+    for verdict, count in advice_counts().items():
+        parent.log_metric(f"advice/{verdict}", count)
     for p in (OUT_MD, OUT_HTML, OUT_JSON):
         parent.log_artifact(p, "report")
     parent.close("FINISHED")

@@ -483,6 +483,10 @@ class ParentRun:
     def log_metric(self, key: str, value: float) -> None:
         _retry(self.client.log_metric, self.run_id, key, float(value))
 
+    def set_tag(self, key: str, value: str, run_id: str | None = None) -> None:
+        """A tag on the parent, or on one of its children (`run_id`)."""
+        _retry(self.client.set_tag, run_id or self.run_id, key, str(value))
+
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         if Path(path).exists():
             _retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
