@@ -101,12 +101,6 @@ class HashtronClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.encoder = encoder
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.non_deterministic = False
-        return tags
-
     # -- fit ----------------------------------------------------------------------------------
     def _settings(self, base: dict) -> Settings:
         """The run's settings: `base` (the chosen architecture's) with the given groups laid over;
