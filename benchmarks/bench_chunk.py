@@ -20,7 +20,8 @@ import numba
 import numpy as np
 import yaml
 
-from hashtron_lab.experiment import prepare_dataset, splits_of
+from hashtron_lab.config import Settings
+from hashtron_lab.experiment import as_data, prepare_dataset
 from hashtron_lab.kernels import network as KN
 from hashtron_lab.kernels import tally as KT
 from hashtron_lab.model.architecture import Architecture
@@ -39,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     model = yaml.safe_load((ROOT / "conf" / "model" / "mnist_stack.yaml").read_text())
     dataset = yaml.safe_load((ROOT / "conf" / "dataset" / "digits.yaml").read_text())
     arch = Architecture.from_spec(model)
-    tr, va, _ = splits_of(prepare_dataset({"dataset": dataset, "model": model, "seed": 0}, arch))
-    run = Run(Network.untrained(arch, np.random.default_rng(1)), tr, va, 10,
-              {"budget": {"max_updates": 300}, "validation": {"every_epochs": 0}, "progress": False})
+    data = as_data(prepare_dataset(Settings.from_dict({"dataset": dataset, "model": model, "seed": 0}), arch))
+    run = Run(Network.untrained(arch, np.random.default_rng(1)), data.train, data.val, 10,
+              {"budget": {"max_updates": 300}, "run": {"validation": {"every_epochs": 0}, "progress": False}})
     drive(run, ForwardPipeline({}))
     trace, args, targets = run.trace, run.net.pack().args(), run.targets
     n = trace.out.shape[0]

@@ -49,7 +49,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hashtron_lab.experiment import prepare_dataset, splits_of
+from hashtron_lab.config import Settings
+from hashtron_lab.experiment import as_data, prepare_dataset
 from hashtron_lab.model.architecture import Architecture
 from hashtron_lab.model.network import Network
 from hashtron_lab.train.backward import BackwardPipeline
@@ -63,7 +64,7 @@ ROWS = {
     "forward (premodulo 0)": lambda: ForwardPipeline({}),
     "forward (scheduled)": lambda: ForwardPipeline({"schedule": True}),
     "backward (defaults)": lambda: BackwardPipeline({}),
-    "backward (law off)": lambda: BackwardPipeline({"capacity_control": False, "fixed_premodulo": 0}),
+    "backward (law off)": lambda: BackwardPipeline(capacity={"enabled": False, "fixed_premodulo": 0}),
 }
 BASE = "forward (premodulo 0)"
 SKIPPED = ("no_improving_vote", "pair_filters_larger")  # updates that end before building a neuron
@@ -73,7 +74,7 @@ def load(dataset: str, seed: int):
     model = yaml.safe_load((ROOT / "conf" / "model" / "mnist_stack.yaml").read_text())
     dcfg = yaml.safe_load((ROOT / "conf" / "dataset" / f"{dataset}.yaml").read_text())
     arch = Architecture.from_spec(model)
-    ds = prepare_dataset({"dataset": dcfg, "model": model, "seed": seed}, arch)
+    ds = prepare_dataset(Settings.from_dict({"dataset": dcfg, "model": model, "seed": seed}), arch)
     return arch, ds
 
 
@@ -111,6 +112,9 @@ class Replay:
     def finished(self, run):
         return None
 
+    def kernel_groups(self) -> set[str]:
+        return set()  # only the run's own kernels
+
     def step(self, run) -> bool:
         layer, pos, premodulo, ends = self.script[self.i]
         self.i += 1
@@ -129,24 +133,26 @@ class Replay:
 
 
 def experiment_rows(name: str, seed: int):
-    """(arch, dataset, rows, run settings) of a composed experiment: its forward and backward pipelines."""
+    """(arch, dataset, rows, `run` group) of a composed experiment: its forward and backward pipelines."""
     from hashtron_lab import config_schema as cs
-    from hashtron_lab.experiment import make_pipeline, run_config
+    from hashtron_lab.experiment import build_pipeline
 
     cfg = cs.load_config([f"experiment={name}", f"seed={seed}", "tracking=none"])
     fwd = cs.load_config([f"experiment={name}", f"seed={seed}", "tracking=none", "pipeline=forward"])
-    arch = Architecture.from_spec(cfg["model"])
-    rows = {"forward": lambda: make_pipeline(fwd), "backward": lambda: make_pipeline(cfg)}
-    return arch, prepare_dataset(cfg, arch), rows, run_config(cfg)
+    arch = cfg.architecture()
+    rows = {"forward": lambda: build_pipeline(fwd), "backward": lambda: build_pipeline(cfg)}
+    return arch, prepare_dataset(cfg, arch), rows, cfg.to_dict()["run"]
 
 
 def one(arch, ds, make_pipeline, updates: int, seed: int, run_cfg: dict | None = None,
         keep_run: bool = False) -> dict:
-    tr, va, _ = splits_of(ds)
+    """One timed run; `run_cfg` is the settings tree's `run` group (acceptance etc.; None: defaults)."""
+    data = as_data(ds)
     net = Network.untrained(arch, np.random.default_rng(np.random.SeedSequence([seed, 1])))
-    run = TimedRun(net, tr, va, ds.n_classes, {**(run_cfg or {}), "seed": seed, "budget": {"max_updates": updates},
-                                          "validation": {"patience": None, "restore_best": False,
-                                                         "every_epochs": 0}, "progress": False})
+    run = TimedRun(net, data.train, data.val, ds.n_classes,
+                   {"seed": seed, "budget": {"max_updates": updates},
+                    "run": {**(run_cfg or {}), "validation": {"patience": None, "restore_best": False, "every_epochs": 0},
+                            "progress": False}})
     pipe = make_pipeline()
     t0 = time.perf_counter()
     drive(run, pipe)

@@ -4,9 +4,11 @@
 
 Reports, for an unbounded cache of `--records` records over `--neurons` neurons:
 bytes/record from the arrays (`SumCache.nbytes`, allocated, spare room included) and from
-tracemalloc (everything the cache holds, index dicts included), adds/s, query rates
-(latest, history of 64, sums of 3, margin trend, gold zone of a layer), save/load time
-and file size; then adds/s with pruning (`--keep-last`) and the records it keeps.
+tracemalloc (everything the cache holds, index dicts included), adds/s, the rates of the
+queries the pipelines make (`recent` sums of a neuron: the newest, the last 3 the capacity law
+averages, a history of 64; a layer's gold-zone ranking as the selection makes it, from
+`layer_view` and `GoldZone.rank`), save/load time and file size; then adds/s with pruning
+(`--keep-last`) and the records it keeps.
 """
 from __future__ import annotations
 
@@ -18,12 +20,15 @@ import tracemalloc
 
 import numpy as np
 
+from hashtron_lab.train.gold_zone import GoldZone
 from hashtron_lab.train.sum_cache import SumCache
+
+
+N = 10_000  # training samples of every record
 
 
 def fill(cache: SumCache, records: int, neurons: int, width: int, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
-    N = 10_000
     S = rng.integers(-N, N + 1, records).tolist()
     t0 = time.perf_counter()
     add = cache.add
@@ -67,11 +72,17 @@ def main() -> None:
 
     nq, w, L = a.queries, a.width, max(1, a.neurons // a.width)
     neuron = lambda i: ((i % a.neurons) // w, (i % a.neurons) % w)  # noqa: E731
-    print(f"latest/s: {rate(lambda i: cache.latest(*neuron(i)), nq):,.0f}")
-    print(f"history(k=64)/s: {rate(lambda i: cache.history(*neuron(i), 64), nq):,.0f}")
-    print(f"sums(k=3)/s: {rate(lambda i: cache.sums(*neuron(i), 3), nq):,.0f}")
-    print(f"margin_trend(k=16)/s: {rate(lambda i: cache.margin_trend(*neuron(i), 16), nq):,.0f}")
-    print(f"gold_zone(layer)/s: {rate(lambda i: cache.gold_zone(layer=i % L), max(1, nq // 100)):,.0f}")
+    zone = GoldZone()
+
+    def ranking(layer: int):
+        ps, _, S, Ns, _ = cache.layer_view(layer)
+        return zone.rank(ps, S, Ns, w, N)
+
+    ranking(0)  # compile / load the ranking kernel outside the measurement
+    print(f"recent(k=1)/s: {rate(lambda i: cache.recent(*neuron(i), 1), nq):,.0f}")
+    print(f"recent(k=3)/s: {rate(lambda i: cache.recent(*neuron(i), 3), nq):,.0f}")
+    print(f"recent(k=64)/s: {rate(lambda i: cache.recent(*neuron(i), 64), nq):,.0f}")
+    print(f"gold-zone ranking(layer)/s: {rate(lambda i: ranking(i % L), max(1, nq // 100)):,.0f}")
 
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "sums.bin")

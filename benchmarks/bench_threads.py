@@ -18,7 +18,6 @@ adaptive ratio <= 1.1. `--competitors 0` measures the same without a neighbour.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics
@@ -49,16 +48,16 @@ def worker(updates: int) -> dict:
     from hashtron_lab.model.architecture import Architecture
     from hashtron_lab.model.network import Network
     from hashtron_lab.train.forward import ForwardPipeline
-    from hashtron_lab.train.run import Run, Split, drive, warm_kernels
+    from hashtron_lab.train.run import Run, Split, drive
     from hashtron_lab.train.tally import tally
+    from hashtron_lab.train.warm import warm_kernels
 
     warm_kernels()
     out = {"numba_threads": numba.config.NUMBA_NUM_THREADS}
     params = config_schema.read_params(ROOT / "params.yaml")
     for direction in ("backward", "forward"):
-        cfg = copy.deepcopy(params)
-        cfg["pipeline"], cfg["seed"] = cfg["main"][direction], 0
-        out[f"main job {direction} s"] = experiment.train(cfg).metrics["wall_seconds"]
+        cfg = params.for_run(direction, seed=0)  # the main job's run of that direction
+        out[f"main job {direction} s"] = experiment.run_experiment(cfg).metrics["wall_seconds"]
     d = load_digits()
     F = byte_picker(d.data.astype(np.uint8), 80)
     Xtr, _, ytr, _ = train_test_split(F, d.target, test_size=0.2, random_state=0)

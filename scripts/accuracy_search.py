@@ -6,8 +6,8 @@
     python scripts/accuracy_search.py one --dataset breast_cancer --knobs '{"hidden": 30}'
 
 A config is a small dict of *knobs* (see `DEFAULTS`); `build(knobs)` turns it into the
-`hashtron_lab.experiment.train` config dict (dataset, model as data, pipeline, capacity,
-selection, budget, run). Nothing here edits the library.
+settings-tree mapping (`hashtron_lab.config.Settings.from_dict`: dataset, model as data,
+pipeline, capacity, selection, gold_zone, budget, run) that `run_experiment` trains. Nothing here edits the library.
 
 Protocol (no tuning on test):
 - `search`: a fixed list of hand-picked knob sets per dataset (the grid below) plus
@@ -139,16 +139,15 @@ def build(knobs: dict, seed: int = 0, direction: str = "backward") -> dict:
     if direction == "backward":
         pipeline.update({"neurons_per_layer": k["neurons_per_layer"], "max_attempts": k["max_attempts"]})
         capacity = {"enabled": bool(k["capacity"]), "fixed_premodulo": int(k["fixed_premodulo"]),
-                    "eps_factor": k["eps_factor"], "tau_factor": k["tau_factor"],
                     "dampening": list(k["dampening"])}
-        selection = {"rule": k["selection"], "explore": k["explore"],
-                     "eps_factor": k["eps_factor"], "tau_factor": k["tau_factor"]}
+        selection = {"rule": k["selection"], "explore": k["explore"]}
+        gold_zone = {"eps_factor": k["eps_factor"], "tau_factor": k["tau_factor"]}  # capacity and selection share it
     else:
         pipeline.update({"premodulo": int(k["fwd_premodulo"])})
-        capacity, selection = {}, {}
+        capacity, selection, gold_zone = {}, {}, {}
     return {
         "seed": int(seed), "dataset": dataset_cfg(k), "model": model_cfg(k), "pipeline": pipeline,
-        "capacity": capacity, "selection": selection,
+        "capacity": capacity, "selection": selection, "gold_zone": gold_zone,
         "budget": {"max_updates": int(k["updates"]), "max_epochs": None, "max_seconds": None},
         "run": {"acceptance": {"rule": k["rule"], "objective": k["objective"], "keep_unvoted": bool(k["keep_unvoted"]),
                                "require_improving_vote": bool(k["require_improving_vote"]),
@@ -159,11 +158,12 @@ def build(knobs: dict, seed: int = 0, direction: str = "backward") -> dict:
 
 
 def run_one(knobs: dict, seed: int = 0, direction: str = "backward") -> dict:
-    from hashtron_lab.experiment import train
+    from hashtron_lab.config import Settings
+    from hashtron_lab.experiment import run_experiment
 
-    cfg = build(knobs, seed, direction)
+    cfg = Settings.from_dict(build(knobs, seed, direction))
     t0 = time.perf_counter()
-    r = train(cfg)
+    r = run_experiment(cfg)
     m = r.metrics
     return {"knobs": {**DEFAULTS, **knobs}, "seed": seed, "direction": direction,
             "train": m["train_accuracy"], "val": m["val_accuracy"], "test": m["test_accuracy"],
@@ -368,7 +368,7 @@ def save_best(dataset: str) -> None:
             f"# Use with dataset={name}; the run settings the numbers need are in docs/accuracy.md.\n")
     (ROOT / "conf" / "model" / f"{name}.yaml").write_text(head + yaml.safe_dump(model, sort_keys=False))
     (ROOT / "conf" / "dataset" / f"{name}.yaml").write_text(head + yaml.safe_dump(cfg["dataset"], sort_keys=False))
-    rest = {g: cfg[g] for g in ("pipeline", "capacity", "selection", "budget", "run")}
+    rest = {g: cfg[g] for g in ("pipeline", "capacity", "selection", "gold_zone", "budget", "run")}
     (OUT / f"{name}_run.yaml").write_text(head + yaml.safe_dump(rest, sort_keys=False))
     print(f"wrote conf/model/{name}.yaml, conf/dataset/{name}.yaml, {OUT / (name + '_run.yaml')}")
 

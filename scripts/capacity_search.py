@@ -30,10 +30,13 @@ SETTINGS = {
 
 
 def main(argv=None) -> int:
+    from dataclasses import replace
+
     from hashtron_lab.ablation import run_cell
     from hashtron_lab.config_schema import load_config
 
-    workloads = {w["name"]: w for w in load_config(["ablation=full"])["ablation"]["workloads"]}
+    ablation = load_config(["ablation=full"]).ablation
+    workloads = {w.name: w for w in ablation.workloads}
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", nargs="+", default=list(workloads))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -43,7 +46,9 @@ def main(argv=None) -> int:
     for name in args.workloads:
         rows = []
         for label, overrides in SETTINGS.items():
-            recs = [run_cell(workloads[name], cell, s, overrides) for s in args.seeds]
+            # the setting replaces the workload's own capacity_on (which would otherwise win)
+            setting = replace(ablation, capacity_on=list(overrides))
+            recs = [run_cell(replace(workloads[name], capacity_on=[]), cell, s, setting) for s in args.seeds]
             val = np.array([r["val_accuracy"] for r in recs])
             test = np.array([r["test_accuracy"] for r in recs])
             size = float(np.mean([r["model_bytes"] for r in recs]))

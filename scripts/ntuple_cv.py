@@ -25,7 +25,6 @@ from hashtron_lab import NTupleClassifier
 from hashtron_lab import config_schema as cs
 from hashtron_lab.data.splits import split_indices
 from hashtron_lab.experiment import prepare_dataset
-from hashtron_lab.model.architecture import Architecture
 
 SETUPS = {
     "ntuple_breast_cancer": {
@@ -45,10 +44,10 @@ def fit_rows(experiment: str, seed: int, y: np.ndarray) -> np.ndarray:
     """Row indices of the seed's training and validation splits, as the project draws them
     (checked against the project's own test labels)."""
     cfg = cs.load_config([f"experiment={experiment}", f"seed={seed}", "tracking=none"])
-    split = cfg["dataset"]["split"]
+    split = cfg.dataset["split"]
     (tr, va, te), _ = split_indices(y, (split["train"], split["val"], split["test"]),
                                     np.random.default_rng([seed, 2]), split["stratify"], None)
-    ds = prepare_dataset(cfg, Architecture.from_spec(cfg["model"]))
+    ds = prepare_dataset(cfg, cfg.architecture())
     if not np.array_equal(ds.y_test, y[te]):
         raise RuntimeError("the project's split no longer matches split_indices(..., default_rng([seed, 2])): "
                            "update fit_rows to draw it as data/registry.py does")

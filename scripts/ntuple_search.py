@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 from hashtron_lab import config_schema as cs
-from hashtron_lab.experiment import train
+from hashtron_lab.experiment import run_experiment
 
 GRIDS = {
     "ntuple_digits": {
@@ -54,7 +54,7 @@ def main() -> None:
             ms = []
             for seed in args.seeds:
                 cfg = cs.load_config([f"experiment={args.experiment}", f"seed={seed}", "tracking=none", *over])
-                m = train(cfg).metrics
+                m = run_experiment(cfg).metrics
                 ms.append(m)
                 fh.write(json.dumps({"knobs": knobs, "seed": seed, **{k: m[k] for k in (
                     "train_accuracy", "val_accuracy", "test_accuracy", "wall_seconds")}}) + "\n")

@@ -49,6 +49,20 @@ def test_a_tiny_ablation_writes_one_record_per_cell(tmp_path):
         assert (tmp_path / "r" / name).stat().st_size > 100
     assert "| tiny | backward | on | gold |" in (tmp_path / "r/ablation.md").read_text()
 
+    # the compare report carries the same table as its last section (issue 17: "in the compare report")
+    from hashtron_lab.report.html import page
+    from hashtron_lab.stages.compare import append_ablation
+
+    md, html = tmp_path / "compare.md", tmp_path / "compare.html"
+    md.write_text("# Backward vs forward\n")
+    html.write_text(page("compare", "<h1>Backward vs forward</h1>"))
+    append_ablation(on_disk, md, html)
+    text = md.read_text()
+    assert text.startswith("# Backward vs forward") and "## The ablation" in text
+    assert "| tiny | backward | on | gold |" in text and "capacity on − off" in text
+    page_text = html.read_text()
+    assert page_text.index("The ablation") < page_text.index("</body>") and "<td>tiny</td>" in page_text
+
 
 def test_effects_average_over_the_other_factors():
     per_seed = []

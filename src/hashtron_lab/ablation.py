@@ -237,7 +237,8 @@ def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, 
 
     records = aggregate(per_seed)
     eff = effects(records)
-    doc = {"cells": records, "effects": eff, "settings": to_mapping(settings), "per_seed": list(per_seed)}
+    doc = {"cells": records, "effects": eff, "settings": to_mapping(settings), "intro": settings_line(settings),
+           "per_seed": list(per_seed)}
     mp = Path(metrics_path)
     mp.parent.mkdir(parents=True, exist_ok=True)
     mp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -245,36 +246,49 @@ def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, 
     md.parent.mkdir(parents=True, exist_ok=True)
     png = md.with_suffix(".png")
     _plot(records, png)
-    rows = table_rows(records)
-    lines = ["# Ablation: order × capacity control × selection", "",
-             "Capacity on = " + "; ".join(f"{w.name}: `{' '.join(w.capacity_on or settings.capacity_on)}`"
-                                          for w in settings.workloads) + f"; seeds {settings.seeds}; "
-             "test accuracy and fit seconds as mean ± sample std (ddof = 1) over seeds.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "## Main effects on test accuracy (points, averaged over the other two factors)", "",
-              "| workload | backward − forward | capacity on − off | gold − round robin | model bytes on / off |",
-              "|---|---|---|---|---|"]
-    for w, e in eff.items():
-        pts = [("—" if e[k] is None else f"{100 * e[k]:+.2f}") for k in
-               ("backward_minus_forward", "capacity_on_minus_off", "gold_minus_round_robin")]
-        ratio = "—" if e["capacity_on_bytes_ratio"] is None else f"{e['capacity_on_bytes_ratio']:.2f}"
-        lines.append(f"| {w} | " + " | ".join(pts) + f" | {ratio} |")
-    lines += ["", f"![test accuracy per cell]({png.name})", ""]
-    md.write_text("\n".join(lines), encoding="utf-8")
-    from .report.html import esc, figure, page, table
+    md.write_text("\n".join(["# Ablation: order × capacity control × selection", "",
+                              *report_lines(doc), "",
+                              f"![test accuracy per cell]({png.name})", ""]), encoding="utf-8")
+    from .report.html import figure, page
 
-    body = (f"<h1>Ablation: order × capacity control × selection</h1><p>{esc(lines[2])}</p>"
-            + table(HEADER, rows)
-            + "<h2>Main effects on test accuracy (points)</h2>"
-            + table(["workload", "backward − forward", "capacity on − off", "gold − round robin", "bytes on / off"],
-                    [[w, *[("—" if e[k] is None else f"{100 * e[k]:+.2f}") for k in
-                           ("backward_minus_forward", "capacity_on_minus_off", "gold_minus_round_robin")],
-                      "—" if e["capacity_on_bytes_ratio"] is None else f"{e['capacity_on_bytes_ratio']:.2f}"]
-                     for w, e in eff.items()])
+    body = ("<h1>Ablation: order × capacity control × selection</h1>" + report_html(doc)
             + figure(png, "Test accuracy per cell (mean ± sample std over seeds)"))
     md.with_suffix(".html").write_text(page("Ablation", body), encoding="utf-8")
     return doc
+
+
+def settings_line(settings: AblationConfig) -> str:
+    return ("Capacity on = " + "; ".join(f"{w.name}: `{' '.join(w.capacity_on or settings.capacity_on)}`"
+                                         for w in settings.workloads)
+            + f"; seeds {settings.seeds}; test accuracy and fit seconds as mean ± sample std (ddof = 1) over seeds.")
+
+
+def _effect_rows(eff: Mapping[str, Mapping]) -> list[list[str]]:
+    return [[w, *[("—" if e[k] is None else f"{100 * e[k]:+.2f}") for k in
+                  ("backward_minus_forward", "capacity_on_minus_off", "gold_minus_round_robin")],
+             "—" if e["capacity_on_bytes_ratio"] is None else f"{e['capacity_on_bytes_ratio']:.2f}"]
+            for w, e in eff.items()]
+
+
+EFFECTS_HEADER = ["workload", "backward − forward", "capacity on − off", "gold − round robin", "model bytes on / off"]
+
+
+def report_lines(doc: Mapping) -> list[str]:
+    """The ablation's markdown body (cells, main effects) from metrics/ablation.json's content:
+    its own report and the section the compare report carries."""
+    lines = [doc.get("intro", ""), "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in table_rows(doc["cells"])]
+    lines += ["", "Main effects on test accuracy (points, averaged over the other two factors):", "",
+              "| " + " | ".join(EFFECTS_HEADER) + " |", "|" + "---|" * len(EFFECTS_HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in _effect_rows(doc["effects"])]
+    return lines
+
+
+def report_html(doc: Mapping) -> str:
+    from .report.html import esc, table
+
+    return (f"<p>{esc(doc.get('intro', ''))}</p>" + table(HEADER, table_rows(doc["cells"]))
+            + "<h2>Main effects on test accuracy (points)</h2>" + table(EFFECTS_HEADER, _effect_rows(doc["effects"])))
 
 
 def _plot(records: Sequence[Mapping], png: Path) -> None:

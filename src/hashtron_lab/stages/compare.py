@@ -1,6 +1,7 @@
 """Stage `compare`: backward vs forward on the same data, seeds and budget.
 
-    reports/compare.md, reports/compare.html   the report (hashtron_lab.report.compare)
+    reports/compare.md, reports/compare.html   the report (hashtron_lab.report.compare), ending with the
+                                               ablation's table when metrics/ablation.json exists
     reports/compare.json                       {dataset: {backward, forward}, success: {...}} (for scripts)
     plots/compare/*.png                        the report's figures (accuracy, cost, curves by updates, R²)
     metrics/compare.json                       backward - forward in test / validation / train accuracy
@@ -24,6 +25,7 @@ from .common import DIRECTIONS, RUNS, group_key, load_params, say, seed_dir
 FINAL = {"backward": RUNS / "backward" / "last", "forward": RUNS / "forward"}
 OUT_MD, OUT_HTML, OUT_JSON = Path("reports/compare.md"), Path("reports/compare.html"), Path("reports/compare.json")
 OUT_METRICS = Path("metrics/compare.json")
+ABLATION = Path("metrics/ablation.json")  # the ablation stage's cells: the report carries their table
 OUT_PLOTS = Path("plots/compare")  # the report's figures as PNGs: `dvc plots show` renders them offline
 
 
@@ -34,6 +36,8 @@ def main() -> None:
     metrics = {d: json.loads((Path("reports") / d / "per_seed.json").read_text()) for d in DIRECTIONS}
     run_dirs = [seed_dir(FINAL[d], s) / "record" for d in DIRECTIONS for s in settings.main.seeds]
     build_report([str(p) for p in run_dirs], str(OUT_MD), str(OUT_HTML), str(OUT_JSON), str(OUT_PLOTS))
+    if ABLATION.exists():
+        append_ablation(json.loads(ABLATION.read_text()), OUT_MD, OUT_HTML)
     doc = dvc_metrics(settings, metrics)
     OUT_METRICS.parent.mkdir(parents=True, exist_ok=True)
     OUT_METRICS.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
@@ -42,6 +46,20 @@ def main() -> None:
     b, f = metrics["backward"]["mean"]["test_accuracy"], metrics["forward"]["mean"]["test_accuracy"]
     say(f"compare {settings.dataset['name']}: test accuracy backward {b:.4f} vs forward {f:.4f}; backward wins "
         f"by more than {settings.main.evaluate.success_margin}: {doc['backward_wins']}")
+
+
+def append_ablation(doc: dict, md: Path, html: Path) -> None:
+    """The 2×2×2 ablation (order × capacity control × selection, reports/ablation.md) as the
+    compare report's last section, so one report answers whether backward and capacity control help."""
+    from ..ablation import report_html, report_lines
+
+    title = "The ablation: order × capacity control × selection"
+    md.write_text(md.read_text().rstrip("\n") + "\n\n## " + title + "\n\n"
+                  + "\n".join(report_lines(doc)) + "\n\nPer cell and plot: [ablation.md](ablation.md).\n")
+    page = html.read_text()
+    at = page.rindex("</body>")
+    html.write_text(page[:at] + f"<h2>{title}</h2>" + report_html(doc)
+                    + "<p>Per cell and plot: <a href='ablation.html'>ablation.html</a>.</p>" + page[at:])
 
 
 def dvc_metrics(settings: Settings, metrics: dict) -> dict:

@@ -251,6 +251,9 @@ class MlflowRun:
         self.client, self.experiment_id = client_and_experiment(tracking, root)
         self.uri = tracking_uri(tracking, root)
         self.flush_every = flush_every
+        # live runs write each epoch at once (a killed run keeps its curves); a finished record
+        # replayed (the evaluate stage) turns this off and writes full batches instead
+        self.flush_each_epoch = True
         self._metrics: list = []
         self._decisions: list[dict] = []
         self._events: list[dict] = []
@@ -347,7 +350,8 @@ class MlflowRun:
                 for layer, (gold, mean) in self._layer_stats().items():
                     self.metric(f"gold_zone/layer{layer}", gold, e)
                     self.metric(f"margin_mean/layer{layer}", mean, e)
-            self.flush()  # every epoch is in the store: a killed run keeps its curves
+            if self.flush_each_epoch:
+                self.flush()  # every epoch is in the store: a killed run keeps its curves
         elif kind in ("skip", "early_stop", "alert", "resume"):
             self._events.append({"event": kind, **dict(p)})
             if kind == "alert":
