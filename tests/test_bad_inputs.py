@@ -364,14 +364,15 @@ def _(tmp):
     fit(csr_matrix(XI), YI)
 
 
-@case("est_float_X", EST, "X with fractional floats", TypeError, r"integer features.*thermometer")
+@case("est_float_X", EST, "X with fractional floats and `encoder='none'` (the default encoder bins them)",
+      TypeError, r"integer features in the uint32 range.*encoder='auto'.*thermometer")
 def _(tmp):
-    fit(XI + 0.5, YI)
+    fit(XI + 0.5, YI, architecture="ecoc", encoder="none")
 
 
-@case("est_negative_X", EST, "negative features", ValueError, r"uint32 range")
+@case("est_negative_X", EST, "negative features and `encoder='none'`", TypeError, r"uint32 range 0 \.\. 2\*\*32-1")
 def _(tmp):
-    fit(-XI - 1, YI)
+    fit(-XI - 1, YI, architecture="ecoc", encoder="none")
 
 
 @case("est_y_length", EST, "y shorter than X", ValueError, r"one label per row of X \(20\), got shape \(19,\)")
@@ -404,7 +405,8 @@ def _(tmp):
     fit(XI, YI, validation_fraction=1.5)
 
 
-@case("est_not_fitted", EST, "predict before fit", Exception, r"not fitted yet; call fit")
+@case("est_not_fitted", EST, "predict before fit (scikit-learn's NotFittedError)", Exception,
+      r"not fitted yet\. Call 'fit'")
 def _(tmp):
     from hashtron_lab.estimator import HashtronClassifier
 
@@ -412,7 +414,7 @@ def _(tmp):
 
 
 @case("est_predict_width", EST, "predict with another number of features", ValueError,
-      r"X has 3 features, but the classifier was fitted with 2")
+      r"X has 3 features, but HashtronClassifier is expecting 2 features as input")
 def _(tmp):
     fit(XI, YI).predict(np.zeros((2, 3), int))
 

@@ -15,7 +15,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .data.encoders import ORDINAL, Encoder, TableColumns
-from .estimator import HashtronClassifier, NotFittedError, _refuse_sparse, check_labels
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .estimator import HashtronClassifier, _refuse_sparse, check_labels
 from .presets import BACKWARD_ALL as BACKWARD
 from .presets import CAPACITY_FIXED as CAPACITY
 from .presets import NTUPLE_RUN as RUN
@@ -62,7 +65,13 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> NTupleClassifier:
         from_mapping(RunSetup, {"seed": self.seed})  # the seed's range, checked before it seeds the tuple draw
         X = _columns(X)
+        if y is None:
+            raise ValueError("NTupleClassifier requires y to be passed, but the target y is None")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         y = check_labels(y, X.values.shape[0])
+        check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         C = len(self.classes_)
         if C < 2:
@@ -80,7 +89,7 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
                            {"type": "hashtron", "neurons": bits}]}
         budget = self.max_updates if self.max_updates is not None else 3 * bits + rams
         self.model_ = HashtronClassifier(
-            arch, self.direction, self.seed, budget={"max_updates": int(budget)},
+            arch, direction=self.direction, seed=self.seed, budget={"max_updates": int(budget)},
             pipeline=BACKWARD if self.direction == "backward" else {}, capacity=self._capacity(), selection=SELECTION,
             run=RUN)
         self.model_.fit(self.encoder_.transform(X), y_idx)
@@ -94,12 +103,11 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
                 "fixed_premodulo": 0}
 
     def _features(self, X) -> np.ndarray:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("this NTupleClassifier is not fitted yet; call fit(X, y) first")
+        check_is_fitted(self)
         X = _columns(X)
         if X.values.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.values.shape[1]} features, but the classifier was fitted with "
-                             f"{self.n_features_in_}")
+            raise ValueError(f"X has {X.values.shape[1]} features, but NTupleClassifier is expecting "
+                             f"{self.n_features_in_} features as input (it was fitted with {self.n_features_in_})")
         return self.encoder_.transform(X)
 
     def predict(self, X) -> np.ndarray:
@@ -124,13 +132,23 @@ class NTupleClassifier(ClassifierMixin, BaseEstimator):
 def _columns(X) -> TableColumns:
     _refuse_sparse(X, "X")
     try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as e:
+        X = np.asarray(X)
+        if np.iscomplexobj(X):
+            raise ValueError("Complex data not supported: X must hold real numbers")
+        X = X.astype(np.float64, copy=False)
+    except TypeError as e:
+        raise TypeError(f"X must be a 2-D numeric matrix (n_samples, n_features): {e}") from None
+    except ValueError as e:
+        if "Complex" in str(e):
+            raise
         raise ValueError(f"X must be a 2-D numeric matrix (n_samples, n_features): {e}") from None
     if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D numeric matrix (n_samples, n_features), got shape {X.shape}")
+        raise ValueError(f"X must be a 2-D numeric matrix (n_samples, n_features), got shape {X.shape}. "
+                         f"Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1) for one sample")
     if X.shape[0] == 0:
         raise ValueError("X has no rows")
+    if X.shape[1] == 0:
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if not np.all(np.isfinite(X)):
         raise ValueError("X holds NaN or infinite values; impute or drop them first")
     return TableColumns(np.ascontiguousarray(X), [ORDINAL] * X.shape[1], [f"x{c}" for c in range(X.shape[1])])

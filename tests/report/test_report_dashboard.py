@@ -10,7 +10,7 @@ import types
 import pytest
 
 from hashtron_lab.report import dashboard
-from hashtron_lab.report.browser import find_chromium
+from chromium_check import find_chromium
 from hashtron_lab.report.compare import build_report
 from hashtron_lab.report.dashboard import PANELS, LiveDashboard, build_dashboard, log_to_mlflow
 from hashtron_lab.track.alerts import events_of_record
@@ -148,7 +148,7 @@ def test_log_to_mlflow(monkeypatch, tmp_path):
 def test_pages_render_in_headless_chromium(runs, tmp_path):
     """The compare report and two dashboards open in headless Chromium: every plot decoded, no
     console errors, exceptions or failed loads."""
-    from hashtron_lab.report.browser import check_pages
+    from chromium_check import check_pages
 
     build_report([tmp_path / "runs"], tmp_path / "r" / "compare.md", tmp_path / "r" / "compare.html", None)
     build_dashboard(runs[("backward", 0)], tmp_path / "r" / "b0.html")
@@ -165,7 +165,7 @@ def test_pages_render_in_headless_chromium(runs, tmp_path):
 
 @pytest.mark.skipif(find_chromium() is None, reason="Chromium not installed (apt-get install -y chromium)")
 def test_chromium_check_catches_broken_pages(tmp_path):
-    from hashtron_lab.report.browser import check_pages
+    from chromium_check import check_pages
 
     bad = tmp_path / "bad.html"
     bad.write_text('<!DOCTYPE html><html><head><title>bad</title></head><body><img src="missing.png" alt="m">'

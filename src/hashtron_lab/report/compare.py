@@ -41,7 +41,6 @@ import json
 import math
 import os
 import tempfile
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -52,6 +51,7 @@ from collections import Counter
 
 from ..jsonable import jsonable
 from ..track.alerts import RULES, alerts_from_record
+from ..train.backward import order_compliance  # the one definition (also used by the run path)
 from . import html as H
 from . import plots
 from .advice import capacity_advice, generalisation_phase
@@ -79,34 +79,6 @@ class Criteria:
 
 
 # -- the success metrics, each on plain records (testable on crafted histories) --------
-def order_compliance(history: Sequence[Mapping], n_layers: int) -> dict:
-    """``final_first``: the first update trained the final layer (``n_layers - 1``) and, when
-    phases are recorded, in the bootstrap. ``backward_order``: bootstrap updates only in the
-    final layer and before any sweep; within each sweep (epoch) of the backward phase, layers
-    never ascend."""
-    if not history:
-        return {"final_first": False, "backward_order": False}
-    first = history[0]
-    final = n_layers - 1
-    final_first = int(first["layer"]) == final and first.get("phase", "bootstrap") == "bootstrap"
-    ok = True
-    seen_sweep = False
-    sweeps: dict[int, list[int]] = defaultdict(list)
-    for h in history:
-        phase = h.get("phase", "backward")
-        if phase == "bootstrap":
-            ok &= int(h["layer"]) == final and not seen_sweep
-        elif phase == "backward":
-            seen_sweep = True
-            sweeps[int(h.get("epoch", 0))].append(int(h["layer"]))
-        else:
-            ok = False  # a forward-pipeline update inside a backward run
-    for layers in sweeps.values():
-        if any(b > a for a, b in zip(layers, layers[1:])):
-            ok = False
-    return {"final_first": bool(final_first), "backward_order": bool(ok)}
-
-
 def r2_points(decisions: Iterable[Mapping]) -> dict:
     """ln margin, ln premodulo (final) and regime of the decisions with margin > 0 and premodulo
     > 0; ``excluded`` counts the others (bootstrap decisions have no margin)."""

@@ -137,19 +137,11 @@ def log_to_mlflow(pngs: Sequence[str | os.PathLike], html_path: str | os.PathLik
                   run_id: str | None = None, tracking_uri: str | None = None,
                   artifact_path: str = "dashboard") -> None:
     """Log the dashboard PNGs (and the page) as MLflow artifacts under ``artifact_path``: to the
-    active run, or to ``run_id``. mlflow is imported here only."""
-    import mlflow
+    active run, or to ``run_id`` (through `track.mlflow_sink`, which owns the MLflow calls)."""
+    from ..track.mlflow_sink import log_artifacts
 
     files = [str(p) for p in pngs] + ([str(html_path)] if html_path else [])
-    if run_id is None:
-        if mlflow.active_run() is None:
-            raise ValueError("no active MLflow run; pass run_id")
-        for f in files:
-            mlflow.log_artifact(f, artifact_path)
-        return
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    for f in files:
-        client.log_artifact(run_id, f, artifact_path)
+    log_artifacts(files, artifact_path, run_id=run_id, tracking_uri=tracking_uri)
 
 
 class LiveDashboard:

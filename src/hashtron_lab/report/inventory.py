@@ -82,14 +82,9 @@ def entries_from_runs(paths: Iterable[str | os.PathLike]) -> list[Entry]:
 def entries_from_mlflow(tracking_uri: str) -> tuple[list[Entry], int]:
     """Runs with a ``direction`` tag from every experiment of the store; and how many runs were
     left out for having none (multirun parents)."""
-    import mlflow
+    from ..track.mlflow_sink import all_runs
 
-    previous = mlflow.get_tracking_uri()
-    try:
-        mlflow.set_tracking_uri(tracking_uri)
-        runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
-    finally:
-        mlflow.set_tracking_uri(previous)
+    runs = all_runs(tracking_uri)
     out, skipped = [], 0
     for run in runs:
         t = run.data.tags

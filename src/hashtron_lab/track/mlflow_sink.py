@@ -137,6 +137,34 @@ def _retry(fn, *args, attempts: int = 8, **kw):
             delay = min(delay * 2, 3.0)
 
 
+def log_artifacts(files: list[str], artifact_path: str, run_id: str | None = None,
+                  tracking_uri: str | None = None) -> None:
+    """Log ``files`` under ``artifact_path``: to the active run, or to ``run_id`` in ``tracking_uri``."""
+    import mlflow
+
+    if run_id is None:
+        if mlflow.active_run() is None:
+            raise ValueError("no active MLflow run; pass run_id")
+        for f in files:
+            mlflow.log_artifact(f, artifact_path)
+        return
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    for f in files:
+        client.log_artifact(run_id, f, artifact_path)
+
+
+def all_runs(tracking_uri: str) -> list:
+    """Every run of every experiment in the store at ``tracking_uri`` (mlflow's Run objects)."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        return mlflow.search_runs(search_all_experiments=True, output_format="list")
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
 def client_and_experiment(tracking: Mapping[str, Any] | None = None, root: str | os.PathLike | None = None):
     """(MlflowClient, experiment_id) for the config's store and experiment, created if needed."""
     MlflowClient = _import_mlflow()
@@ -223,6 +251,9 @@ class MlflowRun:
         self.client, self.experiment_id = client_and_experiment(tracking, root)
         self.uri = tracking_uri(tracking, root)
         self.flush_every = flush_every
+        # live runs write each epoch at once (a killed run keeps its curves); a finished record
+        # replayed (the evaluate stage) turns this off and writes full batches instead
+        self.flush_each_epoch = True
         self._metrics: list = []
         self._decisions: list[dict] = []
         self._events: list[dict] = []
@@ -319,7 +350,8 @@ class MlflowRun:
                 for layer, (gold, mean) in self._layer_stats().items():
                     self.metric(f"gold_zone/layer{layer}", gold, e)
                     self.metric(f"margin_mean/layer{layer}", mean, e)
-            self.flush()  # every epoch is in the store: a killed run keeps its curves
+            if self.flush_each_epoch:
+                self.flush()  # every epoch is in the store: a killed run keeps its curves
         elif kind in ("skip", "early_stop", "alert", "resume"):
             self._events.append({"event": kind, **dict(p)})
             if kind == "alert":

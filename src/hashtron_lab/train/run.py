@@ -570,6 +570,37 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
     run.final = None  # driven again: the previous end is no longer the end
     path = resume_from or run.cfg.checkpoint_path
     identity = run.identity(pipeline)
+    _start(run, pipeline, path, identity, resume, resume_from, allow_changes)
+    bar = _progress(run)
+    try:
+        while True:
+            reason = run.stopped or run.exhausted() or pipeline.finished(run)
+            if reason:
+                run.stopped = reason
+                break
+            before = run.n_updates
+            if pipeline.step(run):
+                run.end_epoch()
+            if bar is not None:
+                bar.update(run.n_updates - before)
+                bar.set_postfix(epoch=run.epoch, train=f"{run.train_accuracy():.3f}")
+            if run.n_updates != before and run.checkpoint_due(before):
+                run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
+    finally:
+        if bar is not None:
+            bar.close()
+    run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
+    run.finish()
+    run.record_final()
+    run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
+                               "wall": run.wall(), "train_accuracy": run.train_accuracy(),
+                               "best_val_accuracy": run.best_val})
+    return run
+
+
+def _start(run: Run, pipeline, path, identity: dict, resume, resume_from, allow_changes) -> None:
+    """Load the checkpoint into `run` and `pipeline` when resuming (checking it exists and is this
+    run's), else announce a fresh start; see `drive`."""
     if resume_from or resume:
         if not path:
             raise CheckpointError("resume needs a checkpoint: set the run's checkpoint_path or pass resume_from")
@@ -597,31 +628,6 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
     else:
         run.hooks.emit("run_start", {"pipeline": pipeline.name, "seed": run.cfg.seed,
                                      "n_train": len(run.train), "architecture": run.net.architecture.to_spec()})
-    bar = _progress(run)
-    try:
-        while True:
-            reason = run.stopped or run.exhausted() or pipeline.finished(run)
-            if reason:
-                run.stopped = reason
-                break
-            before = run.n_updates
-            if pipeline.step(run):
-                run.end_epoch()
-            if bar is not None:
-                bar.update(run.n_updates - before)
-                bar.set_postfix(epoch=run.epoch, train=f"{run.train_accuracy():.3f}")
-            if run.n_updates != before and run.checkpoint_due(before):
-                run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
-    finally:
-        if bar is not None:
-            bar.close()
-    run.save_checkpoint({"pipeline": pipeline.state()}, identity=identity)
-    run.finish()
-    run.record_final()
-    run.hooks.emit("run_end", {"reason": run.stopped, "updates": run.n_updates, "epochs": run.epoch,
-                               "wall": run.wall(), "train_accuracy": run.train_accuracy(),
-                               "best_val_accuracy": run.best_val})
-    return run
 
 
 def _progress(run: Run):

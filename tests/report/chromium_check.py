@@ -1,6 +1,6 @@
 """Open a report page in headless Chromium and say whether it rendered cleanly.
 
-    python -m hashtron_lab.report.browser PAGE.html... [--screenshot OUT.png]
+    python tests/report/chromium_check.py PAGE.html... [--screenshot OUT.png]
 
 Chromium (Debian: ``apt-get install -y chromium``) is driven over the DevTools protocol on a
 pipe (``--remote-debugging-pipe``: commands on fd 3, replies on fd 4), so nothing but the
@@ -206,7 +206,7 @@ def check_pages(pages: Sequence[str | os.PathLike], screenshot: bool = False) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hashtron_lab.report.browser", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python tests/report/chromium_check.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("pages", nargs="+")
     ap.add_argument("--screenshot", help="write a full-page PNG of the (last) page here")
     args = ap.parse_args(argv)
