@@ -83,11 +83,10 @@ def test_build_dashboard(runs, tmp_path):
     assert "memorization_risk" in html and "premodulo_oscillation" in html       # the alerts of this record
     assert "1 forward skip(s)" in html
     # the capacity advice per layer that got decisions (issue 17 item 5), with its verdict
-    from hashtron_lab.report.advice import capacity_advice
+    from hashtron_lab.report.advice import run_advice
     from hashtron_lab.report.runs import RunData
 
-    run = RunData.load(runs[("backward", 0)])
-    adv = capacity_advice(run.decisions, run.history, run.metrics.get("train_accuracy"), run.metrics.get("val_accuracy"))
+    adv = run_advice(RunData.load(runs[("backward", 0)]))
     assert "<h2>Capacity advice</h2>" in html and adv
     assert all(f"<td>{a['verdict']}</td>" in html for a in adv)
 

@@ -92,3 +92,9 @@ def capacity_advice(decisions: Iterable[Mapping], history: Iterable[Mapping], tr
             reason = f"{regimes['noisy']} of {n} decisions in the noisy regime: votes cancel; fewer buckets pool them"
         out.append({"layer": layer, "verdict": verdict, "reason": reason, "law": law, "evidence": evidence})
     return out
+
+
+def run_advice(run) -> list[dict]:
+    """`capacity_advice` of a loaded run record (report.runs.RunData)."""
+    return capacity_advice(run.decisions, run.history, run.metrics.get("train_accuracy"),
+                           run.metrics.get("val_accuracy"))

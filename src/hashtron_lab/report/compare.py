@@ -54,7 +54,7 @@ from ..track.alerts import RULES, alerts_from_record
 from ..train.backward import order_compliance  # the one definition (also used by the run path)
 from . import html as H
 from . import plots
-from .advice import capacity_advice, generalisation_phase
+from .advice import generalisation_phase, run_advice
 from .runs import DIRECTIONS, RunData, fmt, fmt_num, fmt_seconds, linear_fit, load_runs, md_table, mean_std
 
 METRICS = ("test_accuracy", "val_accuracy", "train_accuracy", "wall_seconds", "updates_per_second")
@@ -192,8 +192,7 @@ def success_metrics(runs: Sequence[RunData], summary: Mapping[str, Any], criteri
     detected = [n for n, p in phases.items() if p["detected"]]
     phase = {"value": (len(detected) / len(phases)) if phases else None, "pass": None, "runs": len(phases),
              "detected_runs": detected, "per_run": phases}
-    advice = {r.name: capacity_advice(r.decisions, r.history, r.metrics.get("train_accuracy"),
-                                      r.metrics.get("val_accuracy")) for r in runs}
+    advice = {r.name: run_advice(r) for r in runs}
     verdicts = Counter(a["verdict"] for adv in advice.values() for a in adv)
     tuning = {"value": dict(sorted(verdicts.items())), "pass": None, "runs": len(advice), "per_run": advice}
 

@@ -91,9 +91,9 @@ def _status(run: RunData) -> str:
 def _advice(run: RunData) -> str:
     """Per layer: premodulo too small / too large / ok, with the reason (report/advice.py), and
     the epoch after which training rose while validation did not."""
-    from .advice import capacity_advice, generalisation_phase
+    from .advice import generalisation_phase, run_advice
 
-    adv = capacity_advice(run.decisions, run.history, run.metrics.get("train_accuracy"), run.metrics.get("val_accuracy"))
+    adv = run_advice(run)
     phase = generalisation_phase(run.epochs, run.decisions)
     when = (f"training kept rising after epoch {phase['epoch']} while validation did not (the generalisation "
             f"phase ended there)" if phase["detected"] else "no epoch after which training rose and validation did not")

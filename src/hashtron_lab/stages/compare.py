@@ -74,13 +74,12 @@ def dvc_metrics(settings: Settings, metrics: dict) -> dict:
 def advice_tags(record_dir: Path) -> dict[str, str]:
     """A run's capacity-tuning advice (report/advice.py) as MLflow tags: one per layer,
     ``advice/layer<L>`` = verdict, and ``generalisation_phase`` = the epoch it began or "none"."""
-    from ..report.advice import capacity_advice, generalisation_phase
+    from ..report.advice import generalisation_phase, run_advice
     from ..report.runs import RunData
 
     r = RunData.load(record_dir)
     tags = {f"advice/layer{a['layer']}": f"{a['verdict']}: {a['reason']}"[:500]
-            for a in capacity_advice(r.decisions, r.history, r.metrics.get("train_accuracy"),
-                                     r.metrics.get("val_accuracy"))}
+            for a in run_advice(r)}
     phase = generalisation_phase(r.epochs, r.decisions)
     tags["generalisation_phase"] = str(phase["epoch"]) if phase["detected"] else "none"
     return tags
