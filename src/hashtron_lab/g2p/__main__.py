@@ -1,6 +1,5 @@
-"""`python -m hashtron_lab.g2p` (see g2p/cli.py)."""
-import sys
-
+"""`python -m hashtron_lab.g2p` (see g2p/cli.py): the process entry; importing this module runs nothing."""
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -17,6 +16,11 @@ PREPARED = Path("data/prepared")
 RUNS = Path("runs")
 
 
+class StageError(RuntimeError):
+    """A stage that cannot run as called; the message says what to do (the stage script's
+    process ends with it, non-zero)."""
+
+
 def load_params(path: str | os.PathLike = "params.yaml") -> Settings:
     """params.yaml as the checked settings tree; a frozen phase refuses uncommitted inputs here.
     Stages run from the repository root (dvc.yaml's directory): say so plainly otherwise."""
@@ -24,7 +28,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Settings:
     from ..track.git_info import checked_state
 
     if not Path(path).is_file() or not (Path(path).resolve().parent / "dvc.yaml").is_file():
-        sys.exit("run the stages through DVC (`dvc repro`) or from the repository root")
+        raise StageError("run the stages through DVC (`dvc repro`) or from the repository root")
     settings = read_params(path)
     checked_state(settings.phase, Path(path).resolve().parent)
     return settings
@@ -90,7 +94,7 @@ def train_seed(seed: int, settings: Settings, direction: str, out_base: str, *, 
     if resume_base is not None:
         resume_from = seed_dir(resume_base, seed) / "checkpoint.npz"
         if not resume_from.is_file():
-            raise SystemExit(f"{resume_from} is missing: rerun the stage that writes {resume_base} "
+            raise StageError(f"{resume_from} is missing: rerun the stage that writes {resume_base} "
                              f"(`dvc repro` does it)")
         reached = int(read_run_record(seed_dir(resume_base, seed) / "record")["info"]["metrics"]["epochs"])
         max_epochs = reached + int(more_epochs or 0)
@@ -104,7 +108,7 @@ def train_seed(seed: int, settings: Settings, direction: str, out_base: str, *, 
     save_outputs(result, out, {"run_id": s.run_id, "stage": stage,
                                "resumed_from": str(resume_from) if resume_from else None})
     if os.environ.get("HASHTRON_LAB_FAIL_STAGE") and os.environ.get("HASHTRON_LAB_FAIL_STAGE") == stage:
-        raise SystemExit(f"HASHTRON_LAB_FAIL_STAGE={stage}: injected failure (tests of stage recovery)")
+        raise StageError(f"HASHTRON_LAB_FAIL_STAGE={stage}: injected failure (tests of stage recovery)")
     m = result.metrics
     say(f"{direction} seed {seed}: epoch {m['epochs']}, {m['updates']} updates, train {m['train_accuracy']:.4f} "
         f"val {m['val_accuracy']:.4f} test {m['test_accuracy']:.4f}, stop {m['stop_reason']} "

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import shutil
 
-from .common import PREPARED, RUNS, for_each_seed, load_params, run_settings, say, seed_dir, train_seed, warm_main
+from .common import (PREPARED, RUNS, StageError, for_each_seed, load_params, run_settings, say, seed_dir, train_seed,
+                     warm_main)
 
 
 def prepare() -> None:
@@ -45,7 +46,7 @@ def backward_pass(argv: list[str] | None = None) -> None:
     settings = load_params()
     passes = settings.main.passes
     if name not in passes:
-        raise SystemExit(f"no pass {name!r} in main.passes; passes: {list(passes)}")
+        raise StageError(f"no pass {name!r} in main.passes; passes: {list(passes)}")
     spec = passes[name]
     say(f"backward pass {name}: resume {spec.src}, +{spec.epochs} epochs")
     for_each_seed(train_seed, settings.main.seeds, settings.main.n_jobs, settings, "backward",
