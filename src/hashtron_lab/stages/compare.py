@@ -35,14 +35,14 @@ def main() -> None:
     settings = load_params()
     metrics = {d: json.loads((Path("reports") / d / "per_seed.json").read_text()) for d in DIRECTIONS}
     run_dirs = [seed_dir(FINAL[d], s) / "record" for d in DIRECTIONS for s in settings.main.seeds]
-    build_report([str(p) for p in run_dirs], str(OUT_MD), str(OUT_HTML), str(OUT_JSON), str(OUT_PLOTS))
+    report = build_report([str(p) for p in run_dirs], str(OUT_MD), str(OUT_HTML), str(OUT_JSON), str(OUT_PLOTS))
     if ABLATION.exists():
         append_ablation(json.loads(ABLATION.read_text()), OUT_MD, OUT_HTML)
     doc = dvc_metrics(settings, metrics)
     OUT_METRICS.parent.mkdir(parents=True, exist_ok=True)
     OUT_METRICS.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     if settings.tracking.backend == "mlflow":
-        link_mlflow(settings, metrics)
+        link_mlflow(settings, metrics, advice_counts(report))
     b, f = metrics["backward"]["mean"]["test_accuracy"], metrics["forward"]["mean"]["test_accuracy"]
     say(f"compare {settings.dataset['name']}: test accuracy backward {b:.4f} vs forward {f:.4f}; backward wins "
         f"by more than {settings.main.evaluate.success_margin}: {doc['backward_wins']}")
@@ -85,13 +85,13 @@ def advice_tags(record_dir: Path) -> dict[str, str]:
     return tags
 
 
-def advice_counts() -> dict[str, int]:
-    """Per verdict, how many (run, layer) pairs of this comparison got it (reports/compare.json)."""
-    success = json.loads(OUT_JSON.read_text()).get("success", {})
+def advice_counts(report: dict) -> dict[str, int]:
+    """Per verdict, how many (run, layer) pairs of this comparison got it (the report's success entry)."""
+    success = report.get("success", {})
     return {str(k): int(v) for k, v in (success.get("capacity_advice", {}).get("value") or {}).items()}
 
 
-def link_mlflow(settings: Settings, metrics: dict) -> None:
+def link_mlflow(settings: Settings, metrics: dict, verdicts: dict[str, int]) -> None:
     """A parent run for this execution; the evaluate runs become its children."""
     from ..track.git_info import git_state
     from ..track.mlflow_sink import TAG_GROUP, ParentRun
@@ -118,7 +118,7 @@ def link_mlflow(settings: Settings, metrics: dict) -> None:
                 parent.set_tag(key, value, run_id=rid)
         for k, v in metrics[d]["mean"].items():
             parent.log_metric(f"{d}/{k}", v)
-    for verdict, count in advice_counts().items():
+    for verdict, count in verdicts.items():
         parent.log_metric(f"advice/{verdict}", count)
     for p in (OUT_MD, OUT_HTML, OUT_JSON):
         parent.log_artifact(p, "report")
