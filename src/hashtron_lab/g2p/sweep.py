@@ -64,22 +64,32 @@ def job_dir(root: str | os.PathLike, language: str, direction: str, seed: int) -
     return Path(root) / language / f"{direction}-s{seed}"
 
 
-def _run_point(cfg: dict, out: str, group: str, parent: str | None, n_jobs: int, tracking_root: str | None) -> dict:
+def _run_points(cfgs: list[dict], outs: list[str], group: str, parent: str | None, n_jobs: int,
+                tracking_root: str | None) -> list[dict]:
+    """The points of one language and seed (its pipelines): the split is prepared once for all."""
     from ..kernels import share_cores
-    from .job import train_and_save
+    from .job import data_of, train_and_save
 
     share_cores(n_jobs)
     t0 = time.perf_counter()
-    info = train_and_save(cfg, out, group=group, source="g2p-sweep", parent_run_id=parent,
-                          tracking_root=tracking_root)
-    return {"language": info["language"], "direction": info["direction"], "seed": info["seed"],
-            "wall_seconds": time.perf_counter() - t0, "test_word_accuracy": info["metrics"]["test_word_accuracy"]}
+    data = data_of(cfgs[0])
+    prepared = time.perf_counter() - t0
+    done = []
+    for cfg, out in zip(cfgs, outs):
+        t0 = time.perf_counter()
+        info = train_and_save(cfg, out, group=group, source="g2p-sweep", parent_run_id=parent,
+                              tracking_root=tracking_root, data=data)
+        done.append({"language": info["language"], "direction": info["direction"], "seed": info["seed"],
+                     "wall_seconds": time.perf_counter() - t0, "prepare_seconds": prepared,
+                     "test_word_accuracy": info["metrics"]["test_word_accuracy"]})
+    return done
 
 
 def run_sweep(base: dict, out_root: str | os.PathLike, languages=None, seeds=None, directions=None,
               n_jobs: int | None = None, tracking_root: str | os.PathLike | None = None) -> dict:
-    """Train every point (language-major, so a worker reuses the lexicon it read) into
-    `out_root`/<language>/<direction>-s<seed>; returns the timing summary."""
+    """Train every point into `out_root`/<language>/<direction>-s<seed>, one process task per
+    language and seed (its pipelines share the prepared split; language-major, so a worker
+    reuses the lexicon it read); returns the timing summary."""
     from joblib import delayed
 
     g = base.get("g2p") or {}
@@ -104,9 +114,11 @@ def run_sweep(base: dict, out_root: str | os.PathLike, languages=None, seeds=Non
     status = "FAILED"
     try:
         done = _parallel(n_jobs, (
-            delayed(_run_point)(point_config(base, lang, d, s), str(job_dir(out_root, lang, d, s)), group, parent,
-                                n_jobs, None if tracking_root is None else str(tracking_root))
-            for lang, d, s in points))
+            delayed(_run_points)([point_config(base, lang, d, s) for d in directions],
+                                 [str(job_dir(out_root, lang, d, s)) for d in directions], group, parent,
+                                 n_jobs, None if tracking_root is None else str(tracking_root))
+            for lang in languages for s in seeds))
+        done = [job for pair in done for job in pair]
         status = "FINISHED"
     finally:
         if client is not None:

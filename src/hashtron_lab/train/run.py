@@ -460,7 +460,7 @@ class Run:
         last = self.epochs[-1]["updates"] if self.epochs else 0
         partial = self.n_updates > last or not self.epochs
         rec = {"epoch": self.epoch + (1 if partial else 0), "updates": self.n_updates, "accepted": self.n_accepted,
-               "train_accuracy": self.accuracy(self.train), "wall": self.wall(), "final": True,
+               "train_accuracy": self.train_accuracy(), "wall": self.wall(), "final": True,
                "partial": bool(partial), "restored_best": bool(getattr(self, "restored_best", False))}
         if self.val is not None and len(self.val):
             rec["val_accuracy"] = self.accuracy(self.val)
@@ -569,7 +569,7 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
     run._t0 += warm_kernels(pipeline.kernel_groups())  # compiling is not training time
     run.final = None  # driven again: the previous end is no longer the end
     path = resume_from or run.cfg.checkpoint_path
-    identity = run.identity(pipeline)
+    identity = run.identity(pipeline) if path else None  # hashing the data only pays when a checkpoint is read or written
     _start(run, pipeline, path, identity, resume, resume_from, allow_changes)
     bar = _progress(run)
     try:
@@ -598,7 +598,7 @@ def drive(run: Run, pipeline, resume: bool | str = False, resume_from: str | Pat
     return run
 
 
-def _start(run: Run, pipeline, path, identity: dict, resume, resume_from, allow_changes) -> None:
+def _start(run: Run, pipeline, path, identity: dict | None, resume, resume_from, allow_changes) -> None:
     """Load the checkpoint into `run` and `pipeline` when resuming (checking it exists and is this
     run's), else announce a fresh start; see `drive`."""
     if resume_from or resume:
