@@ -180,11 +180,12 @@ def test_capacity_advice_reaches_the_runs_in_mlflow(store, tmp_path):
     """Issue 17 item 5: the compare stage tags each adopted run with its per-layer capacity advice
     and the generalisation-phase epoch, and counts the verdicts on the parent."""
     from hashtron_lab.experiment import run_experiment, save_outputs
+    from hashtron_lab.report.runs import RunData
     from hashtron_lab.stages.compare import advice_tags
 
     cfg = cs.load_config(["experiment=quick", "seed=0", "tracking=none"])
     save_outputs(run_experiment(cfg), tmp_path / "run")
-    tags = advice_tags(tmp_path / "run" / "record")
+    tags = advice_tags(RunData.load(tmp_path / "run" / "record"))
     layers = [k for k in tags if k.startswith("advice/layer")]
     assert layers, tags
     assert all(tags[k].split(":")[0] in ("ok", "too_small", "too_large") for k in layers)

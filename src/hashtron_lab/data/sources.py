@@ -66,6 +66,17 @@ def breast_cancer() -> Source:
                   {"origin": "sklearn.datasets.load_breast_cancer", "scikit-learn": package_version("scikit-learn")})
 
 
+def _given_path(path: str | None, dataset: str, needs: str, kind: str, exists, fix: str) -> Path:
+    """`path` expanded, or a DatasetError saying the dataset needs one (`needs`) or that it does
+    not exist (`exists(path)` false) and how to fix it."""
+    if not path:
+        raise DatasetError(f"dataset {dataset!r} needs dataset.path: {needs}")
+    p = Path(str(path)).expanduser()
+    if not exists(p):
+        raise DatasetError(f"{kind} {str(p)!r} does not exist (resolved to {str(p.resolve())!r}). Fix: {fix}.")
+    return p
+
+
 def mnist(path: str | None = None) -> Source:
     """MNIST-style digits from IDX files in the directory ``path``: every pair of
     ``<prefix>images-idx3-ubyte[.gz]`` and ``<prefix>labels-idx1-ubyte[.gz]`` (e.g. ``train-`` and
@@ -73,13 +84,9 @@ def mnist(path: str | None = None) -> Source:
     by ``dataset.split`` like any other dataset. Pixels are ordinal columns 0..255, row-major."""
     from .idx import find_pairs, read_idx
 
-    if not path:
-        raise DatasetError("dataset 'mnist' needs dataset.path: a directory holding *-images-idx3-ubyte[.gz] and "
-                           "*-labels-idx1-ubyte[.gz] files, e.g. dataset.path=/data/mnist")
-    d = Path(str(path)).expanduser()
-    if not d.is_dir():
-        raise DatasetError(f"mnist directory {str(d)!r} does not exist (resolved to {str(d.resolve())!r}). "
-                           f"Fix: set dataset.path to the directory holding the IDX files.")
+    d = _given_path(path, "mnist", "a directory holding *-images-idx3-ubyte[.gz] and *-labels-idx1-ubyte[.gz] "
+                    "files, e.g. dataset.path=/data/mnist", "mnist directory", Path.is_dir,
+                    "set dataset.path to the directory holding the IDX files")
     pairs = find_pairs(d)
     if not pairs:
         raise DatasetError(f"mnist directory {str(d)!r} holds no *images-idx3-ubyte[.gz] / *labels-idx1-ubyte[.gz] "
@@ -150,13 +157,8 @@ def csv(path: str | None = None, label: str = "label", features: list[str] | Non
     columns are quantised by the encoding."""
     import pandas as pd
 
-    if not path:
-        raise DatasetError("dataset 'csv' needs dataset.path: set it to a .csv or .parquet file, "
-                           "e.g. dataset.path=/data/train.csv")
-    p = Path(str(path)).expanduser()
-    if not p.is_file():
-        raise DatasetError(f"csv file {str(p)!r} does not exist (resolved to {str(p.resolve())!r}). "
-                           f"Fix: set dataset.path to an existing .csv or .parquet file.")
+    p = _given_path(path, "csv", "set it to a .csv or .parquet file, e.g. dataset.path=/data/train.csv",
+                    "csv file", Path.is_file, "set dataset.path to an existing .csv or .parquet file")
     parquet = p.suffix.lower() in PARQUET_SUFFIXES
     where = f"{'parquet' if parquet else 'csv'} file {str(p)!r}"
     try:

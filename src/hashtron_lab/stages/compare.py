@@ -31,18 +31,19 @@ OUT_PLOTS = Path("plots/compare")  # the report's figures as PNGs: `dvc plots sh
 
 def main() -> None:
     from ..report.compare import build_report
+    from ..report.runs import RunData
 
     settings = load_params()
     metrics = {d: json.loads((Path("reports") / d / "per_seed.json").read_text()) for d in DIRECTIONS}
-    run_dirs = [seed_dir(FINAL[d], s) / "record" for d in DIRECTIONS for s in settings.main.seeds]
-    report = build_report([str(p) for p in run_dirs], str(OUT_MD), str(OUT_HTML), str(OUT_JSON), str(OUT_PLOTS))
+    runs = {(d, s): RunData.load(seed_dir(FINAL[d], s) / "record") for d in DIRECTIONS for s in settings.main.seeds}
+    report = build_report(list(runs.values()), str(OUT_MD), str(OUT_HTML), str(OUT_JSON), str(OUT_PLOTS))
     if ABLATION.exists():
         append_ablation(json.loads(ABLATION.read_text()), OUT_MD, OUT_HTML)
     doc = dvc_metrics(settings, metrics)
     OUT_METRICS.parent.mkdir(parents=True, exist_ok=True)
     OUT_METRICS.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     if settings.tracking.backend == "mlflow":
-        link_mlflow(settings, metrics, advice_counts(report))
+        link_mlflow(settings, metrics, advice_counts(report), runs)
     b, f = metrics["backward"]["mean"]["test_accuracy"], metrics["forward"]["mean"]["test_accuracy"]
     say(f"compare {settings.dataset['name']}: test accuracy backward {b:.4f} vs forward {f:.4f}; backward wins "
         f"by more than {settings.main.evaluate.success_margin}: {doc['backward_wins']}")
@@ -71,16 +72,14 @@ def dvc_metrics(settings: Settings, metrics: dict) -> dict:
             "backward_wins": bool(diff["test_acc"] > settings.main.evaluate.success_margin)}
 
 
-def advice_tags(record_dir: Path) -> dict[str, str]:
-    """A run's capacity-tuning advice (report/advice.py) as MLflow tags: one per layer,
-    ``advice/layer<L>`` = verdict, and ``generalisation_phase`` = the epoch it began or "none"."""
+def advice_tags(run) -> dict[str, str]:
+    """A loaded run record's (report.runs.RunData) capacity-tuning advice (report/advice.py) as
+    MLflow tags: one per layer, ``advice/layer<L>`` = verdict, and ``generalisation_phase`` = the
+    epoch it began or "none"."""
     from ..report.advice import generalisation_phase, run_advice
-    from ..report.runs import RunData
 
-    r = RunData.load(record_dir)
-    tags = {f"advice/layer{a['layer']}": f"{a['verdict']}: {a['reason']}"[:500]
-            for a in run_advice(r)}
-    phase = generalisation_phase(r.epochs, r.decisions)
+    tags = {f"advice/layer{a['layer']}": f"{a['verdict']}: {a['reason']}"[:500] for a in run_advice(run)}
+    phase = generalisation_phase(run.epochs, run.decisions)
     tags["generalisation_phase"] = str(phase["epoch"]) if phase["detected"] else "none"
     return tags
 
@@ -91,8 +90,9 @@ def advice_counts(report: dict) -> dict[str, int]:
     return {str(k): int(v) for k, v in (success.get("capacity_advice", {}).get("value") or {}).items()}
 
 
-def link_mlflow(settings: Settings, metrics: dict, verdicts: dict[str, int]) -> None:
-    """A parent run for this execution; the evaluate runs become its children."""
+def link_mlflow(settings: Settings, metrics: dict, verdicts: dict[str, int], runs: dict) -> None:
+    """A parent run for this execution; the evaluate runs become its children, each tagged with
+    its advice (`runs`: (direction, seed) -> the loaded record the report read)."""
     from ..track.git_info import git_state
     from ..track.mlflow_sink import TAG_GROUP, ParentRun
 
@@ -114,7 +114,8 @@ def link_mlflow(settings: Settings, metrics: dict, verdicts: dict[str, int]) -> 
             except Exception as e:  # a run logged to another store (e.g. restored from DVC's run cache)
                 say(f"MLflow run {rid} ({d} seed {seed}) not linked: {e}")
                 continue
-            for key, value in advice_tags(seed_dir(FINAL[d], int(seed)) / "record").items():
+            record = runs.get((d, int(seed)))
+            for key, value in (advice_tags(record) if record is not None else {}).items():
                 parent.set_tag(key, value, run_id=rid)
         for k, v in metrics[d]["mean"].items():
             parent.log_metric(f"{d}/{k}", v)

@@ -158,8 +158,8 @@ def track(direction: str, runs: Path, settings: Settings, per_seed: dict, record
         tags = run_tags(plain, git.as_tags(), **{TAG_GROUP: group, "source": "dvc",
                                                  "dvc.stage": os.environ.get("DVC_STAGE", ""),
                                                  "dvc.exp": os.environ.get("DVC_EXP_NAME"), "run_id": plain["run_id"]})
-        with tracked(plain, run_name=run_name(direction, seed), tags=tags) as tracker:
-            tracker.flush_each_epoch = False  # a finished record: full batches, not one write per epoch
+        # a finished record: full batches, not one write per epoch
+        with tracked(plain, run_name=run_name(direction, seed), tags=tags, flush_each_epoch=False) as tracker:
             monitor = AlertMonitor(settings.alerts, emit=tracker)
             for kind, payload in events_of_record(rec):
                 tracker(kind, payload)

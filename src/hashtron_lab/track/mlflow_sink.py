@@ -243,7 +243,8 @@ class MlflowRun:
 
     def __init__(self, cfg: Mapping[str, Any], *, run_name: str | None = None,
                  tags: Mapping[str, str] | None = None, parent_run_id: str | None = None,
-                 root: str | os.PathLike | None = None, flush_every: int = 5000, run_id: str | None = None):
+                 root: str | os.PathLike | None = None, flush_every: int = 5000, run_id: str | None = None,
+                 flush_each_epoch: bool = True):
         from mlflow.entities import Param, RunTag  # noqa: F401  (import check before anything is created)
 
         self.cfg = dict(to_mapping(cfg))  # the settings tree (or its plain form)
@@ -253,7 +254,7 @@ class MlflowRun:
         self.flush_every = flush_every
         # live runs write each epoch at once (a killed run keeps its curves); a finished record
         # replayed (the evaluate stage) turns this off and writes full batches instead
-        self.flush_each_epoch = True
+        self.flush_each_epoch = flush_each_epoch
         self._metrics: list = []
         self._decisions: list[dict] = []
         self._events: list[dict] = []
@@ -439,7 +440,7 @@ def run_tags(cfg: Mapping[str, Any], git: Mapping[str, str] | None = None, **ext
 # -- a tracked run, and runs grouped under a parent -------------------------------------------------
 @contextlib.contextmanager
 def tracked(settings: Any, hooks=None, *, run_name: str, tags: Mapping[str, str],
-            parent_run_id: str | None = None, root: str | os.PathLike | None = None):
+            parent_run_id: str | None = None, root: str | os.PathLike | None = None, flush_each_epoch: bool = True):
     """An `MlflowRun` for the body (subscribed to `hooks` when given), or None when
     ``tracking.backend`` is not mlflow. The run ends FINISHED, FAILED when the body raises, KILLED
     on SIGTERM or Ctrl-C (`track.signals`)."""
@@ -447,7 +448,8 @@ def tracked(settings: Any, hooks=None, *, run_name: str, tags: Mapping[str, str]
     if ((settings.get("tracking") or {}).get("backend") or "none") != "mlflow":
         yield None
         return
-    tracker = MlflowRun(settings, run_name=run_name, parent_run_id=parent_run_id, root=root, tags=tags)
+    tracker = MlflowRun(settings, run_name=run_name, parent_run_id=parent_run_id, root=root, tags=tags,
+                        flush_each_epoch=flush_each_epoch)
     if hooks is not None:
         hooks.subscribe(tracker)
     try:
