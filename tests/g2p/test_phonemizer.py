@@ -194,7 +194,8 @@ def test_the_ram_build_shortcut_gives_the_reference_filter(toy_data):
 def test_the_fast_paths_train_the_same_network_as_the_generic_ones(toy_data, monkeypatch, direction):
     """LetterRun.fast (distinct-key lookups, refreshing only flipped samples, kept group counts)
     against the generic tally columns, refresh and recounts: same updates, same model bytes, and
-    the run's trace equals a fresh trace of the final network."""
+    the run's trace equals a fresh trace of the final network. S_out (from the distinct keys on
+    the fast path) equals the count over every sample's cell."""
     import hashtron_lab.g2p.phonemizer as P
 
     d = toy_data
@@ -208,8 +209,8 @@ def test_the_fast_paths_train_the_same_network_as_the_generic_ones(toy_data, mon
             d.train.words, d.train.prons, letter_labels=d.train.labels)
         models.append(ph)
     a, b = models
-    assert [(r["neuron_id"], r["S"], r["keys"], r["accepted"]) for r in a.history_] == \
-        [(r["neuron_id"], r["S"], r["keys"], r["accepted"]) for r in b.history_]
+    assert [(r["neuron_id"], r["S"], r["keys"], r["accepted"], r["S_out"]) for r in a.history_] == \
+        [(r["neuron_id"], r["S"], r["keys"], r["accepted"], r["S_out"]) for r in b.history_]
     assert a.network_ == b.network_
     fresh = runs[0].net.trace(runs[0].train.X)
     for name in ("keys", "cells", "counts", "out"):

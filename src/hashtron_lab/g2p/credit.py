@@ -82,6 +82,7 @@ class LetterRun(Run):
         self._prefix: np.ndarray | None = None      # (samples, windows + 1, groups): counts before window w
         self._unresolved: tuple[int, np.ndarray] | None = None  # (window, per sample) for the current prefix
         self._windows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._counts: dict[int, np.ndarray] = {}
         super().__init__(net, train, val, n_classes, config, hooks)
 
     def slot_of(self, pos: int) -> tuple[int, int]:
@@ -96,6 +97,22 @@ class LetterRun(Run):
             uniq, inverse = np.unique(col, return_inverse=True)
             self._windows[window] = (col, uniq, inverse.astype(np.int64, copy=False))
         return self._windows[window]
+
+    def _key_counts(self, window: int) -> np.ndarray:
+        """int64 per distinct key of `window`: how many training samples carry it."""
+        if window not in self._counts:
+            _, uniq, inverse = self._window(window)
+            self._counts[window] = np.bincount(inverse, minlength=uniq.shape[0])
+        return self._counts[window]
+
+    def s_out(self, layer: int, pos: int) -> int:
+        """From the RAM's answer per distinct key of its window (no pass over every sample's cell)."""
+        if layer == 0:
+            window = int(self.slot_window[self.slot_of(pos)[1]])
+            bits = self._bits(pos, window)
+            if bits is not None:
+                return 2 * int(np.dot(self._key_counts(window), bits)) - len(self.train)
+        return super().s_out(layer, pos)
 
     def _bits(self, pos: int, window: int, neuron=None) -> np.ndarray | None:
         """uint8 per distinct key of `window`: what RAM `pos` (or `neuron`) answers; None when the

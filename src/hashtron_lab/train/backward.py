@@ -162,15 +162,13 @@ class BackwardPipeline:
         """The imported network's first tally: one sum-cache record per neuron (nothing trained);
         each neuron's current premodulo becomes the `previous` of its first decision."""
         self._flush()
-        n, t0 = len(run.train), time.time()
-        cells = run.trace.cells
+        t0 = time.time()
         for layer, width in enumerate(run.net.architecture.widths):
             for pos in range(width):
                 start = time.perf_counter()
                 t = run.tally(layer, pos)
-                k = int(run.net.first[layer]) + pos
                 prem = int(run.net.neuron(layer, pos).premodulo)
-                self._cache.add(layer, pos, run.epoch, t.S, t.N, int(2 * int(cells[:, k].sum()) - n), prem,
+                self._cache.add(layer, pos, run.epoch, t.S, t.N, run.s_out(layer, pos), prem,
                                 self.zone.regime(t.S, t.N), time.perf_counter() - start,
                                 False, run.train_accuracy(), t0)
                 self.premodulo[f"{layer}.{pos}"] = prem

@@ -197,6 +197,11 @@ class Run:
         out = (net or self.net).forward(split.X)
         return float(np.mean(split.predict_from_outputs(out, self.code) == split.y)) if len(split) else 0.0
 
+    def s_out(self, layer: int, pos: int) -> int:
+        """The neuron's output sum over the training samples: ones minus zeros (the sum cache's S_out)."""
+        k = int(self.net.first[layer]) + pos
+        return 2 * int(self.trace.cells[:, k].sum()) - int(self.trace.cells.shape[0])
+
     def _pred_hash(self, out: np.ndarray | None = None) -> bytes:
         return hashlib.blake2b((self.trace.out if out is None else out).tobytes(), digest_size=16).digest()
 
@@ -281,11 +286,10 @@ class Run:
                 accepted, reason = self._judge(before)
                 if not accepted:
                     up.undo(self.net, self.trace)
-        k = int(self.net.first[layer]) + pos
         record.update({
             "accepted": bool(accepted), "reason": reason, "keys": int(keys),
             "filter_bytes": int(self.net.neuron(layer, pos).filter.shape[0]),
-            "S_out": int(2 * int(self.trace.cells[:, k].sum()) - self.trace.cells.shape[0]),
+            "S_out": self.s_out(layer, pos),
             "train_accuracy": self.train_accuracy(),
             "duration": time.perf_counter() - start,
             **info,
@@ -396,13 +400,12 @@ class Run:
                 ups[0].undo(self.net, self.trace)
         records = []
         for i, pos in enumerate((pos1, pos2)):
-            k = int(self.net.first[layer]) + pos
             rec = {"update": self.n_updates, "epoch": self.epoch, "layer": layer, "neuron": pos,
                    "neuron_id": f"{layer}.{pos}", "premodulo": int(premodulo), "S": 0, "N": len(self.train),
                    "margin": 0.0, "votes": 0, "improving_votes": 0, "accepted": bool(accepted), "reason": reason,
                    "keys": int(ups[i].n_keys) if ups else 0,
                    "filter_bytes": int(self.net.neuron(layer, pos).filter.shape[0]),
-                   "S_out": int(2 * int(self.trace.cells[:, k].sum()) - self.trace.cells.shape[0]),
+                   "S_out": self.s_out(layer, pos),
                    "train_accuracy": self.train_accuracy(), "duration": (time.perf_counter() - start) / 2,
                    "pair": [pos1, pos2], **info}
             self.history.append(rec)
