@@ -80,7 +80,7 @@ class LetterRun(Run):
                           and a.output_is_direct and a.layers[0].premodulo == 0)
         self.n_windows = int(self.slot_window[-1]) + 1 if self.slots else 0
         self._prefix: np.ndarray | None = None      # (samples, windows + 1, groups): counts before window w
-        self._unresolved: tuple[int, np.ndarray] | None = None  # (window, per sample) for the current prefix
+        self._unresolved: dict[int, np.ndarray] = {}  # window -> per sample, for the current prefix
         self._windows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._counts: dict[int, np.ndarray] = {}
         super().__init__(net, train, val, n_classes, config, hooks)
@@ -133,18 +133,18 @@ class LetterRun(Run):
             self._prefix = np.zeros((len(self.train), self.n_windows + 1, self.groups), dtype=np.int16)
             threads_for(len(self.train))
             KG.prefix_counts_into(self.trace.cells, self.slot_window, self.groups, self.slots, self._prefix)
-            self._unresolved = None
+            self._unresolved = {}
         return self._prefix
 
     def _unresolved_before(self, window: int) -> np.ndarray:
         """uint8 per sample: unresolved by the slots whose window comes before `window`."""
         prefix = self._prefix_counts()
-        if self._unresolved is None or self._unresolved[0] != window:
+        if window not in self._unresolved:
             out = np.empty(len(self.train), dtype=np.uint8)
             threads_for(len(self.train))
             KG.unresolved_into(prefix[:, window, :], self.train.y, self.margin, out)
-            self._unresolved = (window, out)
-        return self._unresolved[1]
+            self._unresolved[window] = out
+        return self._unresolved[window]
 
     # -- the credit ------------------------------------------------------------------------
     def batchable(self, layer: int) -> bool:
@@ -210,8 +210,8 @@ class LetterRun(Run):
         if self._prefix is not None:
             threads_for(rows.shape[0])
             KG.move_prefix(rows, bits, window, group, self._prefix)
-            if self._unresolved is not None and self._unresolved[0] > window:
-                self._unresolved = None
+            for w in [w for w in self._unresolved if w > window]:  # the counts before later windows moved
+                del self._unresolved[w]
 
     def load_state(self, st: dict) -> None:
         super().load_state(st)
