@@ -169,6 +169,7 @@ class Run:
         self.elapsed = 0.0
         self._batch: list[tuple] = []   # (layer, pos, new neuron or None, record) awaiting commit_batch
         self.init: dict | None = None     # where the starting network came from (init_from), part of the identity
+        self._val_at: tuple | None = None  # (updates, validation accuracy): val_accuracy's memo; a new net resets it
         from .warm import run_kernel_groups, warm_kernels
 
         warm_kernels(run_kernel_groups(net, self.accept.tally))  # before the clock starts
@@ -196,6 +197,13 @@ class Run:
     def accuracy(self, split: Split, net: Network | None = None) -> float:
         out = (net or self.net).forward(split.X)
         return float(np.mean(split.predict_from_outputs(out, self.code) == split.y)) if len(split) else 0.0
+
+    def val_accuracy(self) -> float:
+        """Accuracy on the validation split, measured once per state of the network: the end of
+        the last epoch, `finish` and `record_final` often ask about the same network."""
+        if self._val_at is None or self._val_at[0] != self.n_updates:
+            self._val_at = (self.n_updates, self.accuracy(self.val))
+        return self._val_at[1]
 
     def s_out(self, layer: int, pos: int) -> int:
         """The neuron's output sum over the training samples: ones minus zeros (the sum cache's S_out)."""
@@ -428,7 +436,7 @@ class Run:
         rec = {"epoch": self.epoch, "updates": self.n_updates, "accepted": self.n_accepted,
                "train_accuracy": self.train_accuracy(), "wall": self.wall()}
         if self.val is not None and self.valcfg.every_epochs and self.epoch % self.valcfg.every_epochs == 0:
-            va = self.accuracy(self.val)
+            va = self.val_accuracy()
             rec["val_accuracy"] = va
             if va > self.best_val + self.valcfg.min_delta or self.best_net is None:
                 self.best_val, self.best_epoch, self.since_best = va, self.epoch, 0
@@ -446,8 +454,9 @@ class Run:
         """Keep the best model on validation (if asked) and recompute the trace for it."""
         self.restored_best = False
         if self.valcfg.restore_best and self.best_net is not None and self.val is not None:
-            if self.accuracy(self.val) < self.best_val:
+            if self.val_accuracy() < self.best_val:
                 self.net = self.best_net.copy()
+                self._val_at = None
                 self.trace = self.net.trace(self.train.X)
                 self.objective = self._objective()
                 self.pred_hash = self._pred_hash()
@@ -466,7 +475,7 @@ class Run:
                "train_accuracy": self.train_accuracy(), "wall": self.wall(), "final": True,
                "partial": bool(partial), "restored_best": bool(getattr(self, "restored_best", False))}
         if self.val is not None and len(self.val):
-            rec["val_accuracy"] = self.accuracy(self.val)
+            rec["val_accuracy"] = self.val_accuracy()
         self.final = rec
         self.hooks.emit("final", rec)
         return rec
@@ -495,6 +504,7 @@ class Run:
             raise CheckpointError(f"the checkpoint's network {st['net'].architecture.widths} is not this run's "
                                   f"architecture {arch.widths}")
         self.net = st["net"].copy()
+        self._val_at = None
         self.best_net = st["best_net"].copy() if st["best_net"] else None
         self.rng.bit_generator.state = st["rng"]
         for key in ("n_updates", "n_accepted", "epoch", "history", "decisions", "epochs", "best_val", "best_epoch",
