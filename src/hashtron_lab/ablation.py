@@ -28,6 +28,7 @@ report (reports/ablation.md, .html, .png).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -173,9 +174,20 @@ def skipped_workloads(settings: AblationConfig) -> dict[str, str]:
 
 
 def _g2p_data(workload: Workload, seed: int, lexicon=None):
+    if lexicon is not None:
+        from .g2p.data import prepare
+
+        return prepare(workload.language, int(seed), workload.n_words, lexicon=lexicon)
+    return _installed_g2p_data(workload.language, int(seed), workload.n_words)
+
+
+@functools.lru_cache(maxsize=4)
+def _installed_g2p_data(language: str, seed: int, n_words: int | None):
+    """One seed's split of an installed lexicon, made once per process (8 cells read it; the
+    models only read it)."""
     from .g2p.data import prepare
 
-    return prepare(workload.language, int(seed), workload.n_words, lexicon=lexicon)
+    return prepare(language, seed, n_words)
 
 
 def run_g2p_cell(workload: Workload, cell: Mapping[str, str], seed: int, settings: AblationConfig | None = None,
