@@ -211,6 +211,8 @@ def run_g2p_cell(workload: Workload, cell: Mapping[str, str], seed: int, setting
             "train_accuracy": float(ph.fit_info_["train_accuracy"]),
             "val_accuracy": float(ph.score(data.val.words, data.val.prons)),
             "model_bytes": int(model_bytes), "fit_seconds": float(ph.fit_seconds_),
+            # the filters' cells before the file's zlib: hashed buckets shrink them, but look random
+            "filter_bytes": int(sum(h.filter.nbytes for layer in ph.network_.neurons for h in layer)),
             "session_seconds": time.perf_counter() - t0, "updates": int(ph.fit_info_["updates"]),
             "decisions": len(ph.decisions_),
             "premodulo_median": float(np.median(layer1)) if layer1 else 0.0}

@@ -116,7 +116,7 @@ def test_a_g2p_ablation_runs_every_cell_on_a_tiny_lexicon(toy_lexicon, tmp_path)
     for r in per_seed:
         assert 0.0 < r["test_accuracy"] <= 1.0 and 0.5 < r["train_accuracy"] <= 1.0
         assert r["model_bytes"] > 100 and r["fit_seconds"] > 0
-        assert (r["premodulo_median"] > 0) == (r["capacity"] == "on")
+        assert (r["premodulo_median"] > 0) == (r["capacity"] == "on") and r["filter_bytes"] > 0
     doc = write_outputs(per_seed, tmp_path / "ablation.json", tmp_path / "ablation.md", AblationConfig(workloads=[w]))
     assert len(aggregate(per_seed)) == 8 and doc["effects"]["toy"]["capacity_on_bytes_ratio"] > 0
     assert "| toy | forward | on | gold |" in (tmp_path / "ablation.md").read_text()
