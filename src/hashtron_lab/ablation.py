@@ -131,8 +131,7 @@ def _setting_value(text: str):
     return yaml.safe_load(text)
 
 
-def g2p_settings(workload: Workload, cell: Mapping[str, str], seed: int,
-                 settings: AblationConfig | None = None) -> dict:
+def g2p_settings(workload: Workload, cell: Mapping[str, str], seed: int) -> dict:
     """The Phonemizer arguments of one g2p (workload, cell, seed): the workload's `overrides`, the
     cell's order / capacity / selection, then (capacity on) the workload's `capacity_on`."""
     kw: dict = {}
@@ -200,7 +199,7 @@ def run_g2p_cell(workload: Workload, cell: Mapping[str, str], seed: int, setting
 
     t0 = time.perf_counter()
     data = _g2p_data(workload, seed, lexicon)
-    ph = Phonemizer(**g2p_settings(workload, cell, seed, settings))
+    ph = Phonemizer(**g2p_settings(workload, cell, seed))
     ph.fit(data.train.words, data.train.prons, data.val.words, data.val.prons,
            letter_labels=data.train.labels, val_letter_labels=data.val.labels)
     with tempfile.TemporaryDirectory() as d:
