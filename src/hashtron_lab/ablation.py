@@ -11,6 +11,16 @@ A cell is a workload's experiment config plus the cell's overrides (`cell_overri
 - selection: ``selection=gold`` / ``selection=round_robin`` (for forward also
   ``pipeline.use_selection=true``: a branch's neuron of each layer comes from that rule).
 
+A workload of kind ``g2p`` trains a `g2p.Phonemizer` on one language's lexicon instead (the
+split `g2p.data.prepare` gives: 80/10/10 by word, `n_words` sampled with the seed): order =
+its ``direction``; capacity on = ``capacity=on`` plus the workload's `capacity_on` (Phonemizer
+settings as ``key=value``, e.g. ``load_factor=0.5``), off = ``capacity=off``; selection gold =
+``selection=gold``, round robin = the phonemizer's own fixed order, ``selection=slot_order``
+(backward: layer 1 slot by slot; forward: its uniform branches, today's forward). Its test
+accuracy is the test *word* accuracy, its train accuracy the per-letter training accuracy.
+A g2p workload whose lexicon package is not installed is skipped, with the message saying how
+to install it (`skipped_workloads`; the stage's deps do not include the lexicon packages).
+
 `run_ablation` trains every (workload, cell, seed) — in `n_jobs` processes sharing the cores —
 and returns one record per (workload, cell): test accuracy mean ± sample std over seeds, train
 accuracy, model bytes, fit seconds. `write_outputs` writes metrics/ablation.json and the
@@ -18,6 +28,7 @@ report (reports/ablation.md, .html, .png).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -31,15 +42,29 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .settings import check_fields, ranged
+from .settings import SettingError, check_fields, one_of, ranged
+
+
+KINDS = ("experiment", "g2p")
 
 
 @dataclass
 class Workload:
     name: str = "digits"
-    experiment: str = "ntuple_digits"                          # conf/experiment/<name>.yaml
-    overrides: list[str] = field(default_factory=list)         # composed after the experiment
+    experiment: str = "ntuple_digits"                          # conf/experiment/<name>.yaml (kind experiment)
+    overrides: list[str] = field(default_factory=list)         # composed after the experiment (g2p: key=value
+    #                                                            Phonemizer settings of every cell)
     capacity_on: list[str] = field(default_factory=list)       # the "on" cells' overrides; [] = the stage's
+    #                                                            (g2p: key=value Phonemizer settings)
+    kind: str = one_of("experiment", KINDS)                    # g2p: a Phonemizer on `language`'s lexicon
+    language: str = ""                                         # g2p: the gruut lexicon's language code
+    n_words: int | None = ranged(20000, 3, integer=True, optional=True, note="null = every word")  # g2p
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.kind == "g2p" and not self.language:
+            raise SettingError("language", self.language, "a gruut language code (python -m hashtron_lab.g2p "
+                               "languages lists the installed ones)", problem="is empty for a g2p workload")
 
 
 @dataclass
@@ -100,9 +125,103 @@ def cell_config(workload: Workload, cell: Mapping[str, str], seed: int, settings
     return cfg
 
 
+def _setting_value(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def g2p_settings(workload: Workload, cell: Mapping[str, str], seed: int) -> dict:
+    """The Phonemizer arguments of one g2p (workload, cell, seed): the workload's `overrides`, the
+    cell's order / capacity / selection, then (capacity on) the workload's `capacity_on`."""
+    kw: dict = {}
+
+    def put(items: Sequence[str], where: str) -> None:
+        for item in items:
+            key, eq, value = str(item).partition("=")
+            if not eq or not key.strip():
+                raise SettingError(f"ablation.workloads[{workload.name}].{where}", item,
+                                   "key=value Phonemizer settings (e.g. load_factor=0.5)", problem="is not key=value")
+            kw[key.strip()] = _setting_value(value)
+
+    put(workload.overrides, "overrides")
+    kw.update(language=workload.language, seed=int(seed), direction=cell["order"],
+              capacity=cell["capacity"], selection="gold" if cell["selection"] == "gold" else "slot_order")
+    if cell["capacity"] == "on":
+        put(workload.capacity_on or [], "capacity_on")
+    if "levels" in kw:
+        kw["levels"] = tuple(kw["levels"])
+    return kw
+
+
+def skip_reason(workload: Workload) -> str | None:
+    """Why `workload` cannot run on this machine (its lexicon package is missing), or None."""
+    if workload.kind != "g2p":
+        return None
+    from .data.lexicon import LexiconError, lexicon_path
+
+    try:
+        lexicon_path(workload.language)
+    except LexiconError as e:
+        return f"skipped: {e}"
+    return None
+
+
+def skipped_workloads(settings: AblationConfig) -> dict[str, str]:
+    """{workload name: why it is skipped} for the workloads that cannot run here."""
+    return {w.name: r for w in settings.workloads if (r := skip_reason(w)) is not None}
+
+
+def _g2p_data(workload: Workload, seed: int, lexicon=None):
+    if lexicon is not None:
+        from .g2p.data import prepare
+
+        return prepare(workload.language, int(seed), workload.n_words, lexicon=lexicon)
+    return _installed_g2p_data(workload.language, int(seed), workload.n_words)
+
+
+@functools.lru_cache(maxsize=4)
+def _installed_g2p_data(language: str, seed: int, n_words: int | None):
+    """One seed's split of an installed lexicon, made once per process (8 cells read it; the
+    models only read it)."""
+    from .g2p.data import prepare
+
+    return prepare(language, seed, n_words)
+
+
+def run_g2p_cell(workload: Workload, cell: Mapping[str, str], seed: int, settings: AblationConfig | None = None,
+                 lexicon=None) -> dict:
+    """Train one g2p (workload, cell, seed) on `g2p.data.prepare`'s split (`lexicon`: a read
+    `data.lexicon.Lexicon` instead of the installed package's, for tests); its measurements."""
+    import tempfile
+
+    from .g2p.phonemizer import Phonemizer
+
+    t0 = time.perf_counter()
+    data = _g2p_data(workload, seed, lexicon)
+    ph = Phonemizer(**g2p_settings(workload, cell, seed))
+    ph.fit(data.train.words, data.train.prons, data.val.words, data.val.prons,
+           letter_labels=data.train.labels, val_letter_labels=data.val.labels)
+    with tempfile.TemporaryDirectory() as d:
+        model_bytes = ph.save(Path(d) / "model.htl").stat().st_size
+    layer1 = [int(e["final"]) for e in ph.decisions_ if int(e["layer"]) == 0]
+    return {"workload": workload.name, **cell, "seed": int(seed),
+            "test_accuracy": float(ph.score(data.test.words, data.test.prons)),
+            "train_accuracy": float(ph.fit_info_["train_accuracy"]),
+            "val_accuracy": float(ph.score(data.val.words, data.val.prons)),
+            "model_bytes": int(model_bytes), "fit_seconds": float(ph.fit_seconds_),
+            # the filters' cells before the file's zlib: hashed buckets shrink them, but look random
+            "filter_bytes": int(sum(h.filter.nbytes for layer in ph.network_.neurons for h in layer)),
+            "session_seconds": time.perf_counter() - t0, "updates": int(ph.fit_info_["updates"]),
+            "decisions": len(ph.decisions_),
+            "premodulo_median": float(np.median(layer1)) if layer1 else 0.0}
+
+
 def run_cell(workload: Workload, cell: Mapping[str, str], seed: int, settings: AblationConfig,
              config_dir: str | None = None) -> dict:
     """Train one (workload, cell, seed); its measurements."""
+    if workload.kind == "g2p":
+        return run_g2p_cell(workload, cell, seed, settings)
     from .experiment import run_experiment
     from .model.files import dumps_model
 
@@ -132,7 +251,13 @@ def _share(n: int) -> None:
 def run_ablation(settings: AblationConfig, config_dir: str | None = None, log=print) -> list[dict]:
     """Every (workload, cell, seed) trained, ``n_jobs`` at a time; the per-seed measurements, in a
     fixed order."""
-    jobs = [(w, c, s, settings, config_dir) for w in settings.workloads for c in cells() for s in settings.seeds]
+    skipped = skipped_workloads(settings)
+    for name, why in skipped.items():
+        log(f"ablation: workload {name} {why}")
+    jobs = [(w, c, s, settings, config_dir) for w in settings.workloads if w.name not in skipped
+            for c in cells() for s in settings.seeds]
+    if not jobs:
+        return []
     n = max(1, min(settings.n_jobs, len(jobs), os.cpu_count() or 1))
     out: list[dict] = []
     if n == 1:
@@ -237,8 +362,10 @@ def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, 
 
     records = aggregate(per_seed)
     eff = effects(records)
-    doc = {"cells": records, "effects": eff, "settings": to_mapping(settings), "intro": settings_line(settings),
-           "per_seed": list(per_seed)}
+    skipped = skipped_workloads(settings)
+    intro = settings_line(settings) + "".join(f" Workload {n} {why}" for n, why in skipped.items())
+    doc = {"cells": records, "effects": eff, "settings": to_mapping(settings), "intro": intro,
+           "per_seed": list(per_seed), "skipped": skipped}
     mp = Path(metrics_path)
     mp.parent.mkdir(parents=True, exist_ok=True)
     mp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -257,8 +384,14 @@ def write_outputs(per_seed: Sequence[Mapping], metrics_path: str | os.PathLike, 
     return doc
 
 
+def _capacity_on_text(w: Workload, settings: AblationConfig) -> str:
+    if w.kind == "g2p":
+        return " ".join(["Phonemizer capacity=on", *w.capacity_on]) + f" ({w.language}, test = word accuracy)"
+    return " ".join(w.capacity_on or settings.capacity_on)
+
+
 def settings_line(settings: AblationConfig) -> str:
-    return ("Capacity on = " + "; ".join(f"{w.name}: `{' '.join(w.capacity_on or settings.capacity_on)}`"
+    return ("Capacity on = " + "; ".join(f"{w.name}: `{_capacity_on_text(w, settings)}`"
                                          for w in settings.workloads)
             + f"; seeds {settings.seeds}; test accuracy and fit seconds as mean ± sample std (ddof = 1) over seeds.")
 
@@ -297,10 +430,13 @@ def _plot(records: Sequence[Mapping], png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    workloads = sorted({r["workload"] for r in records})
+    workloads = sorted({r["workload"] for r in records}) or ["(no workload ran)"]
     fig, axes = plt.subplots(1, len(workloads), figsize=(5.5 * len(workloads), 3.8), squeeze=False)
     for ax, w in zip(axes[0], workloads):
         rs = [r for r in records if r["workload"] == w]
+        if not rs:
+            ax.set_title(w)
+            continue
         labels = [f"{r['order'][:3]}\n{'cap' if r['capacity'] == 'on' else 'off'}\n{'gold' if r['selection'] == 'gold' else 'rr'}"
                   for r in rs]
         means = [r["test_accuracy"]["mean"] for r in rs]

@@ -40,9 +40,14 @@ from ..train.forward import ForwardPipeline
 from ..train.run import Split, drive
 from ..train.warm import warm_kernels
 from .credit import LEVELS, LetterRun, SlotOrder
+from .hashed import HashedLetterRun
 from .letters import ClassTable, Letters, context_keys, default_windows, fold_char, fold_word, phonemes_of
 from .metrics import letter_accuracy, word_scores
 from .settings import PhonemizerSettings
+
+ABLATION_DEFAULTS = {"capacity": "off", "selection": "slot_order"}   # PhonemizerSettings' defaults: today's model
+ABLATION_KEYS = ("capacity", "load_factor", "selection")
+GOLD = {"rule": "gold"}
 
 KIND = "hashtron-lab-phonemizer"
 FILE_VERSION = 1
@@ -100,18 +105,36 @@ class Phonemizer:
     the lead (in votes) that makes a letter resolved for longer windows. `max_ranks`,
     `coverage`: the argmax groups (ranks of a letter's classes). `direction`: the training
     pipeline; `forward_budget`: the forward pipeline's updates as a multiple of backward's.
+    `capacity` / `selection`: the ablation's knobs (settings.py). "off" (no premodulo: an unseen
+    key abstains, D51) and "slot_order" are the model; "on" gives every RAM the support law's
+    premodulo ceil(`load_factor` x its distinct keys), forcing keys to share buckets; "gold"
+    picks each next neuron by the gold zone (for forward: each branch's neuron).
     """
 
     def __init__(self, language: str = "", max_left: int = 4, max_right: int = 4,
                  levels: tuple[str, ...] = LEVELS, margin: int = 8, max_ranks: int = 16, coverage: float = 0.9999,
-                 direction: str = "backward", seed: int = 0, forward_budget: float = 1.0, em_iterations: int = 5):
+                 direction: str = "backward", seed: int = 0, forward_budget: float = 1.0, em_iterations: int = 5,
+                 capacity: str = "off", load_factor: float = 1.0, selection: str = "slot_order"):
         self.language, self.max_left, self.max_right = language, max_left, max_right
         self.levels, self.margin, self.max_ranks, self.coverage = tuple(levels), margin, max_ranks, coverage
         self.direction, self.seed, self.forward_budget, self.em_iterations = direction, seed, forward_budget, em_iterations
+        self.capacity, self.load_factor, self.selection = capacity, load_factor, selection
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in ("language", "max_left", "max_right", "levels", "margin", "max_ranks",
-                                              "coverage", "direction", "seed", "forward_budget", "em_iterations")}
+                                              "coverage", "direction", "seed", "forward_budget", "em_iterations",
+                                              *ABLATION_KEYS)}
+
+    def _saved_params(self) -> dict:
+        """get_params for the model file: the ablation knobs only when they change the model, so a
+        default model's file is the bytes it was before they existed."""
+        p = self.get_params()
+        if self.capacity == "off":
+            p.pop("load_factor")
+        for k, default in ABLATION_DEFAULTS.items():
+            if p.get(k, default) == default:
+                p.pop(k, None)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in p.items()}
 
     # -- checks ------------------------------------------------------------------------
     def _check_settings(self) -> None:
@@ -203,7 +226,7 @@ class Phonemizer:
         if self.direction == "forward":
             budget = int(math.ceil(self.forward_budget * budget))
         slot_window, slot_level = self._slots()
-        run = LetterRun(net, train, val, R, {
+        run = (HashedLetterRun if self.capacity == "on" else LetterRun)(net, train, val, R, {
             "seed": int(self.seed), "budget": {"max_updates": budget},
             "run": {"acceptance": {"rule": "always", "reject_revisits": False},
                     "validation": {"every_epochs": self._validation_every(R * K), "patience": None}}}, hooks,
@@ -228,11 +251,23 @@ class Phonemizer:
         every two updates would cost more than the training."""
         return 1 if self.direction == "backward" else max(1, rams // 2)
 
+    def _capacity(self) -> dict:
+        """The capacity group: off = no law, no premodulo (unseen keys abstain, D51); on = the support
+        law (train/capacity.py), the output neurons kept at no premodulo, threshold 1 (bleach 0)."""
+        if self.capacity == "off":
+            return CAPACITY_FIXED
+        return {"law": "support", "load_factor": float(self.load_factor)}
+
     def _pipeline(self, R: int, K: int):
-        if self.direction == "forward":
-            return ForwardPipeline({"premodulo": 0})
-        pipe = BackwardPipeline(BACKWARD_ALL, CAPACITY_FIXED, ROUND_ROBIN)  # no premodulo: unseen keys abstain (D51)
-        pipe.selector = SlotOrder(R, K)  # layer 1 slot by slot: the order the margin credit is exact in
+        gold = self.selection == "gold"
+        if self.direction == "forward":  # as ablation.cell_overrides sets pipeline.capacity_control / use_selection
+            if self.capacity == "off" and not gold:
+                return ForwardPipeline({"premodulo": 0})
+            return ForwardPipeline({"premodulo": 0, "capacity_control": self.capacity == "on", "use_selection": gold},
+                                   self._capacity(), GOLD)
+        pipe = BackwardPipeline(BACKWARD_ALL, self._capacity(), GOLD if gold else ROUND_ROBIN)
+        if not gold:
+            pipe.selector = SlotOrder(R, K)  # layer 1 slot by slot: the order the margin credit is exact in
         return pipe
 
     # -- prediction --------------------------------------------------------------------
@@ -297,8 +332,7 @@ class Phonemizer:
         self._check_fitted()
         meta = {"kind": KIND, "phonemizer_version": FILE_VERSION, "language": self.language,
                 "windows": [list(w) for w in self.windows_], "levels": list(self.levels_),
-                "classes": self.table_.to_dict(), "params": {k: (list(v) if isinstance(v, tuple) else v)
-                                                             for k, v in self.get_params().items()}}
+                "classes": self.table_.to_dict(), "params": self._saved_params()}
         path = Path(path)
         save_model(self.network_, path, meta)
         return path

@@ -12,6 +12,8 @@ from ..settings import UINT32_MAX, SettingError, check_fields, one_of, ranged
 
 LEVELS = ("any", "majority", "strong")   # credit.LEVELS: what a RAM of a window stores
 DIRECTIONS = ("backward", "forward")
+CAPACITY = ("off", "on")                  # off: no premodulo (unseen keys abstain, D51); on: the support law
+SELECTIONS = ("slot_order", "gold")       # which RAM the pipeline trains next (credit.SlotOrder | gold zone)
 BASELINES = ("most_frequent", "backoff", "decision_tree", "crf", "gruut_crf")
 MAX_SIDE = 8                              # letters a window reaches left or right
 PHONEMIZER_KEYS = ("max_left", "max_right", "levels", "margin", "max_ranks", "coverage", "forward_budget",
@@ -45,6 +47,12 @@ class PhonemizerSettings:
     seed: int = ranged(0, 0, UINT32_MAX, integer=True)
     forward_budget: float = ranged(1.0, 0, lo_open=True)      # forward pipeline's updates / backward's
     em_iterations: int = ranged(5, 0, integer=True)           # our aligner, for words the lexicon does not align
+    # the ablation's knobs (ablation.py; docs/accuracy.md): capacity "on" = train/capacity.py's support
+    # law, a RAM's premodulo = ceil(load_factor x distinct keys of its tally); selection "gold" = the
+    # gold-zone rule (train/selection.py) instead of the slot order
+    capacity: str = one_of("off", CAPACITY)
+    load_factor: float = ranged(1.0, 0, lo_open=True)        # capacity "on": buckets per distinct key
+    selection: str = one_of("slot_order", SELECTIONS)
 
     def __post_init__(self):
         _check_phonemizer(self)
