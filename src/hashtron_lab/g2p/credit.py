@@ -115,12 +115,15 @@ class LetterRun(Run):
         return super().s_out(layer, pos)
 
     def _bits(self, pos: int, window: int, neuron=None) -> np.ndarray | None:
-        """uint8 per distinct key of `window`: what RAM `pos` (or `neuron`) answers; None when the
-        neuron has a program (then only the trace knows)."""
+        """uint8 per distinct key of `window`: what RAM `pos` (or `neuron`) answers — its filter on
+        the key, or, for a RAM with a premodulo step (``Phonemizer(capacity="on")``), its own
+        evaluation (hash step, then filter); None off the fast path (then only the trace knows)."""
         h = self.net.neuron(0, pos) if neuron is None else neuron
-        if h.program or not (self.fast and self._shape_ok):
+        if not (self.fast and self._shape_ok) or h.bits != 1:
             return None
         _, uniq, _ = self._window(window)
+        if h.program:
+            return h.forward(uniq).astype(np.uint8)
         out = np.empty(uniq.shape[0], dtype=np.uint8)
         filter_lookup_into(h.filter, uniq, out)
         return out

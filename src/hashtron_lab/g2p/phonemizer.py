@@ -40,7 +40,6 @@ from ..train.forward import ForwardPipeline
 from ..train.run import Split, drive
 from ..train.warm import warm_kernels
 from .credit import LEVELS, LetterRun, SlotOrder
-from .hashed import HashedLetterRun
 from .letters import ClassTable, Letters, context_keys, default_windows, fold_char, fold_word, phonemes_of
 from .metrics import letter_accuracy, word_scores
 from .settings import PhonemizerSettings
@@ -226,7 +225,7 @@ class Phonemizer:
         if self.direction == "forward":
             budget = int(math.ceil(self.forward_budget * budget))
         slot_window, slot_level = self._slots()
-        run = (HashedLetterRun if self.capacity == "on" else LetterRun)(net, train, val, R, {
+        run = LetterRun(net, train, val, R, {
             "seed": int(self.seed), "budget": {"max_updates": budget},
             "run": {"acceptance": {"rule": "always", "reject_revisits": False},
                     "validation": {"every_epochs": self._validation_every(R * K), "patience": None}}}, hooks,
