@@ -171,7 +171,8 @@ def test_script_runs(script, args, expect, cwd, tmp_path):
 
 def test_every_script_runs_in_the_slow_suite():
     """A new script gets an end-to-end run (above, or one of the grid tests below)."""
-    in_grid_tests = {"scripts/ntuple_search.py", "scripts/ntuple_cv.py", "scripts/capacity_search.py"}
+    in_grid_tests = {"scripts/ntuple_search.py", "scripts/ntuple_cv.py", "scripts/capacity_search.py",
+                     "scripts/g2p_capacity_trials.py"}
     assert set(IDS) == {r[1] for r in RUNS} | in_grid_tests
 
 
@@ -220,3 +221,21 @@ def test_capacity_search_two_settings(monkeypatch, capsys, restore_sys_path):
     # each setting is what runs, not the workload's own capacity_on (load 0.5): the models differ in size
     sizes = re.findall(r"validation .* model (\d+) kB", out)
     assert len(sizes) == 2 and sizes[0] != sizes[1], out
+
+
+@pytest.mark.slow
+def test_g2p_capacity_trials_two_loads(tmp_path, capsys, restore_sys_path):
+    """The phonemizer's load-factor trials on a small sample of an installed lexicon (skipped
+    without the `lexicons` extra): off and two loads, the choice among the "on" ones."""
+    from hashtron_lab.data.lexicon import installed_languages
+
+    langs = installed_languages()
+    if not langs:
+        pytest.skip('no lexicon installed (pip install -e ".[lexicons]")')
+    mod = load_script(ROOT / "scripts" / "g2p_capacity_trials.py")
+    out_file = tmp_path / "trials.json"
+    assert mod.main(["--language", langs[0], "--n-words", "400", "--loads", "off", "1", "2",
+                     "--out", str(out_file)]) == 0
+    doc = json.loads(out_file.read_text())
+    assert [r["load"] for r in doc["rows"]] == ["off", "1", "2"] and doc["chosen"] in ("1", "2")
+    assert "choose load" in capsys.readouterr().out
