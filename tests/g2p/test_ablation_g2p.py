@@ -148,31 +148,3 @@ def test_the_full_ablation_names_a_g2p_workload():
     Phonemizer(**kw)._check_settings()
     digits = load_config(["ablation=digits"]).ablation.workloads
     assert [w.kind for w in digits] == ["experiment"]
-
-
-@pytest.mark.parametrize("direction", ["backward", "forward"])
-def test_capacity_on_fast_path_trains_the_same_network_as_the_generic_one(toy_data, monkeypatch, direction):
-    """LetterRun reads a premodulo RAM's bit per distinct key from the RAM itself; against the
-    generic path (trace columns, full refresh, recounted group counts): same updates and S_out,
-    same network, and the run's trace equals a fresh trace of the final network."""
-    import hashtron_lab.g2p.phonemizer as P
-    from hashtron_lab.g2p.credit import LetterRun
-
-    d = toy_data
-    runs = []
-    real = P.drive
-    monkeypatch.setattr(P, "drive", lambda run, pipe: runs.append(run) or real(run, pipe))
-    models = []
-    for fast in (True, False):
-        monkeypatch.setattr(LetterRun, "fast", fast)
-        models.append(Phonemizer(language="toy", max_left=1, max_right=2, direction=direction, seed=2,
-                                 capacity="on", load_factor=0.5).fit(d.train.words, d.train.prons,
-                                                                     letter_labels=d.train.labels))
-    a, b = models
-    assert any(h.program for h in a.network_.neurons[0])
-    assert [(r["neuron_id"], r["S"], r["keys"], r["accepted"], r["S_out"]) for r in a.history_] == \
-        [(r["neuron_id"], r["S"], r["keys"], r["accepted"], r["S_out"]) for r in b.history_]
-    assert a.network_ == b.network_
-    fresh = runs[0].net.trace(runs[0].train.X)
-    for name in ("keys", "cells", "counts", "out"):
-        assert np.array_equal(getattr(runs[0].trace, name), getattr(fresh, name)), name
