@@ -135,6 +135,10 @@ def test_config_defaults_agree_with_the_phonemizer():
         assert getattr(schema, k) == cfg["g2p"][k], k
         value = getattr(settings, k)
         assert (list(value) if isinstance(value, tuple) else value) == cfg["g2p"][k], k
+    from hashtron_lab.g2p.phonemizer import ABLATION_KEYS
+
+    for k in ABLATION_KEYS:  # the ablation's knobs: the estimator's signature and the settings agree
+        assert sig[k].default == getattr(settings, k), k
     from hashtron_lab.data.lexicon import language_of
 
     assert cfg["dataset"]["name"] == "lexicon" and language_of(cfg) == "de"

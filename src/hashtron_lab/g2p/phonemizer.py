@@ -44,8 +44,8 @@ from .letters import ClassTable, Letters, context_keys, default_windows, fold_ch
 from .metrics import letter_accuracy, word_scores
 from .settings import PhonemizerSettings
 
-ABLATION_DEFAULTS = {"capacity": "off", "selection": "slot_order"}   # PhonemizerSettings' defaults: today's model
 ABLATION_KEYS = ("capacity", "load_factor", "selection")
+ABLATION_DEFAULTS = {k: getattr(PhonemizerSettings(), k) for k in ("capacity", "selection")}  # today's model
 GOLD = {"rule": "gold"}
 
 KIND = "hashtron-lab-phonemizer"
