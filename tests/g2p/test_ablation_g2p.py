@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from hashtron_lab.ablation import (AblationConfig, Workload, aggregate, cells, g2p_settings, run_ablation,
-                                   run_g2p_cell, skip_reason, write_outputs)
+from hashtron_lab.ablation import AblationConfig, Workload, aggregate, cells, run_ablation, write_outputs
 from hashtron_lab.data import lexicon as LX
+from hashtron_lab.g2p.ablation_cell import g2p_settings, run_g2p_cell, skip_reason
 from hashtron_lab.g2p import Phonemizer
 from hashtron_lab.settings import SettingError
 
