@@ -11,8 +11,9 @@ A cell is a workload's experiment config plus the cell's overrides (`cell_overri
 - selection: ``selection=gold`` / ``selection=round_robin`` (for forward also
   ``pipeline.use_selection=true``: a branch's neuron of each layer comes from that rule).
 
-A workload of kind ``g2p`` trains a `g2p.Phonemizer` on one language's lexicon instead (the
-split `g2p.data.prepare` gives: 80/10/10 by word, `n_words` sampled with the seed): order =
+A workload of kind ``g2p`` trains a `g2p.Phonemizer` on one language's lexicon instead
+(`g2p/ablation_cell.py`, on the split `g2p.data.prepare` gives: 80/10/10 by word, `n_words`
+sampled with the seed): order =
 its ``direction``; capacity on = ``capacity=on`` plus the workload's `capacity_on` (Phonemizer
 settings as ``key=value``, e.g. ``load_factor=0.5``), off = ``capacity=off``; selection gold =
 ``selection=gold``, round robin = the phonemizer's own fixed order, ``selection=slot_order``
