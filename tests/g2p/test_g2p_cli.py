@@ -77,11 +77,11 @@ def test_job_writes_model_sum_cache_record_and_result(toy_data, tmp_path):
 
 
 def test_report_means_stds_and_verdicts(tmp_path):
-    def job(lang, d, seed, acc):
+    def job(lang, d, seed, acc, model_bytes=1000):
         p = tmp_path / "runs" / lang / f"{d}-s{seed}"
         p.mkdir(parents=True)
         m = {f"test_{k}": v for k, v in (("word_accuracy", acc), ("per", 0.1), ("letter_accuracy", 0.9))}
-        m.update(fit_seconds=1.0, model_bytes=1000, predict_1000_seconds=0.1)
+        m.update(fit_seconds=1.0, model_bytes=model_bytes, predict_1000_seconds=0.1)
         (p / "result.json").write_text(json.dumps({"workload": "g2p", "language": lang, "direction": d,
                                                    "seed": seed, "metrics": m}))
 
@@ -106,12 +106,18 @@ def test_report_means_stds_and_verdicts(tmp_path):
     assert sm["languages"]["xx"]["pass"] and not sm["languages"]["yy"]["pass"]  # 0.70 < the CRF's 0.71
     assert sm["languages"]["yy"]["best_baseline"] == "crf"
     assert sm["goals"]["languages_passed"] == 1 and not sm["goals"]["beats_best_baseline"]
+    assert sm["goals"]["model_size_ok"] and sm["goals"]["max_model_bytes"] == 1000
     md = (tmp_path / "g2p.md").read_text()
     assert "0.800 ± 0.100" in md and "gruut CRF (shipped, optimistic)" in md
     assert "Seeds averaged — hashtron (backward): 0, 1, 2 · " in md and "· CRF (retrained): 0, 1, 2 · " in md
     assert "<table>" in (tmp_path / "g2p.html").read_text()
     job("zz", "backward", 0, 0.9)  # no baselines yet: shown, not judged
+    job("zz", "forward", 0, 0.8, model_bytes=3_000_000)  # the size goal is the default (backward) model's
     sm = R.write_report([tmp_path / "runs"], tmp_path / "base", tmp_path / "g2p.md")
+    assert sm["goals"]["model_size_ok"] and sm["goals"]["max_model_bytes_forward"] == 3_000_000
+    assert "forward models, the comparison: up to 3.00 MB" in (tmp_path / "g2p.md").read_text()
+    job("ww", "backward", 0, 0.9, model_bytes=2_500_000)
+    assert not R.write_report([tmp_path / "runs"], tmp_path / "base", tmp_path / "g2p.md")["goals"]["model_size_ok"]
     assert not sm["languages"]["zz"]["complete"] and sm["goals"]["languages_judged"] == 2
     assert "| zz | 0.900 |" in (tmp_path / "g2p.md").read_text() and "not judged (missing: most_frequent" in (
         tmp_path / "g2p.md").read_text()

@@ -91,8 +91,10 @@ def summarize(jobs: list[dict], baselines: list[dict], part: str = "test", sweep
                        "pass": bool(best is not None and not math.isnan(ours) and ours >= fair[best])}
     judged = [v for v in langs.values() if v["complete"]]  # every fair baseline and our backward runs present
     passed = sum(v["pass"] for v in judged)
-    sizes = [v["models"][m]["model_bytes"]["mean"] for v in langs.values() for m in v["models"]
-             if m.startswith("hashtron")]
+    def largest(model: str) -> float:
+        sizes = [v["models"][model]["model_bytes"]["mean"] for v in langs.values() if model in v["models"]]
+        return max(sizes) if sizes else float("nan")
+
     preds = [v["models"][m]["predict_1000_seconds"]["mean"] for v in langs.values() for m in v["models"]
              if m.startswith("hashtron") and "predict_1000_seconds" in v["models"][m]]
     goals = {
@@ -100,8 +102,10 @@ def summarize(jobs: list[dict], baselines: list[dict], part: str = "test", sweep
         "share_passed": passed / len(judged) if judged else float("nan"),
         "beats_best_baseline": bool(judged and passed / len(judged) >= GOAL_SHARE),
         "all_baselines_present": all(v["complete"] for v in langs.values()),
-        "max_model_bytes": max(sizes) if sizes else float("nan"),
-        "model_size_ok": bool(sizes and max(sizes) <= GOAL_MODEL_BYTES),
+        # the goal's model is the one a Phonemizer trains by default (backward); forward's is reported beside it
+        "max_model_bytes": largest("hashtron_backward"),
+        "max_model_bytes_forward": largest("hashtron_forward"),
+        "model_size_ok": bool(largest("hashtron_backward") <= GOAL_MODEL_BYTES),
         "max_predict_1000_seconds": max(preds) if preds else float("nan"),
         "predict_ok": bool(preds and max(preds) < GOAL_PREDICT_SECONDS),
     }
@@ -200,7 +204,10 @@ def markdown(summary: dict) -> str:
               f"{g['languages_judged']} = {g['share_passed']:.0%} → **{'pass' if g['beats_best_baseline'] else 'fail'}**"
               + ("" if g["all_baselines_present"] else
                  f" (judged: the {g['languages_judged']} of {g['languages']} languages with every fair baseline)"),
-              f"- model ≤ 2 MB: largest {g['max_model_bytes'] / 1e6:.2f} MB → **{'pass' if g['model_size_ok'] else 'fail'}**",
+              f"- model ≤ 2 MB (the default, backward model): largest {g['max_model_bytes'] / 1e6:.2f} MB → "
+              f"**{'pass' if g['model_size_ok'] else 'fail'}**"
+              + ("" if math.isnan(g["max_model_bytes_forward"]) else
+                 f" (forward models, the comparison: up to {g['max_model_bytes_forward'] / 1e6:.2f} MB)"),
               f"- 1,000 words in < 1 s after load: slowest {g['max_predict_1000_seconds']:.3f} s → "
               f"**{'pass' if g['predict_ok'] else 'fail'}**"]
     if "sweep_wall_seconds" in g:
@@ -228,7 +235,7 @@ def html_page(summary: dict) -> str:
     g = summary["goals"]
     goals = [["beat the best baseline on ≥ 80 % of languages", f"{g['languages_passed']}/{g['languages_judged']}",
               verdict(g["beats_best_baseline"])],
-             ["model ≤ 2 MB", f"{g['max_model_bytes'] / 1e6:.2f} MB", verdict(g["model_size_ok"])],
+             ["model ≤ 2 MB (default, backward)", f"{g['max_model_bytes'] / 1e6:.2f} MB", verdict(g["model_size_ok"])],
              ["1,000 words < 1 s after load", f"{g['max_predict_1000_seconds']:.3f} s", verdict(g["predict_ok"])]]
     if "sweep_wall_seconds" in g:
         goals.append(["all languages, both pipelines ≤ 15 min", f"{g['sweep_wall_seconds'] / 60:.1f} min",
