@@ -255,8 +255,8 @@ class Run:
         return accepted, reason
 
     def apply(self, layer: int, pos: int, new) -> None:
-        """Put `new` in place and refresh the trace (an update kept whatever it does: no undo); a
-        subclass may refresh only the samples whose bit changes (g2p/credit.py does)."""
+        """Put `new` in place and refresh the trace (a kept update: no undo snapshot); a subclass
+        may refresh only the samples whose bit changes (g2p/credit.py does)."""
         self.net.set_neuron(layer, pos, new)
         self.net.refresh(self.trace, layer, pos)
 
@@ -284,8 +284,7 @@ class Run:
             if out_after is not None:  # judged from the flip test's outputs: a rejected rebuild touches nothing
                 accepted, reason = self._judge(before, out_after)
                 if accepted:
-                    self.net.set_neuron(layer, pos, new)
-                    self.net.refresh(self.trace, layer, pos)
+                    self.apply(layer, pos, new)
             elif self.accept.rule == "always" and not self.accept.reject_revisits:
                 self.apply(layer, pos, new)  # kept whatever it does: no undo snapshot to take
                 accepted, reason = self._judge(before)
