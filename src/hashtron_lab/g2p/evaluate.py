@@ -18,6 +18,17 @@ def score_part(pred_labels: list[list[str]], part: Part) -> dict:
     return out
 
 
+def score_parts(predict_labels, data: G2PData, parts=PARTS) -> dict[str, dict]:
+    """Per part: `score_part` of `predict_labels(words)` and the seconds predicting and scoring took."""
+    out = {}
+    for p in parts:
+        part = getattr(data, p)
+        t0 = time.perf_counter()
+        scores = score_part(predict_labels(part.words), part)
+        out[p] = {**scores, "predict_seconds": time.perf_counter() - t0}
+    return out
+
+
 def run_baseline(name: str, data: G2PData, parts=PARTS) -> dict:
     """Fit baseline `name` on the training words (timed), score it on `parts`."""
     words, labels = data.train.aligned()
@@ -25,11 +36,5 @@ def run_baseline(name: str, data: G2PData, parts=PARTS) -> dict:
     t0 = time.perf_counter()
     model.fit(words, labels)
     fit = time.perf_counter() - t0
-    out = {"model": name, "language": data.language, "seed": data.seed, "fit_seconds": fit,
-           "model_bytes": int(model.model_bytes())}
-    for p in parts:
-        part = getattr(data, p)
-        t0 = time.perf_counter()
-        pred = model.predict_labels(part.words)
-        out[p] = {**score_part(pred, part), "predict_seconds": time.perf_counter() - t0}
-    return out
+    return {"model": name, "language": data.language, "seed": data.seed, "fit_seconds": fit,
+            "model_bytes": int(model.model_bytes()), **score_parts(model.predict_labels, data, parts)}

@@ -21,7 +21,7 @@ from typing import Any
 from ..atomic import atomic_write_bytes
 from ..jsonable import jsonable
 from .data import G2PData, cached_lexicon, prepare
-from .evaluate import PARTS, score_part
+from .evaluate import score_parts
 from .phonemizer import Phonemizer
 from .settings import PHONEMIZER_KEYS
 
@@ -78,12 +78,8 @@ def fit_and_score(cfg, data: G2PData, out: Path, hooks=None) -> tuple[Phonemizer
            letter_labels=data.train.labels, val_letter_labels=data.val.labels)
     path = ph.save(out / "model.htl")
     m: dict[str, Any] = {"fit_seconds": ph.fit_seconds_, "model_bytes": path.stat().st_size}
-    for p in PARTS:
-        part = getattr(data, p)
-        t0 = time.perf_counter()
-        scores = score_part(ph.predict_labels(part.words), part)
+    for p, scores in score_parts(ph.predict_labels, data).items():
         m.update({f"{p}_{k}": v for k, v in scores.items()})
-        m[f"{p}_predict_seconds"] = time.perf_counter() - t0
     m["predict_1000_seconds"] = timed_predict(path, data.test.words)
     m.update({k: ph.fit_info_[k] for k in ("letters", "ranks", "slots", "rams", "updates", "train_accuracy",
                                            "best_val_accuracy")})
