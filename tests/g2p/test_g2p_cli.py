@@ -76,6 +76,36 @@ def test_job_writes_model_sum_cache_record_and_result(toy_data, tmp_path):
     assert m["predict_1000_seconds"] > 0 and info["sum_cache_records"] == len(history) > 0
 
 
+def test_a_tracked_job_ends_finished_with_its_artifacts_or_failed(toy_data, tmp_path, monkeypatch):
+    """tracking=mlflow: one run per job, FINISHED with the model, sum cache, record and result
+    logged; a job whose training raises ends its run FAILED (and re-raises)."""
+    import hashtron_lab.g2p.job as J
+    from hashtron_lab.track.mlflow_sink import client_and_experiment
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    tracking = {"backend": "mlflow", "uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment_name": "g2p-test",
+                "log_models": True}
+    cfg = _cfg().to_dict()
+    cfg["tracking"] = {**cfg["tracking"], **tracking}
+    info = train_and_save(cfg, tmp_path / "job", group="test", source="test", data=toy_data, tracking_root=tmp_path)
+    client, _ = client_and_experiment(tracking, tmp_path)
+    run = client.get_run(info["mlflow_run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["workload"] == "g2p"
+    assert run.data.metrics["test_word_accuracy"] == pytest.approx(info["metrics"]["test_word_accuracy"])
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    assert {"model/model.htl", "model/sum_cache.bin"} <= logged
+
+    def broken(*a, **k):
+        raise RuntimeError("training broke")
+
+    monkeypatch.setattr(J, "fit_and_score", broken)
+    before = {r.info.run_id for r in client.search_runs([run.info.experiment_id])}
+    with pytest.raises(RuntimeError, match="training broke"):
+        train_and_save(cfg, tmp_path / "job2", group="test", source="test", data=toy_data, tracking_root=tmp_path)
+    new = [r for r in client.search_runs([run.info.experiment_id]) if r.info.run_id not in before]
+    assert [r.info.status for r in new] == ["FAILED"]
+
+
 def test_report_means_stds_and_verdicts(tmp_path):
     def job(lang, d, seed, acc, model_bytes=1000):
         p = tmp_path / "runs" / lang / f"{d}-s{seed}"

@@ -92,10 +92,12 @@ def train_and_save(cfg, out_dir: str | os.PathLike, *, group: str, source: str,
                    parent_run_id: str | None = None, root: str | os.PathLike | None = None,
                    tracking_root: str | os.PathLike | None = None, data: G2PData | None = None) -> dict:
     """Train the phonemizer `cfg` describes into `out_dir` and track it as the config says;
-    returns the result (metrics, ids, alerts) that `result.json` holds."""
+    returns the result (metrics, ids, alerts) that `result.json` holds. The MLflow run (unless
+    ``tracking=none``) ends FINISHED, FAILED or KILLED as `track.mlflow_sink.tracked` decides."""
     cfg = _plain(cfg)
     from ..track.alerts import AlertMonitor, ConsoleAlerts
     from ..track.git_info import checked_state
+    from ..track.mlflow_sink import run_tags, tracked
     from ..track.records import write_run_record
     from ..train.events import Hooks
 
@@ -114,24 +116,18 @@ def train_and_save(cfg, out_dir: str | os.PathLike, *, group: str, source: str,
     monitor = AlertMonitor(cfg.get("alerts"), emit=hooks.emit)
     hooks.subscribe(monitor)
     hooks.subscribe(ConsoleAlerts())
-    tracker = None
-    tracked = {k: cfg[k] for k in TRACKED_KEYS if k in cfg}
-    if ((cfg.get("tracking") or {}).get("backend") or "none") == "mlflow":
-        from ..track.mlflow_sink import MlflowRun, run_tags
-
-        tracker = MlflowRun(tracked, run_name=f"{language}-{direction}-s{seed}", parent_run_id=parent_run_id,
-                            root=tracking_root,
-                            tags=run_tags({**tracked, "model": {"name": "phonemizer"}}, git.as_tags(),
-                                          **{"hashtron.group": group, "source": source, "run_id": cfg["run_id"],
-                                             "language": language, "workload": "g2p"}))
-        hooks.subscribe(tracker)
-    try:
+    params = {k: cfg[k] for k in TRACKED_KEYS if k in cfg}
+    tags = run_tags({**params, "model": {"name": "phonemizer"}}, git.as_tags(),
+                    **{"hashtron.group": group, "source": source, "run_id": cfg["run_id"], "language": language,
+                       "workload": "g2p"})
+    with tracked(params, hooks, run_name=f"{language}-{direction}-s{seed}", tags=tags, parent_run_id=parent_run_id,
+                 root=tracking_root) as tracker:
         ph, metrics = fit_and_score(cfg, data, out, hooks)
         if ph.sum_cache_ is not None:
             ph.sum_cache_.save(out / "sum_cache.bin")
         info = {"workload": "g2p", "language": language, "direction": direction, "seed": seed,
                 "dataset": "lexicon", "run_id": cfg["run_id"], "group": group, "metrics": metrics,
-                "data": data.info, "params": tracked, "git": git.as_dict(), "alerts": monitor.alerts,
+                "data": data.info, "params": params, "git": git.as_dict(), "alerts": monitor.alerts,
                 "mlflow_run_id": tracker.run_id if tracker else None,
                 "sum_cache_records": len(ph.sum_cache_) if ph.sum_cache_ is not None else 0,
                 "decisions": len(ph.decisions_)}
@@ -143,16 +139,7 @@ def train_and_save(cfg, out_dir: str | os.PathLike, *, group: str, source: str,
                 for name in ("model.htl", "sum_cache.bin", RESULT):
                     tracker.log_artifact(out / name, "model" if name != RESULT else None)
                 tracker.log_artifact(out / "record", "record")
-            tracker.finish("FINISHED")
-        return info
-    except Exception:
-        if tracker is not None:
-            tracker.finish("FAILED")
-        raise
-    except BaseException:
-        if tracker is not None:
-            tracker.finish("KILLED")
-        raise
+    return info
 
 
 def read_result(directory: str | os.PathLike) -> dict:
