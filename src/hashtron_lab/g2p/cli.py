@@ -108,12 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             sm = run_sweep(cfg, a.out)
             print(f"{sm['points']} runs in {sm['wall_seconds']:.0f} s -> {a.out}")
         elif a.cmd == "baselines":
-            from .sweep import run_baselines
+            from .sweep import baselines_of
 
-            cfg = _cfg(a.overrides)
-            g = cfg["g2p"]
-            sm = run_baselines(a.out, g["languages"], g["seeds"], g["baselines"], a.jobs or g["n_jobs"],
-                               cfg["dataset"]["n_words"], cfg["dataset"]["alignment"], g["em_iterations"])
+            sm = baselines_of(_cfg(a.overrides), a.out, a.jobs)
             print(f"{sm['computed']} baseline results computed in {sm['wall_seconds']:.0f} s -> {a.out}")
         elif a.cmd == "report":
             from .report import markdown, write_report

@@ -29,12 +29,9 @@ def _settings():
 
 def baselines() -> None:
     from ..stages.common import say
-    from .sweep import run_baselines
+    from .sweep import baselines_of
 
-    base = _settings()
-    g, ds = base["g2p"], base["dataset"]
-    sm = run_baselines(BASELINES, g["languages"], g["seeds"], g["baselines"], g["n_jobs"], ds["n_words"],
-                       ds["alignment"], g["em_iterations"])
+    sm = baselines_of(_settings(), BASELINES)
     say(f"g2p_baselines: {sm['computed']} results computed in {sm['wall_seconds']:.0f} s -> {BASELINES}")
 
 

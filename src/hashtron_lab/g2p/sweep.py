@@ -172,3 +172,11 @@ def run_baselines(directory: str | os.PathLike, languages=None, seeds=(0, 1, 2),
     done = _parallel(n_jobs, (delayed(_baselines_of)(lang, int(s), names, str(directory), kw)
                               for lang in languages for s in seeds))
     return {"computed": sum(len(d) for d in done), "wall_seconds": time.perf_counter() - t0}
+
+
+def baselines_of(cfg: dict, directory: str | os.PathLike, n_jobs: int | None = None) -> dict:
+    """`run_baselines` with a composed G2P config's settings (`g2p`: languages, seeds, baselines,
+    n_jobs, em_iterations; `dataset`: n_words, alignment); `n_jobs` overrides the config's."""
+    g, ds = cfg["g2p"], cfg["dataset"]
+    return run_baselines(directory, g["languages"], g["seeds"], g["baselines"], n_jobs or g["n_jobs"],
+                         ds["n_words"], ds["alignment"], g["em_iterations"])
