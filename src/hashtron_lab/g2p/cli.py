@@ -92,13 +92,15 @@ def main(argv: list[str] | None = None) -> int:
             import tempfile
             from pathlib import Path
 
+            from ..atomic import atomic_write_bytes
             from .job import data_of, fit_and_score
 
             cfg = _cfg([f"language={a.language}", f"pipeline={a.direction}", f"seed={a.seed}", *a.overrides])
             out = Path(a.out)
             with tempfile.TemporaryDirectory() as tmp:
-                ph, m = fit_and_score(cfg, data_of(cfg), Path(tmp))
-            ph.save(out)
+                _, m = fit_and_score(cfg, data_of(cfg), Path(tmp))
+                # the file fit_and_score saved (and timed a load of), not a second save of the same bytes
+                atomic_write_bytes(out, (Path(tmp) / "model.htl").read_bytes())
             print(f"{a.language}: test word accuracy {m['test_word_accuracy']:.4f}, PER {m['test_per']:.4f}; "
                   f"fit {m['fit_seconds']:.1f} s; wrote {out} ({out.stat().st_size} bytes)")
         elif a.cmd == "sweep":
