@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_bytes
 from ..jsonable import jsonable
+from ..report.runs import mean_std
 from .baselines import BASELINES
 
 GOAL_SHARE = 0.8          # languages where we match or beat the best baseline
@@ -29,14 +30,10 @@ LABELS = {"most_frequent": "most frequent", "backoff": "backoff ±3…0", "decis
           "crf": "CRF (retrained)", "gruut_crf": "gruut CRF (shipped, optimistic)"}
 
 
-def mean_std(values: list[float]) -> tuple[float, float, int]:
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    n = len(vals)
-    if not n:
-        return float("nan"), float("nan"), 0
-    m = sum(vals) / n
-    s = math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1)) if n > 1 else float("nan")
-    return m, s, n
+def _summary(values: list[float]) -> dict:
+    """`report.runs.mean_std` (sample std, ddof 1) with NaN where it says None: the report's cells
+    and metrics/g2p.json read NaN as "not measured"."""
+    return {k: float("nan") if v is None else v for k, v in mean_std(values).items()}
 
 
 def read_jobs(runs: list[str | os.PathLike]) -> list[dict]:
@@ -80,7 +77,7 @@ def summarize(jobs: list[dict], baselines: list[dict], part: str = "test", sweep
     for lang in sorted(per):
         models = {}
         for model, vals in per[lang].items():
-            models[model] = {k: dict(zip(("mean", "std", "n"), mean_std(v))) for k, v in vals.items() if k != "seeds"}
+            models[model] = {k: _summary(v) for k, v in vals.items() if k != "seeds"}
             models[model]["seeds"] = sorted(vals["seeds"])
         ours = models.get("hashtron_backward", {}).get("word_accuracy", {}).get("mean", float("nan"))
         fair = {b: models[b]["word_accuracy"]["mean"] for b in FAIR if b in models}
